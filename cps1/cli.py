@@ -1,0 +1,41 @@
+"""The `cps1` command line."""
+
+import argparse
+import sys
+
+from hooks.settings import Settings
+
+
+def _render(args: argparse.Namespace) -> int:
+    from cps1 import manifests, render
+
+    try:
+        children, problems = render.render(args.paths, Settings.from_env())
+    except manifests.ManifestError as err:
+        print(f"cps1 render: {err}", file=sys.stderr)
+        return 2
+    sys.stdout.write(render.to_yaml(children))
+    for problem in problems:
+        print(f"cps1 render: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cps1", description="CPS1 development environments on Kubernetes")
+    sub = parser.add_subparsers(dest="command", required=True)
+    render = sub.add_parser("render", help="print the children CPS1 would create for Workspace YAML")
+    render.add_argument("paths", nargs="+", help="YAML files or directories (Workspaces and their templates)")
+    render.set_defaults(func=_render)
+    from cps1 import dev  # noqa: PLC0415
+
+    dev.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

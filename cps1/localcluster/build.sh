@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Build the local control plane's binaries from the Go module proxy, into a cache.
+#
+#   build.sh [component ...]     build what is missing (default: every component), then print
+#                                one "component=/dir" line per component on stdout
+#
+# Components: kubernetes (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl),
+# etcd, kwok (plus its stage YAMLs), metacontroller (plus its CRDs), helm.
+# Versions come from versions.env only. Each component lands in its own directory keyed by
+# (component, version, Go version, recipe revision); it is built in a temporary directory under
+# a per-component lock and moved into place atomically, so concurrent callers build it once and
+# a warm call costs a directory check. Progress goes to stderr.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+source "$here/versions.env"
+
+# Bump when the recipe below changes in a way that changes the binaries.
+RECIPE=1
+
+CACHE=${CPS1_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cps1}
+export GOMODCACHE=$CACHE/gomod GOCACHE=$CACHE/gocache
+export GOFLAGS=-modcacherw GOTOOLCHAIN=local CGO_ENABLED=0
+# The checksum database has no record of this module's versions; its go.sum is still
+# written and checked against the proxy's content on every later build.
+export GONOSUMDB=github.com/metacontroller/metacontroller
+GOVERSION=$(go env GOVERSION)
+ALL=(kubernetes etcd kwok metacontroller helm)
+
+log() { printf '[cps1-build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+version_of() {
+  case $1 in
+    kubernetes) echo "$KUBERNETES_VERSION" ;;
+    etcd) echo "$ETCD_VERSION" ;;
+    kwok) echo "$KWOK_VERSION" ;;
+    metacontroller) echo "$METACONTROLLER_VERSION" ;;
+    helm) echo "$HELM_VERSION" ;;
+    *) echo "unknown component: $1 (known: ${ALL[*]})" >&2; exit 2 ;;
+  esac
+}
+
+dir_of() { echo "$CACHE/bin/$1-$(version_of "$1")-$GOVERSION-r$RECIPE"; }
+
+# build_kubernetes STAGE: one wrapper module whose `tool` lines name the four commands, with
+# every staging module that k8s.io/kubernetes requires at v0.0.0 replaced by its published tag.
+build_kubernetes() {
+  local stage=$1 src=$1/src kv=$KUBERNETES_VERSION sv gomod staging
+  sv=v0.${kv#v1.}
+  mkdir -p "$src"
+  gomod=$(cd "$src" && go mod download -json "k8s.io/kubernetes@$kv" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["GoMod"])')
+  staging=$(grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging/' "$gomod" | awk '{print $1}')
+  {
+    echo "module local.invalid/k8s-bins"
+    grep -E '^(go|godebug) ' "$gomod"
+    echo "tool ("
+    for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+      echo "	k8s.io/kubernetes/cmd/$c"
+    done
+    echo ")"
+    echo "require k8s.io/kubernetes $kv"
+    echo "replace ("
+    for m in $staging; do echo "	$m => $m $sv"; done
+    echo ")"
+  } >"$src/go.mod"
+  log "kubernetes: go mod tidy ($(echo "$staging" | wc -w) staging modules at $sv)"
+  (cd "$src" && go mod tidy)
+  local ld="-s -w" p
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld="$ld -X $p.gitVersion=$kv -X $p.gitMajor=1 -X $p.gitMinor=$(echo "$kv" | cut -d. -f2)"
+    ld="$ld -X $p.gitTreeState=clean -X $p.gitCommit=unknown -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  log "kubernetes: go build (the long one: kube-apiserver, controller-manager, scheduler, kubectl)"
+  (cd "$src" && go build -trimpath -ldflags "$ld" -o "$stage/" tool)
+}
+
+# build_etcd STAGE: etcd's server module has `replace` lines, so `go install pkg@v` refuses it.
+build_etcd() {
+  local stage=$1 src=$1/src
+  mkdir -p "$src"
+  printf 'module local.invalid/etcd-bin\n\ngo 1.26\n\ntool go.etcd.io/etcd/server/v3\n\nrequire go.etcd.io/etcd/server/v3 %s\n' \
+    "$ETCD_VERSION" >"$src/go.mod"
+  (cd "$src" && go mod tidy && go build -trimpath -ldflags "-s -w" -o "$stage/etcd" go.etcd.io/etcd/server/v3)
+}
+
+# build_kwok STAGE: the documented `go install`; the stage YAMLs ship in the module zip.
+build_kwok() {
+  local stage=$1
+  GOBIN=$stage go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  cp -r "$GOMODCACHE/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage" "$stage/stages"
+  find "$stage/stages" -type f ! -name '*.yaml' -delete
+  chmod -R u+w "$stage/stages"
+}
+
+# build_metacontroller STAGE: the module is named `metacontroller` (no domain), so it is
+# required under that name and replaced by the GitHub path at the pinned release. Its 2021
+# go.sum pins modern-go/reflect2 v1.0.1, which crashes at run time under Go >= 1.18; v1.0.2 is
+# the upstream fix, chosen here by minimal version selection.
+build_metacontroller() {
+  local stage=$1 src=$1/src dir
+  mkdir -p "$src"
+  cat >"$src/go.mod" <<EOF
+module local.invalid/metacontroller-bin
+
+go 1.26
+
+tool metacontroller
+
+require (
+	metacontroller v0.0.0-00010101000000-000000000000
+	github.com/modern-go/reflect2 v1.0.2
+)
+
+replace metacontroller => github.com/metacontroller/metacontroller $METACONTROLLER_VERSION
+EOF
+  (cd "$src" && go mod tidy &&
+    go build -trimpath -ldflags "-s -w -X main.version=$METACONTROLLER_VERSION" -o "$stage/metacontroller" metacontroller)
+  dir=$(cd "$src" && go list -m -f '{{.Dir}}' metacontroller)
+  cp "$dir/manifests/production/metacontroller-crds-v1.yaml" "$stage/"
+  chmod u+w "$stage/metacontroller-crds-v1.yaml"
+}
+
+build_helm() {
+  local stage=$1
+  GOBIN=$stage go install -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+}
+
+ensure() {
+  local c=$1 dest tmp start
+  dest=$(dir_of "$c")
+  [ -f "$dest/.complete" ] && return 0
+  mkdir -p "$CACHE/bin" "$CACHE/locks" "$CACHE/tmp"
+  exec {lock}>"$CACHE/locks/$c.lock"
+  flock "$lock"
+  if [ ! -f "$dest/.complete" ]; then
+    start=$(date +%s)
+    log "$c $(version_of "$c"): building into $dest"
+    tmp=$(mktemp -d "$CACHE/tmp/$c.XXXXXX")
+    "build_$c" "$tmp"
+    rm -rf "$tmp/src"
+    date -u +%FT%TZ >"$tmp/.complete"
+    rm -rf "$dest"
+    mv -T "$tmp" "$dest"
+    log "$c: built in $(($(date +%s) - start))s"
+  fi
+  exec {lock}>&-
+}
+
+main() {
+  local comps=("$@") c
+  [ ${#comps[@]} -gt 0 ] || comps=("${ALL[@]}")
+  for c in "${comps[@]}"; do version_of "$c" >/dev/null; done
+  for c in "${comps[@]}"; do ensure "$c"; done
+  for c in "${comps[@]}"; do echo "$c=$(dir_of "$c")"; done
+}
+
+main "$@"

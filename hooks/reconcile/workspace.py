@@ -1,0 +1,266 @@
+"""The pure decision for one Workspace: desired children and status from what is observed.
+
+`sync` and `finalize` take a Metacontroller hook request (parent, children, related) plus
+`now` and the installation settings, and return the hook response body. No I/O, no clock,
+no randomness; the same request and `now` always give the same answer.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from common import crd, names
+from common.timefmt import format_time, parse_time
+from hooks.reconcile import conditions, idle
+from hooks.reconcile.conditions import Condition
+from hooks.render import access, model, observed
+from hooks.render.deployment import render_deployment
+from hooks.render.ingress import render_ingress
+from hooks.render.namespace import render_namespace
+from hooks.render.networkpolicy import render_network_policy
+from hooks.render.quota import render_limit_range, render_resource_quota
+from hooks.render.secret import render_secret
+from hooks.render.service import render_service
+from hooks.render.serviceaccount import render_service_account
+from hooks.render.storage import render_pvc
+from hooks.settings import Settings
+
+TEMPLATE_KEY = f"{crd.TEMPLATE_KIND}.{crd.API_VERSION}"
+# How soon to look again at a Workspace that is changing state or failed.
+BUSY_RESYNC_SECONDS = 10.0
+FINALIZE_RESYNC_SECONDS = 2.0
+
+
+def find_template(related: dict, name: str) -> dict | None:
+    for obj in ((related or {}).get(TEMPLATE_KEY) or {}).values():
+        if isinstance(obj, dict) and (obj.get("metadata") or {}).get("name") == name:
+            return obj
+    return None
+
+
+def render_children(ws: model.WorkspaceModel, settings: Settings, children: dict, replicas: int) -> list[dict]:
+    """Every desired child, in a fixed order (cluster-scoped namespace first)."""
+    ns = ws.namespace
+    return [
+        render_namespace(ws),
+        render_service_account(ws),
+        render_resource_quota(ws),
+        render_limit_range(ws),
+        render_network_policy(ws, settings),
+        render_secret(
+            ws,
+            settings.secret_seed,
+            settings.gateway_public_key,
+            observed.get(children, observed.SECRET, names.SECRET, ns),
+        ),
+        render_pvc(ws, observed.get(children, observed.PVC, names.PVC, ns)),
+        render_deployment(ws, replicas),
+        render_service(ws),
+        render_ingress(ws, settings),
+    ]
+
+
+def _keep_running_pod(desired: dict, seen: dict | None, template_hash: str) -> bool:
+    """Hold back a template change from a running pod: it applies on the next start.
+
+    Returns whether an update is pending. The pod template last applied is sent again, so the
+    running pod is not restarted under its user.
+    """
+    if not seen or not (seen.get("spec") or {}).get("replicas"):
+        return False
+    old_hash = ((seen.get("metadata") or {}).get("annotations") or {}).get(crd.ANNOTATION_TEMPLATE_HASH)
+    if not old_hash or old_hash == template_hash:
+        return False
+    previous = observed.last_applied(seen)
+    template = (previous.get("spec") or {}).get("template")
+    if not template:
+        return False
+    desired["spec"]["template"] = template
+    desired["metadata"]["annotations"][crd.ANNOTATION_TEMPLATE_HASH] = old_hash
+    return True
+
+
+def _deployment_state(seen: dict | None) -> tuple[str, str]:
+    """("available" | "failed" | "progressing" | "absent" | "scaled-down", message)."""
+    if not seen:
+        return "absent", ""
+    status = seen.get("status") or {}
+    generation = (seen.get("metadata") or {}).get("generation", 0)
+    current = status.get("observedGeneration", 0) >= generation
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
+            return "failed", cond.get("message", "the pod could not be created")
+        if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
+            return "failed", cond.get("message", "the workspace did not become ready in time")
+    if (seen.get("spec") or {}).get("replicas", 1) == 0:
+        return ("scaled-down" if not status.get("replicas") else "progressing"), ""
+    if current and status.get("availableReplicas", 0) >= 1 and not status.get("unavailableReplicas"):
+        return "available", ""
+    return "progressing", ""
+
+
+def _storage_condition(pvc: dict | None) -> Condition:
+    if not pvc:
+        return Condition("StorageReady", False, "NotCreated", "the home volume is being created")
+    phase = (pvc.get("status") or {}).get("phase", "Pending")
+    if phase == "Bound":
+        return Condition("StorageReady", True, "Bound", "the home volume is bound")
+    return Condition("StorageReady", False, phase, f"the home volume is {phase.lower()}")
+
+
+def _base_status(parent: dict, settings: Settings, now: datetime) -> dict[str, Any]:
+    name = (parent.get("metadata") or {}).get("name", "")
+    activity = idle.activity_of(parent)
+    status: dict[str, Any] = {
+        "namespace": names.namespace_for(name),
+        "ideURL": access.ide_url(name, settings),
+        "sshCommand": access.ssh_command(name, settings),
+    }
+    if activity.last:
+        status["lastActivity"] = format_time(activity.last)
+        status["lastActivitySource"] = activity.source
+    return status
+
+
+def _failed(parent: dict, children: dict, settings: Settings, now: datetime, reason: str, errors: list[str]) -> dict:
+    """A user's mistake: report it and keep every child exactly as last applied."""
+    meta = parent.get("metadata") or {}
+    previous = parent.get("status") or {}
+    message = "; ".join(errors)
+    status = _base_status(parent, settings, now)
+    status.update(
+        phase=crd.PHASE_FAILED,
+        message=message,
+        stoppedReason=previous.get("stoppedReason", ""),
+        updatePending=bool(previous.get("updatePending", False)),
+    )
+    for key in ("lastStartTime", "templateHash"):
+        if previous.get(key):
+            status[key] = previous[key]
+    ns = names.namespace_for(meta.get("name", ""))
+    status["conditions"] = conditions.merge(
+        previous.get("conditions"),
+        [
+            Condition("TemplateResolved", False, reason, message),
+            _storage_condition(observed.get(children, observed.PVC, names.PVC, ns)),
+            Condition("Ready", False, reason, message),
+        ],
+        meta.get("generation", 0),
+        now,
+    )
+    kept = sorted(
+        (observed.last_applied(child) for child in observed.all_children(children)),
+        key=lambda c: (c["kind"], c["metadata"].get("namespace", ""), c["metadata"]["name"]),
+    )
+    return {"status": status, "children": kept, "resyncAfterSeconds": BUSY_RESYNC_SECONDS}
+
+
+def sync(parent: dict, children: dict, related: dict, now: datetime, settings: Settings) -> dict:
+    """The sync hook's answer for one Workspace."""
+    meta = parent.get("metadata") or {}
+    spec = parent.get("spec") or {}
+    previous = parent.get("status") or {}
+    template = find_template(related, spec.get("template", ""))
+    if template is None:
+        return _failed(
+            parent, children, settings, now, "TemplateNotFound",
+            [f"workspace template {spec.get('template')!r} does not exist"],
+        )
+    ws, errors = model.resolve(parent, template)
+    if ws is None:
+        return _failed(parent, children, settings, now, "InvalidParameters", errors)
+
+    # Run state: the user's wish, less the idle policy.
+    activity = idle.activity_of(parent)
+    stopped_before = previous.get("stoppedReason", "")
+    started = parse_time(previous.get("lastStartTime"))
+    if ws.running and stopped_before == crd.STOPPED_BY_USER:
+        started = now
+    deadline = idle.idle_deadline(activity, started, parse_time(meta.get("creationTimestamp")), ws.idle_timeout_seconds)
+    is_idle = deadline is not None and now >= deadline
+    running = ws.running and not is_idle
+    if running and (stopped_before or started is None):
+        started = now
+
+    ns = ws.namespace
+    desired = render_children(ws, settings, children, 1 if running else 0)
+    seen_deploy = observed.get(children, observed.DEPLOYMENT, names.DEPLOYMENT, ns)
+    deploy = next(c for c in desired if c["kind"] == "Deployment")
+    pending = running and _keep_running_pod(deploy, seen_deploy, ws.template_hash)
+
+    state, problem = _deployment_state(seen_deploy)
+    namespace_seen = observed.get(children, observed.NAMESPACE, ns) is not None
+    if running:
+        if not namespace_seen or state == "absent":
+            phase, ready = crd.PHASE_PENDING, Condition("Ready", False, "Creating", "the workspace is being created")
+        elif state == "failed":
+            phase, ready = crd.PHASE_FAILED, Condition("Ready", False, "StartFailed", problem)
+        elif state == "available" and seen_deploy and (seen_deploy.get("spec") or {}).get("replicas"):
+            phase, ready = crd.PHASE_RUNNING, Condition("Ready", True, "Available", "the workspace is running")
+        else:
+            phase, ready = crd.PHASE_STARTING, Condition("Ready", False, "Starting", "the workspace is starting")
+        stopped_reason = ""
+    else:
+        stopped_reason = crd.STOPPED_BY_USER if not ws.running else crd.STOPPED_BY_IDLE
+        why = "stopped by its user" if not ws.running else "stopped after its idle timeout"
+        if state in ("absent", "scaled-down"):
+            phase, ready = crd.PHASE_STOPPED, Condition("Ready", False, stopped_reason, f"the workspace is {why}")
+        else:
+            phase, ready = crd.PHASE_STOPPING, Condition("Ready", False, "Stopping", f"the workspace is being {why}")
+
+    status = _base_status(parent, settings, now)
+    status.update(
+        phase=phase,
+        message=ready.message,
+        stoppedReason=stopped_reason,
+        templateHash=ws.template_hash,
+        updatePending=pending,
+    )
+    if started:
+        status["lastStartTime"] = format_time(started)
+    update = (
+        Condition("UpdatePending", True, "TemplateChanged", "the template changed; the update applies on the next start")
+        if pending
+        else Condition("UpdatePending", False, "UpToDate", "the workspace runs its template's current revision")
+    )
+    status["conditions"] = conditions.merge(
+        previous.get("conditions"),
+        [
+            Condition("TemplateResolved", True, "Resolved", f"template {ws.template_name!r} resolved"),
+            _storage_condition(observed.get(children, observed.PVC, names.PVC, ns)),
+            ready,
+            update,
+        ],
+        meta.get("generation", 0),
+        now,
+    )
+    response: dict[str, Any] = {"status": status, "children": desired}
+    if phase in (crd.PHASE_PENDING, crd.PHASE_STARTING, crd.PHASE_STOPPING, crd.PHASE_FAILED):
+        response["resyncAfterSeconds"] = BUSY_RESYNC_SECONDS
+    elif running and deadline is not None:
+        wait = (deadline - now).total_seconds() + 1
+        response["resyncAfterSeconds"] = float(max(1, min(settings.max_resync_seconds, int(wait))))
+    return response
+
+
+def finalize(parent: dict, children: dict, related: dict, now: datetime, settings: Settings) -> dict:
+    """The finalize hook's answer: remove everything, or orphan the namespace and home volume
+    when the Workspace asks to retain its data; finalized once nothing is owned any more."""
+    meta = parent.get("metadata") or {}
+    retain = ((parent.get("spec") or {}).get("storage") or {}).get("onDelete") == "Retain"
+    ns = names.namespace_for(meta.get("name", ""))
+    keep = []
+    if retain:
+        for key, name, namespace in ((observed.NAMESPACE, ns, None), (observed.PVC, names.PVC, ns)):
+            seen = observed.get(children, key, name, namespace)
+            if seen:
+                applied = observed.last_applied(seen)
+                applied["metadata"]["ownerReferences"] = []
+                keep.append(applied)
+    remaining = observed.all_children(children)
+    status = dict(parent.get("status") or {})
+    status.update(phase=crd.PHASE_TERMINATING, message="the workspace is being deleted")
+    status.pop("observedGeneration", None)
+    response: dict[str, Any] = {"status": status, "children": keep, "finalized": not remaining}
+    if remaining:
+        response["resyncAfterSeconds"] = FINALIZE_RESYNC_SECONDS
+    return response

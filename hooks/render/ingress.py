@@ -1,0 +1,35 @@
+"""The Ingress that publishes the IDE: a host per Workspace, or a path when no domain is set."""
+
+from common import names
+from hooks.render import access
+from hooks.render.model import WorkspaceModel
+from hooks.settings import Settings
+
+
+def render_ingress(ws: WorkspaceModel, settings: Settings) -> dict:
+    backend = {"service": {"name": names.SERVICE, "port": {"name": "ide"}}}
+    rule: dict = {
+        "http": {
+            "paths": [
+                {
+                    "path": "/" if settings.ide_domain else access.ide_path(ws.name),
+                    "pathType": "Prefix",
+                    "backend": backend,
+                }
+            ]
+        }
+    }
+    spec: dict = {"rules": [rule]}
+    if settings.ide_domain:
+        host = f"{ws.name}.{settings.ide_domain}"
+        rule["host"] = host
+        if settings.ingress_tls_secret:
+            spec["tls"] = [{"hosts": [host], "secretName": settings.ingress_tls_secret}]
+    if settings.ingress_class:
+        spec["ingressClassName"] = settings.ingress_class
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": ws.metadata(names.INGRESS, "network"),
+        "spec": spec,
+    }

@@ -1,0 +1,141 @@
+"""A Workspace resolved against its template: everything the builders need, checked once."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from common import labels, names
+from common.quantity import parse_quantity
+from hooks.render import parameters
+
+DEFAULT_STORAGE = "10Gi"
+
+
+@dataclass(frozen=True)
+class WorkspaceModel:
+    name: str
+    uid: str
+    owner: str
+    template_name: str
+    image: str
+    image_pull_policy: str
+    requests: dict[str, Any]
+    limits: dict[str, Any]
+    storage_size: Any
+    storage_class: str | None
+    ide_port: int
+    ssh_port: int
+    env: list[dict]
+    git_repository: str | None
+    git_ref: str | None
+    dotfiles: str | None
+    idle_timeout_seconds: int
+    parameter_values: dict[str, Any]
+    parameter_env: dict[str, str]
+    template_hash: str
+    running: bool = True
+
+    @property
+    def namespace(self) -> str:
+        return names.namespace_for(self.name)
+
+    def labels(self, component: str) -> dict[str, str]:
+        return labels.workspace_labels(self.name, self.owner, component)
+
+    def metadata(self, name: str, component: str, namespaced: bool = True) -> dict:
+        meta: dict[str, Any] = {"name": name, "labels": self.labels(component)}
+        if namespaced:
+            meta["namespace"] = self.namespace
+        return meta
+
+
+def template_hash(template_spec: dict) -> str:
+    """A short, stable digest of a template's spec: changes when the admin edits it."""
+    canonical = json.dumps(template_spec, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def _bound(params: list[dict], values: dict, target: str) -> Any | None:
+    for spec in params:
+        if spec.get("bindTo", "env") == target and spec.get("name") in values:
+            return values[spec["name"]]
+    return None
+
+
+def _resource_errors(requests: dict, limits: dict) -> list[str]:
+    errors = []
+    for resource in ("cpu", "memory"):
+        if resource in requests and resource in limits:
+            try:
+                over = parse_quantity(requests[resource]) > parse_quantity(limits[resource])
+            except ValueError as err:
+                errors.append(f"{resource}: {err}")
+                continue
+            if over:
+                errors.append(
+                    f"{resource} request {requests[resource]} exceeds the template's limit "
+                    f"{limits[resource]}"
+                )
+    return errors
+
+
+def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[str]]:
+    """The model of `parent` made from `template`, or None with the reasons it cannot be."""
+    meta = parent.get("metadata") or {}
+    spec = parent.get("spec") or {}
+    tspec = template.get("spec") or {}
+    param_specs = list(tspec.get("parameters") or [])
+    given = spec.get("parameters") or {}
+    if not isinstance(given, dict):
+        return None, ["spec.parameters must be a map of name to value"]
+    resolved = parameters.resolve(param_specs, given)
+    errors = list(resolved.errors)
+
+    resources = tspec.get("resources") or {}
+    requests = dict(resources.get("requests") or {})
+    limits = dict(resources.get("limits") or {})
+    for resource in ("cpu", "memory"):
+        value = _bound(param_specs, resolved.values, resource)
+        if value is not None:
+            requests[resource] = value
+    errors += _resource_errors(requests, limits)
+
+    storage = tspec.get("storage") or {}
+    wanted_size = (spec.get("storage") or {}).get("size") or storage.get("size") or DEFAULT_STORAGE
+    ports = tspec.get("ports") or {}
+    git = tspec.get("git") or {}
+    env_params = {
+        parameters.env_name(p["name"]): parameters.env_value(resolved.values[p["name"]])
+        for p in param_specs
+        if p.get("bindTo", "env") == "env" and p.get("name") in resolved.values
+    }
+    idle = spec.get("idleTimeoutSeconds")
+    if errors:
+        return None, errors
+    return (
+        WorkspaceModel(
+            name=meta.get("name", ""),
+            uid=meta.get("uid", ""),
+            owner=spec.get("owner", ""),
+            template_name=spec.get("template", ""),
+            image=tspec.get("image", ""),
+            image_pull_policy=tspec.get("imagePullPolicy", "IfNotPresent"),
+            requests=requests,
+            limits=limits,
+            storage_size=wanted_size,
+            storage_class=storage.get("storageClassName"),
+            ide_port=int(ports.get("ide", 8080)),
+            ssh_port=int(ports.get("ssh", 2222)),
+            env=list(tspec.get("env") or []),
+            git_repository=git.get("repository"),
+            git_ref=_bound(param_specs, resolved.values, "gitRef") or git.get("ref"),
+            dotfiles=git.get("dotfiles"),
+            idle_timeout_seconds=int(idle if idle is not None else tspec.get("idleTimeoutSeconds", 3600)),
+            parameter_values=resolved.values,
+            parameter_env=env_params,
+            template_hash=template_hash(tspec),
+            running=bool(spec.get("running", True)),
+        ),
+        [],
+    )

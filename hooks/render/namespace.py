@@ -1,0 +1,13 @@
+"""The Workspace's own namespace, enforcing the restricted Pod Security standard."""
+
+from hooks.render.model import WorkspaceModel
+
+POD_SECURITY = {
+    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
+}
+
+
+def render_namespace(ws: WorkspaceModel) -> dict:
+    meta = ws.metadata(ws.namespace, "namespace", namespaced=False)
+    meta["labels"].update(POD_SECURITY)
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}

@@ -1,0 +1,20 @@
+"""The Service in front of the workspace pod: the IDE port and the SSH port."""
+
+from common import labels, names
+from hooks.render.model import WorkspaceModel
+
+
+def render_service(ws: WorkspaceModel) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": ws.metadata(names.SERVICE, "network"),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": labels.selector_labels(ws.name),
+            "ports": [
+                {"name": "ide", "port": ws.ide_port, "targetPort": "ide", "protocol": "TCP"},
+                {"name": "ssh", "port": 22, "targetPort": "ssh", "protocol": "TCP"},
+            ],
+        },
+    }

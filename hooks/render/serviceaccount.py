@@ -1,0 +1,13 @@
+"""The Workspace's ServiceAccount: an identity with no token and no permissions."""
+
+from common import names
+from hooks.render.model import WorkspaceModel
+
+
+def render_service_account(ws: WorkspaceModel) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": ws.metadata(names.SERVICE_ACCOUNT, "identity"),
+        "automountServiceAccountToken": False,
+    }

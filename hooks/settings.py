@@ -1,0 +1,39 @@
+"""What the hooks need to know about the installation, read once from the environment."""
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Installation facts that shape every Workspace; the renderer gets them as an argument."""
+
+    # Key for deriving per-Workspace secrets (code-server password, sshd host key) so that a
+    # stateless hook produces the same values on every call. Empty: derived from the UID only.
+    secret_seed: str = ""
+    # authorized_keys line of the gateway's upstream key, installed in every Workspace.
+    gateway_public_key: str = ""
+    # Where the gateway runs, for the NetworkPolicy that lets it in.
+    system_namespace: str = "cps1-system"
+    # IDE routing: host-per-workspace when ide_domain is set (<name>.<ide_domain>), otherwise
+    # a path under ide_base_url.
+    ide_domain: str = ""
+    ide_base_url: str = "http://127.0.0.1:8080"
+    ingress_class: str = ""
+    ingress_tls_secret: str = ""
+    # Namespace label that identifies the ingress controller's namespace.
+    ingress_namespace_label: str = "kubernetes.io/metadata.name=ingress-nginx"
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 2222
+    # Longest wait before the next sync of a running Workspace (idle policy granularity).
+    max_resync_seconds: int = 300
+
+    @classmethod
+    def from_env(cls, prefix: str = "CPS1_") -> "Settings":
+        """Settings from CPS1_* variables; unset ones keep their defaults."""
+        values: dict[str, object] = {}
+        for field in cls.__dataclass_fields__.values():
+            raw = os.environ.get(prefix + field.name.upper())
+            if raw is not None:
+                values[field.name] = int(raw) if field.type in (int, "int") else raw
+        return cls(**values)  # type: ignore[arg-type]
