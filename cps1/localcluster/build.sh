@@ -46,7 +46,7 @@ dir_of() { echo "$CACHE/bin/$1-$(version_of "$1")-$GOVERSION-r$RECIPE"; }
 # build_kubernetes STAGE: one wrapper module whose `tool` lines name the four commands, with
 # every staging module that k8s.io/kubernetes requires at v0.0.0 replaced by its published tag.
 build_kubernetes() {
-  local stage=$1 src=$1/src kv=$KUBERNETES_VERSION sv gomod staging
+  local stage=$1 src=$1/src kv=$KUBERNETES_VERSION sv gomod staging c m
   sv=v0.${kv#v1.}
   mkdir -p "$src"
   gomod=$(cd "$src" && go mod download -json "k8s.io/kubernetes@$kv" |

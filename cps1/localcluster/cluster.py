@@ -1,0 +1,257 @@
+"""A real Kubernetes control plane on 127.0.0.1, for the tests and for `cps1 dev`.
+
+etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (simulated nodes whose
+pods become Ready) and upstream Metacontroller, from binaries built by build.sh. Every
+listener is on 127.0.0.1 on a port the kernel picked; nothing here dials a pod or Service IP.
+"""
+
+import json
+import os
+import secrets
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from cps1.localcluster import processes
+from cps1.localcluster.processes import LOOPBACK, Process, free_port, http_ok
+
+BUILD_SCRIPT = Path(__file__).with_name("build.sh")
+KWOK_STAGES = (
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat/node-heartbeat.yaml",
+    "pod/fast/pod-ready.yaml",
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+)
+# The default StorageClass: kube-controller-manager's built-in host-path provisioner
+# (enabled by --enable-hostpath-provisioner), real dynamic provisioning for one machine.
+STORAGE_CLASS = {
+    "apiVersion": "storage.k8s.io/v1",
+    "kind": "StorageClass",
+    "metadata": {
+        "name": "standard",
+        "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+    },
+    "provisioner": "kubernetes.io/host-path",
+    "reclaimPolicy": "Delete",
+    "volumeBindingMode": "Immediate",
+}
+
+
+def binaries(components: tuple[str, ...] = ("kubernetes", "etcd", "kwok", "metacontroller")) -> dict[str, Path]:
+    """Directories of the built components, building what is missing (slow only when cold)."""
+    out = subprocess.run(  # noqa: S603
+        ["bash", str(BUILD_SCRIPT), *components], check=True, stdout=subprocess.PIPE, text=True
+    ).stdout
+    dirs = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return {name: Path(path) for name, path in dirs.items()}
+
+
+def node_manifest(name: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "type": "kwok",
+            },
+            "annotations": {"kwok.x-k8s.io/node": "fake"},
+        },
+        "status": {
+            "allocatable": {"cpu": "256", "memory": "1Ti", "pods": "1000"},
+            "capacity": {"cpu": "256", "memory": "1Ti", "pods": "1000"},
+            "addresses": [{"type": "Hostname", "address": "localhost"}],
+        },
+    }
+
+
+@dataclass
+class LocalCluster:
+    """One control plane in `run_dir`; `start()` brings it up, `stop()` ends every process."""
+
+    run_dir: Path
+    nodes: int = 1
+    metacontroller_workers: int = 5
+    timeout: float = 90.0
+    procs: list[Process] = field(default_factory=list)
+    ports: dict[str, int] = field(default_factory=dict)
+    token: str = ""
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.run_dir / "kubeconfig"
+
+    @property
+    def server(self) -> str:
+        return f"https://{LOOPBACK}:{self.ports['apiserver']}"
+
+    def _log(self, name: str) -> Path:
+        return self.run_dir / "logs" / f"{name}.log"
+
+    def _write_credentials(self) -> None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        (self.run_dir / "sa.key").write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.TraditionalOpenSSL,
+                serialization.NoEncryption(),
+            )
+        )
+        self.token = secrets.token_hex(24)
+        (self.run_dir / "tokens.csv").write_text(f"{self.token},admin,admin,system:masters\n")
+        os.chmod(self.run_dir / "sa.key", 0o600)
+        os.chmod(self.run_dir / "tokens.csv", 0o600)
+
+    def _write_kubeconfig(self) -> None:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "cps1-local",
+                    "cluster": {
+                        "server": self.server,
+                        "certificate-authority": str(self.run_dir / "certs" / "apiserver.crt"),
+                    },
+                }
+            ],
+            "users": [{"name": "admin", "user": {"token": self.token}}],
+            "contexts": [{"name": "cps1-local", "context": {"cluster": "cps1-local", "user": "admin"}}],
+            "current-context": "cps1-local",
+        }
+        self.kubeconfig.write_text(yaml.safe_dump(config))
+        os.chmod(self.kubeconfig, 0o600)
+
+    def _launch(self, proc: Process) -> None:
+        self.procs.append(proc)
+        proc.start()
+        self._save_state()
+        proc.wait_ready(self.timeout)
+
+    def _save_state(self) -> None:
+        state = {
+            "pids": {p.name: p.pid for p in self.procs if p.pid},
+            "ports": self.ports,
+            "kubeconfig": str(self.kubeconfig),
+        }
+        (self.run_dir / "state.json").write_text(json.dumps(state, indent=2))
+
+    def start(self) -> "LocalCluster":
+        bins = binaries()
+        k8s, run = bins["kubernetes"], self.run_dir
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "home").mkdir(exist_ok=True)
+        self._write_credentials()
+        for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "metacontroller"):
+            self.ports[name] = free_port()
+        p = self.ports
+        # kwok reads ~/.kwok/kwok.yaml when present: give every component an empty HOME.
+        env = {"HOME": str(run / "home")}
+        try:
+            self._launch(Process("etcd", [
+                str(bins["etcd"] / "etcd"), "--name=node0", f"--data-dir={run / 'etcd'}",
+                f"--listen-client-urls=http://{LOOPBACK}:{p['etcd']}",
+                f"--advertise-client-urls=http://{LOOPBACK}:{p['etcd']}",
+                f"--listen-peer-urls=http://{LOOPBACK}:{p['etcd-peer']}",
+                f"--initial-advertise-peer-urls=http://{LOOPBACK}:{p['etcd-peer']}",
+                f"--initial-cluster=node0=http://{LOOPBACK}:{p['etcd-peer']}",
+                "--unsafe-no-fsync=true", "--auto-compaction-retention=1", "--log-level=warn",
+            ], self._log("etcd"), env, lambda: http_ok(f"http://{LOOPBACK}:{p['etcd']}/health")))
+            self._launch(Process("kube-apiserver", [
+                str(k8s / "kube-apiserver"),
+                f"--etcd-servers=http://{LOOPBACK}:{p['etcd']}",
+                f"--bind-address={LOOPBACK}", f"--secure-port={p['apiserver']}",
+                f"--advertise-address={LOOPBACK}", f"--cert-dir={run / 'certs'}",
+                f"--token-auth-file={run / 'tokens.csv'}", "--authorization-mode=RBAC",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={run / 'sa.key'}",
+                f"--service-account-signing-key-file={run / 'sa.key'}",
+                "--service-cluster-ip-range=10.96.0.0/16", "--endpoint-reconciler-type=none",
+                "--kubelet-preferred-address-types=Hostname", "--allow-privileged=true",
+                "--profiling=false", "--v=1",
+            ], self._log("kube-apiserver"), env,
+                lambda: http_ok(f"https://{LOOPBACK}:{p['apiserver']}/readyz")))
+            self._write_kubeconfig()
+            kcfg = f"--kubeconfig={self.kubeconfig}"
+            self._launch(Process("kube-controller-manager", [
+                str(k8s / "kube-controller-manager"), kcfg,
+                f"--bind-address={LOOPBACK}", f"--secure-port={p['controller-manager']}",
+                "--leader-elect=false", "--controllers=*",
+                f"--service-account-private-key-file={run / 'sa.key'}",
+                f"--root-ca-file={run / 'certs' / 'apiserver.crt'}",
+                "--enable-hostpath-provisioner=true",
+                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+                "--concurrent-gc-syncs=10", "--concurrent-namespace-syncs=10",
+            ], self._log("kube-controller-manager"), env,
+                lambda: http_ok(f"https://{LOOPBACK}:{p['controller-manager']}/healthz")))
+            self._launch(Process("kube-scheduler", [
+                str(k8s / "kube-scheduler"), kcfg,
+                f"--bind-address={LOOPBACK}", f"--secure-port={p['scheduler']}", "--leader-elect=false",
+                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+            ], self._log("kube-scheduler"), env,
+                lambda: http_ok(f"https://{LOOPBACK}:{p['scheduler']}/healthz")))
+            stages = [f"--config={bins['kwok'] / 'stages' / s}" for s in KWOK_STAGES]
+            self._launch(Process("kwok", [
+                str(bins["kwok"] / "kwok"), kcfg, "--manage-all-nodes=true", *stages,
+            ], self._log("kwok"), env))
+            self._bootstrap(bins["metacontroller"])
+            self._launch(Process("metacontroller", [
+                str(bins["metacontroller"] / "metacontroller"),
+                f"--client-config-path={self.kubeconfig}",
+                f"--debug-addr={LOOPBACK}:{p['metacontroller']}",
+                "--discovery-interval=2s", f"--workers={self.metacontroller_workers}",
+                "--client-go-qps=50", "--client-go-burst=100", "--events-qps=1",
+            ], self._log("metacontroller"), {**env, "KUBECONFIG": str(self.kubeconfig)},
+                lambda: http_ok(f"http://{LOOPBACK}:{p['metacontroller']}/metrics")))
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _bootstrap(self, metacontroller_dir: Path) -> None:
+        """Nodes, the default StorageClass and Metacontroller's CRDs; waits for a Ready node."""
+        from cps1.localcluster import kube
+
+        client = kube.dynamic_client(self.kubeconfig)
+        docs = list(yaml.safe_load_all((metacontroller_dir / "metacontroller-crds-v1.yaml").read_text()))
+        for doc in [*docs, STORAGE_CLASS, *(node_manifest(f"kwok-node-{i}") for i in range(self.nodes))]:
+            if doc:
+                kube.apply(client, doc)
+        kube.wait_for(
+            lambda: kube.nodes_ready(client, self.nodes), self.timeout,
+            f"kwok did not make {self.nodes} node(s) Ready and schedulable; last lines of "
+            f"{self._log('kwok')}:\n{processes.tail(self._log('kwok'))}",
+        )
+        kube.wait_for(
+            lambda: kube.exists(client, "v1", "ServiceAccount", "default", "default"), self.timeout,
+            "kube-controller-manager did not create the default ServiceAccount; last lines of "
+            f"{self._log('kube-controller-manager')}:\n"
+            f"{processes.tail(self._log('kube-controller-manager'))}",
+        )
+
+    def stop(self) -> None:
+        """Stop every process this cluster started, newest first, by PID."""
+        for proc in reversed(self.procs):
+            if proc.pid:
+                processes.stop_pid(proc.pid)
+        self.procs.clear()
+        state = self.run_dir / "state.json"
+        if state.exists():
+            state.unlink()
+
+    def logs(self) -> dict[str, str]:
+        return {p.name: processes.tail(p.log, 200) for p in self.procs}
+
+    def __enter__(self) -> "LocalCluster":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,68 @@
+"""Small Kubernetes client helpers shared by the local cluster, `cps1 dev` and the tests."""
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kubernetes import config, dynamic
+from kubernetes.client import api_client
+from kubernetes.dynamic.exceptions import NotFoundError
+
+FIELD_MANAGER = "cps1"
+
+
+def dynamic_client(kubeconfig: Path | str) -> dynamic.DynamicClient:
+    return dynamic.DynamicClient(
+        api_client.ApiClient(configuration=_configuration(kubeconfig))
+    )
+
+
+def _configuration(kubeconfig: Path | str):  # type: ignore[no-untyped-def]
+    from kubernetes.client import Configuration
+
+    conf = Configuration()
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=conf)
+    return conf
+
+
+def resource(client: dynamic.DynamicClient, api_version: str, kind: str):  # type: ignore[no-untyped-def]
+    return client.resources.get(api_version=api_version, kind=kind)
+
+
+def apply(client: dynamic.DynamicClient, body: dict) -> dict:
+    """Server-side apply (create or update) of one object; returns it as stored."""
+    res = resource(client, body["apiVersion"], body["kind"])
+    namespace = body.get("metadata", {}).get("namespace")
+    out = res.server_side_apply(body=body, namespace=namespace, field_manager=FIELD_MANAGER, force_conflicts=True)
+    return out.to_dict()
+
+
+def get(client: dynamic.DynamicClient, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+    try:
+        return resource(client, api_version, kind).get(name=name, namespace=namespace).to_dict()
+    except NotFoundError:
+        return None
+
+
+def exists(client: dynamic.DynamicClient, api_version: str, kind: str, name: str, namespace: str | None = None) -> bool:
+    return get(client, api_version, kind, name, namespace) is not None
+
+
+def nodes_ready(client: dynamic.DynamicClient, count: int) -> bool:
+    """At least `count` nodes are Ready and carry no NoSchedule taint (so pods can land)."""
+    ready = 0
+    for node in resource(client, "v1", "Node").get().to_dict()["items"]:
+        conds = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions") or []}
+        taints = [t for t in node.get("spec", {}).get("taints") or [] if t.get("effect") == "NoSchedule"]
+        ready += conds.get("Ready") == "True" and not taints
+    return ready >= count
+
+
+def wait_for(check: Callable[[], bool], timeout: float, message: str, interval: float = 0.25) -> None:
+    """Poll `check` until true; TimeoutError with `message` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise TimeoutError(message)

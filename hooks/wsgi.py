@@ -1,0 +1,7 @@
+"""WSGI entry point for gunicorn: `gunicorn -c hooks/gunicorn.conf.py hooks.wsgi:app`."""
+
+from common import logging as cps1_logging
+from hooks.app import create_app
+
+cps1_logging.configure()
+app = create_app()
