@@ -130,7 +130,8 @@ class LocalCluster:
         self.kubeconfig.write_text(yaml.safe_dump(config))
         os.chmod(self.kubeconfig, 0o600)
 
-    def _launch(self, proc: Process) -> None:
+    def launch(self, proc: Process) -> None:
+        """Start a process as part of this cluster (stopped with it) and wait until ready."""
         self.procs.append(proc)
         proc.start()
         self._save_state()
@@ -156,7 +157,7 @@ class LocalCluster:
         # kwok reads ~/.kwok/kwok.yaml when present: give every component an empty HOME.
         env = {"HOME": str(run / "home")}
         try:
-            self._launch(Process("etcd", [
+            self.launch(Process("etcd", [
                 str(bins["etcd"] / "etcd"), "--name=node0", f"--data-dir={run / 'etcd'}",
                 f"--listen-client-urls=http://{LOOPBACK}:{p['etcd']}",
                 f"--advertise-client-urls=http://{LOOPBACK}:{p['etcd']}",
@@ -165,7 +166,7 @@ class LocalCluster:
                 f"--initial-cluster=node0=http://{LOOPBACK}:{p['etcd-peer']}",
                 "--unsafe-no-fsync=true", "--auto-compaction-retention=1", "--log-level=warn",
             ], self._log("etcd"), env, lambda: http_ok(f"http://{LOOPBACK}:{p['etcd']}/health")))
-            self._launch(Process("kube-apiserver", [
+            self.launch(Process("kube-apiserver", [
                 str(k8s / "kube-apiserver"),
                 f"--etcd-servers=http://{LOOPBACK}:{p['etcd']}",
                 f"--bind-address={LOOPBACK}", f"--secure-port={p['apiserver']}",
@@ -181,7 +182,7 @@ class LocalCluster:
                 lambda: http_ok(f"https://{LOOPBACK}:{p['apiserver']}/readyz")))
             self._write_kubeconfig()
             kcfg = f"--kubeconfig={self.kubeconfig}"
-            self._launch(Process("kube-controller-manager", [
+            self.launch(Process("kube-controller-manager", [
                 str(k8s / "kube-controller-manager"), kcfg,
                 f"--bind-address={LOOPBACK}", f"--secure-port={p['controller-manager']}",
                 "--leader-elect=false", "--controllers=*",
@@ -192,18 +193,18 @@ class LocalCluster:
                 "--concurrent-gc-syncs=10", "--concurrent-namespace-syncs=10",
             ], self._log("kube-controller-manager"), env,
                 lambda: http_ok(f"https://{LOOPBACK}:{p['controller-manager']}/healthz")))
-            self._launch(Process("kube-scheduler", [
+            self.launch(Process("kube-scheduler", [
                 str(k8s / "kube-scheduler"), kcfg,
                 f"--bind-address={LOOPBACK}", f"--secure-port={p['scheduler']}", "--leader-elect=false",
                 "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
             ], self._log("kube-scheduler"), env,
                 lambda: http_ok(f"https://{LOOPBACK}:{p['scheduler']}/healthz")))
             stages = [f"--config={bins['kwok'] / 'stages' / s}" for s in KWOK_STAGES]
-            self._launch(Process("kwok", [
+            self.launch(Process("kwok", [
                 str(bins["kwok"] / "kwok"), kcfg, "--manage-all-nodes=true", *stages,
             ], self._log("kwok"), env))
             self._bootstrap(bins["metacontroller"])
-            self._launch(Process("metacontroller", [
+            self.launch(Process("metacontroller", [
                 str(bins["metacontroller"] / "metacontroller"),
                 f"--client-config-path={self.kubeconfig}",
                 f"--debug-addr={LOOPBACK}:{p['metacontroller']}",

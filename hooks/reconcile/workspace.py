@@ -59,6 +59,35 @@ def render_children(ws: model.WorkspaceModel, settings: Settings, children: dict
     ]
 
 
+# What must exist before the workspace pod is created: its quota and defaults (admission
+# checks the pod against them), its identity, its Secret and its home volume.
+POD_PREREQUISITES = (
+    (observed.RESOURCE_QUOTA, names.RESOURCE_QUOTA),
+    (observed.LIMIT_RANGE, names.LIMIT_RANGE),
+    (observed.SERVICE_ACCOUNT, names.SERVICE_ACCOUNT),
+    (observed.SECRET, names.SECRET),
+    (observed.PVC, names.PVC),
+)
+
+
+def _in_creation_order(desired: list[dict], children: dict, ns: str) -> list[dict]:
+    """Create in waves instead of letting creates fail and retry: the Namespace first, then
+    what lives in it, then the Deployment once its prerequisites exist. A child that already
+    exists is never held back: leaving it out of the answer would delete it."""
+
+    def seen(child: dict) -> bool:
+        meta = child["metadata"]
+        return observed.get(children, observed.child_key(child), meta["name"], meta.get("namespace")) is not None
+
+    if observed.get(children, observed.NAMESPACE, ns) is None:
+        wave = {"Namespace"}
+    elif all(observed.get(children, key, name, ns) for key, name in POD_PREREQUISITES):
+        return desired
+    else:
+        wave = {c["kind"] for c in desired} - {"Deployment"}
+    return [c for c in desired if c["kind"] in wave or seen(c)]
+
+
 def _keep_running_pod(desired: dict, seen: dict | None, template_hash: str) -> bool:
     """Hold back a template change from a running pod: it applies on the next start.
 
@@ -182,10 +211,10 @@ def sync(parent: dict, children: dict, related: dict, now: datetime, settings: S
         started = now
 
     ns = ws.namespace
-    desired = render_children(ws, settings, children, 1 if running else 0)
+    desired = _in_creation_order(render_children(ws, settings, children, 1 if running else 0), children, ns)
     seen_deploy = observed.get(children, observed.DEPLOYMENT, names.DEPLOYMENT, ns)
-    deploy = next(c for c in desired if c["kind"] == "Deployment")
-    pending = running and _keep_running_pod(deploy, seen_deploy, ws.template_hash)
+    deploy = next((c for c in desired if c["kind"] == "Deployment"), None)
+    pending = running and deploy is not None and _keep_running_pod(deploy, seen_deploy, ws.template_hash)
 
     state, problem = _deployment_state(seen_deploy)
     namespace_seen = observed.get(children, observed.NAMESPACE, ns) is not None
@@ -242,6 +271,21 @@ def sync(parent: dict, children: dict, related: dict, now: datetime, settings: S
     return response
 
 
+def _orphaning(seen: dict) -> dict:
+    """The next step in releasing a child from its Workspace so it outlives it.
+
+    Metacontroller merges like `kubectl apply`: a field is removed only when the last applied
+    state had it. So the first answer claims the observed ownerReferences as our own, and the
+    next one leaves them out, which removes them; the garbage collector then spares the child.
+    """
+    applied = observed.last_applied(seen)
+    if "ownerReferences" in applied["metadata"]:
+        del applied["metadata"]["ownerReferences"]
+    else:
+        applied["metadata"]["ownerReferences"] = (seen.get("metadata") or {}).get("ownerReferences") or []
+    return applied
+
+
 def finalize(parent: dict, children: dict, related: dict, now: datetime, settings: Settings) -> dict:
     """The finalize hook's answer: remove everything, or orphan the namespace and home volume
     when the Workspace asks to retain its data; finalized once nothing is owned any more."""
@@ -253,9 +297,7 @@ def finalize(parent: dict, children: dict, related: dict, now: datetime, setting
         for key, name, namespace in ((observed.NAMESPACE, ns, None), (observed.PVC, names.PVC, ns)):
             seen = observed.get(children, key, name, namespace)
             if seen:
-                applied = observed.last_applied(seen)
-                applied["metadata"]["ownerReferences"] = []
-                keep.append(applied)
+                keep.append(_orphaning(seen))
     remaining = observed.all_children(children)
     status = dict(parent.get("status") or {})
     status.update(phase=crd.PHASE_TERMINATING, message="the workspace is being deleted")

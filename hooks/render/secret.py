@@ -8,6 +8,8 @@ so two syncs racing before the Secret is observed still agree.
 import base64
 import hashlib
 import hmac
+import struct
+import textwrap
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -25,13 +27,35 @@ def _derive(seed: str, uid: str, purpose: str) -> bytes:
     return hmac.new(seed.encode(), f"{uid}/{purpose}".encode(), hashlib.sha256).digest()
 
 
+def _with_check(openssh_pem: bytes, check: bytes) -> str:
+    """The OpenSSH private key with its two "checkint" words set to `check`.
+
+    The format stores a random 32-bit value twice so a decryption can be verified; for an
+    unencrypted key its value is arbitrary, and fixing it makes the serialisation stable.
+    """
+    lines = openssh_pem.decode().strip().splitlines()
+    blob = bytearray(base64.b64decode("".join(lines[1:-1])))
+    offset = len(b"openssh-key-v1\0")
+    for _ in range(3):  # cipher name, kdf name, kdf options
+        offset += 4 + struct.unpack(">I", blob[offset : offset + 4])[0]
+    offset += 4  # number of keys
+    offset += 4 + struct.unpack(">I", blob[offset : offset + 4])[0]  # public key
+    offset += 4  # length of the private section, which starts with the two check words
+    blob[offset : offset + 8] = check[:4] * 2
+    body = textwrap.wrap(base64.b64encode(bytes(blob)).decode(), 70)
+    return "\n".join([lines[0], *body, lines[-1]]) + "\n"
+
+
 def _host_key_pair(seed: str, uid: str) -> tuple[str, str]:
     key = Ed25519PrivateKey.from_private_bytes(_derive(seed, uid, "ssh-host-ed25519"))
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    ).decode()
+    private = _with_check(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        ),
+        _derive(seed, uid, "ssh-host-ed25519-check"),
+    )
     public = key.public_key().public_bytes(
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     ).decode()

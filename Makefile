@@ -1,0 +1,40 @@
+# Entry points for a fresh machine; see README.md. Everything installs into .venv and the
+# Go-built control plane into ~/.cache/cps1 (CPS1_CACHE to move it).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: setup controlplane run stop test test-unit lint clean
+
+$(BIN)/cps1: setup.cfg pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/cps1
+
+controlplane:
+	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller >/dev/null
+
+# Set up and run CPS1 on the local control plane (or explain Helm when KUBECONFIG is set).
+run: setup controlplane
+	$(BIN)/cps1 dev up
+
+stop:
+	$(BIN)/cps1 dev down
+
+# Unit tests and end-to-end tests against the local control plane.
+test: setup controlplane
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/pip install --quiet ruff
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

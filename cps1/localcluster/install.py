@@ -1,0 +1,73 @@
+"""Installing CPS1 into a control plane without Helm: CRDs, the CompositeController wired to
+a hooks URL, and the hooks service itself as a local gunicorn process."""
+
+import sys
+from pathlib import Path
+
+import yaml
+
+from cps1.localcluster import kube
+from cps1.localcluster.processes import LOOPBACK, Process, free_port, http_ok
+
+ROOT = Path(__file__).resolve().parents[2]
+CRD_DIR = ROOT / "crds"
+CONTROLLER = ROOT / "metacontroller" / "workspace-controller.yaml"
+EXAMPLE_TEMPLATES = ROOT / "examples" / "templates"
+
+
+def load_yaml_dir(directory: Path) -> list[dict]:
+    return [
+        doc
+        for path in sorted(directory.glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc
+    ]
+
+
+def install_crds(client) -> None:  # type: ignore[no-untyped-def]
+    """Apply the CRDs and wait until the API server serves them."""
+    docs = load_yaml_dir(CRD_DIR)
+    for doc in docs:
+        kube.apply(client, doc)
+
+    def established() -> bool:
+        for doc in docs:
+            got = kube.get(client, "apiextensions.k8s.io/v1", "CustomResourceDefinition", doc["metadata"]["name"])
+            conds = {c["type"]: c["status"] for c in (got or {}).get("status", {}).get("conditions") or []}
+            if conds.get("Established") != "True":
+                return False
+        return True
+
+    kube.wait_for(established, 30, "the CPS1 CRDs were not Established within 30s")
+    client.resources.invalidate_cache()
+
+
+def controller_manifest(hooks_url: str) -> dict:
+    """metacontroller/workspace-controller.yaml with every hook pointed at `hooks_url`."""
+    doc = yaml.safe_load(CONTROLLER.read_text())
+    for hook in doc["spec"]["hooks"].values():
+        webhook = hook["webhook"]
+        webhook["url"] = hooks_url.rstrip("/") + webhook.pop("path")
+        webhook.pop("service")
+    return doc
+
+
+def install_controller(client, hooks_url: str) -> dict:  # type: ignore[no-untyped-def]
+    return kube.apply(client, controller_manifest(hooks_url))
+
+
+def hooks_process(run_dir: Path, env: dict[str, str] | None = None, workers: int = 2) -> tuple[Process, str]:
+    """The hooks under gunicorn on a free loopback port, and their base URL."""
+    port = free_port()
+    url = f"http://{LOOPBACK}:{port}"
+    proc = Process(
+        "hooks",
+        [
+            sys.executable, "-m", "gunicorn", "-c", str(ROOT / "hooks" / "gunicorn.conf.py"),
+            "--bind", f"{LOOPBACK}:{port}", "--workers", str(workers), "--chdir", str(ROOT),
+        ],
+        run_dir / "logs" / "hooks.log",
+        {"PROMETHEUS_MULTIPROC_DIR": str(run_dir / "hooks-metrics"), **(env or {})},
+        lambda: http_ok(f"{url}/readyz"),
+    )
+    return proc, url

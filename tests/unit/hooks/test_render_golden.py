@@ -1,0 +1,49 @@
+"""Golden tests: every child kind rendered for the example Python and Node templates.
+
+The golden files are reviewed like code. After an intended change, regenerate them with
+CPS1_UPDATE_GOLDEN=1 pytest tests/unit/hooks/test_render_golden.py and read the diff.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.unit.hooks import factories
+
+from hooks.reconcile import workspace
+from hooks.render import model
+
+GOLDEN = Path(__file__).with_name("golden")
+KINDS = [
+    "Namespace", "ServiceAccount", "ResourceQuota", "LimitRange", "NetworkPolicy", "Secret",
+    "PersistentVolumeClaim", "Deployment", "Service", "Ingress",
+]
+CASES = {
+    "python": ("python", {"cpu": "2", "memory": "4Gi", "pythonVersion": "3.12"}),
+    "node": ("node", {"branch": "feature/login"}),
+}
+
+
+def rendered(case: str, templates: dict) -> dict[str, dict]:
+    template_name, params = CASES[case]
+    parent = factories.parent(f"{case}-ws", template_name, parameters=params)
+    ws, errors = model.resolve(parent, templates[template_name])
+    assert errors == []
+    return {c["kind"]: c for c in workspace.render_children(ws, factories.SETTINGS, {}, 1)}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("kind", KINDS)
+def test_child_matches_golden(case: str, kind: str, python_template: dict, node_template: dict) -> None:
+    child = rendered(case, {"python": python_template, "node": node_template})[kind]
+    path = GOLDEN / f"{case}-{kind}.yaml"
+    if os.environ.get("CPS1_UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(yaml.safe_dump(child, sort_keys=True))
+    assert child == yaml.safe_load(path.read_text())
+
+
+def test_every_kind_is_rendered(python_template: dict) -> None:
+    assert sorted(rendered("python", {"python": python_template, "node": {}})) == sorted(KINDS)
