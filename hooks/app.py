@@ -35,8 +35,10 @@ def _parent_of(body: object) -> dict:
     if not isinstance(parent["metadata"].get("name"), str):
         raise BadRequest("parent.metadata.name is required")
     for key in ("children", "related"):
-        if not isinstance(body.get(key) or {}, dict):
+        if body.get(key) is not None and not isinstance(body[key], dict):
             raise BadRequest(f"{key} must be an object")
+    if not isinstance(body.get("finalizing", False), bool):
+        raise BadRequest("finalizing must be a boolean")
     if parent.get("spec") is not None and not isinstance(parent.get("spec"), dict):
         raise BadRequest("parent.spec must be an object")
     return parent
@@ -89,8 +91,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     def run_sync(body: dict, parent: dict) -> dict:
         children = body.get("children") or {}
         if body.get("finalizing"):
-            return workspace.finalize(parent, children, body.get("related") or {}, now(), settings)
-        result = workspace.sync(parent, children, body.get("related") or {}, now(), settings)
+            result = workspace.finalize(parent, children, body.get("related") or {}, now(), settings)
+            if parent["metadata"].get("deletionTimestamp"):
+                return result
+            # Finalizing a Workspace nobody deleted: never let that take the home volume.
+        else:
+            result = workspace.sync(parent, children, body.get("related") or {}, now(), settings)
         return safety.keep_observed_volumes(result, children)
 
     @app.post("/sync")

@@ -19,7 +19,7 @@ def parent(name: str = "alice-dev", template: str = "python", **spec: object) ->
             "name": name,
             "uid": f"uid-{name}",
             "generation": 1,
-            "creationTimestamp": "2026-11-22T11:00:00Z",
+            "creationTimestamp": "2026-11-22T11:55:00Z",
         },
         "spec": {"owner": "alice", "template": template, "running": True, **spec},
     }

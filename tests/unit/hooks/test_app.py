@@ -1,0 +1,111 @@
+"""The hooks HTTP layer: routes, the 200-versus-error policy, health and metrics."""
+
+import random
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.unit.hooks import factories
+from tests.unit.hooks.factories import NOW, SETTINGS, parent, related
+
+from hooks import app as hooks_app
+from hooks.reconcile import workspace
+
+
+@pytest.fixture
+def client() -> FlaskClient:
+    return hooks_app.create_app(SETTINGS, clock=lambda: NOW).test_client()
+
+
+def test_sync_answers_children_and_status(client: FlaskClient, python_template: dict) -> None:
+    _, children = factories.converged(parent(), python_template)
+    body = {"controller": {}, "parent": parent(), "children": children, "related": related(python_template), "finalizing": False}
+    response = client.post("/sync", json=body)
+    assert response.status_code == 200
+    answer = response.get_json()
+    assert set(answer) == {"status", "children", "resyncAfterSeconds"}
+    assert answer["status"]["phase"] == "Running"
+    assert len(answer["children"]) == 10
+
+
+def test_finalizing_request_is_answered_by_finalize(client: FlaskClient) -> None:
+    body = {"parent": parent(), "children": factories.children_map([]), "related": {}, "finalizing": True}
+    answer = client.post("/finalize", json=body).get_json()
+    assert answer["finalized"] is True
+
+
+def test_customize_relates_the_named_template(client: FlaskClient) -> None:
+    answer = client.post("/customize", json={"controller": {}, "parent": parent(template="go")}).get_json()
+    assert answer == {"relatedResources": [{"apiVersion": "cps1.io/v1alpha1", "resource": "workspacetemplates", "names": ["go"]}]}
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"parent": 3}', b'{"parent": {"metadata": {}}}',
+                                  b'{"parent": {"metadata": {"name": "x"}}, "children": []}'])
+def test_unreadable_requests_answer_400_never_200(client: FlaskClient, body: bytes) -> None:
+    response = client.post("/sync", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "error" in response.get_json()
+
+
+def test_internal_error_answers_500_so_nothing_is_deleted(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> dict:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(workspace, "sync", broken)
+    response = client.post("/sync", json={"parent": parent(), "children": {}, "related": {}})
+    assert response.status_code == 500
+
+
+def test_health_and_metrics(client: FlaskClient, python_template: dict) -> None:
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    client.post("/sync", json={"parent": parent(), "children": {}, "related": related(python_template)})
+    page = client.get("/metrics").get_data(as_text=True)
+    assert 'cps1_hook_requests_total{code="200",hook="sync"}' in page
+    assert "cps1_hook_duration_seconds_bucket" in page
+
+
+def _mutate(rng: random.Random, value: object, depth: int = 0) -> object:
+    """A random corruption of a JSON value: a wrong type, a removed key, or a changed scalar."""
+    junk = [None, 0, -1, "", "x" * 70, [], {}, True, 3.5, "2026-13-45T99:00:00Z"]
+    if isinstance(value, dict) and value and depth < 6:
+        out = dict(value)
+        key = rng.choice(sorted(out))
+        roll = rng.random()
+        if roll < 0.2:
+            del out[key]
+        elif roll < 0.4:
+            out[key] = rng.choice(junk)
+        else:
+            out[key] = _mutate(rng, out[key], depth + 1)
+        return out
+    if isinstance(value, list) and value and depth < 6:
+        out_list = list(value)
+        i = rng.randrange(len(out_list))
+        out_list[i] = _mutate(rng, out_list[i], depth + 1)
+        return out_list
+    return rng.choice(junk)
+
+
+def test_fuzz_no_200_answer_omits_an_observed_volume(client: FlaskClient, python_template: dict) -> None:
+    rng = random.Random(1234)
+    _, children = factories.converged(parent(), python_template)
+    body = {"controller": {}, "parent": parent(), "children": children, "related": related(python_template), "finalizing": False}
+    answered = 0
+    for _ in range(3000):
+        mutated = body
+        for _ in range(rng.randint(1, 4)):
+            mutated = _mutate(rng, mutated)  # type: ignore[assignment]
+        response = client.post("/sync", json=mutated)
+        assert response.status_code in (200, 400, 500)
+        if response.status_code != 200 or not isinstance(mutated, dict):
+            continue
+        answered += 1
+        sent = {f"{c['metadata'].get('namespace')}/{c['metadata'].get('name')}"
+                for c in response.get_json()["children"] if c.get("kind") == "PersistentVolumeClaim"}
+        group = (mutated.get("children") or {}).get("PersistentVolumeClaim.v1")
+        for pvc in (group.values() if isinstance(group, dict) else []):
+            if isinstance(pvc, dict) and isinstance(pvc.get("metadata"), dict):
+                meta = pvc["metadata"]
+                assert f"{meta.get('namespace')}/{meta.get('name')}" in sent
+    assert answered > 1000  # most corruptions are still answered, so the property was exercised

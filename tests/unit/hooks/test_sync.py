@@ -1,0 +1,247 @@
+"""Table tests of the sync decision: observed children and inputs in, phase, conditions and
+children out. Pure: no cluster."""
+
+import copy
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+
+from tests.unit.hooks import factories
+from tests.unit.hooks.factories import NOW, SETTINGS, children_map, parent, related, stored
+
+from common import crd
+from hooks.reconcile import workspace
+from hooks.render import observed
+
+
+def conds(status: dict) -> dict[str, tuple[str, str]]:
+    return {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+
+
+def kinds(answer: dict) -> list[str]:
+    return sorted(c["kind"] for c in answer["children"])
+
+
+def test_first_sync_creates_the_namespace_only(python_template: dict) -> None:
+    answer = workspace.sync(parent(), children_map([]), related(python_template), NOW, SETTINGS)
+    assert kinds(answer) == ["Namespace"]
+    assert answer["status"]["phase"] == crd.PHASE_PENDING
+    assert answer["resyncAfterSeconds"] > 0
+
+
+def test_deployment_waits_for_its_prerequisites(python_template: dict) -> None:
+    first = workspace.sync(parent(), children_map([]), related(python_template), NOW, SETTINGS)
+    second = workspace.sync(parent(), children_map([stored(c) for c in first["children"]]), related(python_template), NOW, SETTINGS)
+    assert "Deployment" not in kinds(second)
+    assert "ResourceQuota" in kinds(second) and "PersistentVolumeClaim" in kinds(second)
+    third = workspace.sync(parent(), children_map([stored(c) for c in second["children"]]), related(python_template), NOW, SETTINGS)
+    assert "Deployment" in kinds(third)
+
+
+def test_converged_workspace_is_running(python_template: dict) -> None:
+    answer, _ = factories.converged(parent(), python_template)
+    status = answer["status"]
+    assert status["phase"] == crd.PHASE_RUNNING
+    assert conds(status) == {
+        "TemplateResolved": ("True", "Resolved"),
+        "StorageReady": ("True", "Bound"),
+        "Ready": ("True", "Available"),
+        "UpdatePending": ("False", "UpToDate"),
+    }
+    assert status["namespace"] == "ws-alice-dev"
+    assert status["sshCommand"] == "ssh -p 2222 alice-dev@127.0.0.1"
+    assert status["stoppedReason"] == ""
+    assert "resyncAfterSeconds" in answer  # the idle deadline
+
+
+@pytest.mark.parametrize(
+    ("deploy_status", "replicas", "phase", "ready_reason"),
+    [
+        ({"observedGeneration": 1, "replicas": 1, "availableReplicas": 1}, 1, "Running", "Available"),
+        ({"observedGeneration": 1, "replicas": 1, "unavailableReplicas": 1}, 1, "Starting", "Starting"),
+        ({"observedGeneration": 0, "availableReplicas": 1}, 1, "Starting", "Starting"),
+        (
+            {"conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                             "message": "ReplicaSet has timed out progressing."}]},
+            1, "Failed", "StartFailed",
+        ),
+        (
+            {"conditions": [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                             "message": "exceeded quota: workspace"}]},
+            1, "Failed", "StartFailed",
+        ),
+    ],
+)
+def test_phase_follows_the_deployment(python_template: dict, deploy_status: dict, replicas: int, phase: str, ready_reason: str) -> None:
+    _, children = factories.converged(parent(), python_template)
+    deploy = children[observed.DEPLOYMENT]["ws-alice-dev/workspace"]
+    deploy["spec"]["replicas"] = replicas
+    deploy["status"] = deploy_status
+    answer = workspace.sync(parent(), children, related(python_template), NOW, SETTINGS)
+    assert answer["status"]["phase"] == phase
+    assert conds(answer["status"])["Ready"][1] == ready_reason
+
+
+def test_stopping_then_stopped_keeps_volume_secret_and_namespace(python_template: dict) -> None:
+    _, children = factories.converged(parent(), python_template)
+    stopped = parent(running=False)
+    answer = workspace.sync(stopped, children, related(python_template), NOW, SETTINGS)
+    deploy = next(c for c in answer["children"] if c["kind"] == "Deployment")
+    assert deploy["spec"]["replicas"] == 0
+    assert answer["status"]["phase"] == crd.PHASE_STOPPING
+    assert answer["status"]["stoppedReason"] == crd.STOPPED_BY_USER
+    assert {"PersistentVolumeClaim", "Secret", "Namespace"} <= set(kinds(answer))
+    children[observed.DEPLOYMENT]["ws-alice-dev/workspace"]["spec"]["replicas"] = 0
+    children[observed.DEPLOYMENT]["ws-alice-dev/workspace"]["status"] = {"observedGeneration": 1}
+    answer = workspace.sync(stopped, children, related(python_template), NOW, SETTINGS)
+    assert answer["status"]["phase"] == crd.PHASE_STOPPED
+    assert conds(answer["status"])["Ready"] == ("False", crd.STOPPED_BY_USER)
+
+
+def test_missing_template_fails_and_keeps_every_child(python_template: dict) -> None:
+    _, children = factories.converged(parent(), python_template)
+    answer = workspace.sync(parent(), children, related(), NOW, SETTINGS)
+    assert answer["status"]["phase"] == crd.PHASE_FAILED
+    assert conds(answer["status"])["TemplateResolved"] == ("False", "TemplateNotFound")
+    assert "'python' does not exist" in answer["status"]["message"]
+    sent = {(c["kind"], c["metadata"]["name"]) for c in answer["children"]}
+    seen = {(c["kind"], c["metadata"]["name"]) for c in observed.all_children(children)}
+    assert sent == seen
+    pvc = next(c for c in answer["children"] if c["kind"] == "PersistentVolumeClaim")
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "10Gi"  # as last applied
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"cpu": "16"}, "'cpu' must be at most 4"),
+        ({"cpu": "lots"}, "'lots' is not a quantity"),
+        ({"pythonVersion": "2.7"}, "must be one of 3.11, 3.12"),
+        ({"colour": "blue"}, "'colour' is not defined by the template"),
+    ],
+)
+def test_invalid_parameters_fail_with_a_readable_message(python_template: dict, params: dict, fragment: str) -> None:
+    _, children = factories.converged(parent(), python_template)
+    answer = workspace.sync(parent(parameters=params), children, related(python_template), NOW, SETTINGS)
+    assert answer["status"]["phase"] == crd.PHASE_FAILED
+    assert conds(answer["status"])["TemplateResolved"] == ("False", "InvalidParameters")
+    assert fragment in answer["status"]["message"]
+    assert "PersistentVolumeClaim" in kinds(answer)
+
+
+def test_template_change_is_held_back_while_running(python_template: dict) -> None:
+    _, children = factories.converged(parent(), python_template)
+    changed = copy.deepcopy(python_template)
+    changed["spec"]["image"] = "cps1/workspace-python:0.2.0"
+    answer = workspace.sync(parent(), children, related(changed), NOW, SETTINGS)
+    deploy = next(c for c in answer["children"] if c["kind"] == "Deployment")
+    assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "cps1/workspace-python:0.1.0"
+    assert answer["status"]["updatePending"] is True
+    assert conds(answer["status"])["UpdatePending"] == ("True", "TemplateChanged")
+    # Stopped, the new revision applies.
+    answer = workspace.sync(parent(running=False), children, related(changed), NOW, SETTINGS)
+    deploy = next(c for c in answer["children"] if c["kind"] == "Deployment")
+    assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "cps1/workspace-python:0.2.0"
+    assert answer["status"]["updatePending"] is False
+
+
+def with_activity(obj: dict, when: str, source: str = "ssh") -> dict:
+    obj["metadata"]["annotations"] = {crd.ANNOTATION_LAST_ACTIVITY: when, crd.ANNOTATION_LAST_ACTIVITY_SOURCE: source}
+    return obj
+
+
+def test_idle_workspace_is_stopped_without_touching_spec(python_template: dict) -> None:
+    _, children = factories.converged(parent(), python_template)
+    idle_parent = with_activity(parent(idleTimeoutSeconds=600), "2026-11-22T11:58:00Z")
+    answer = workspace.sync(idle_parent, children, related(python_template), NOW + timedelta(minutes=7), SETTINGS)
+    assert answer["status"]["stoppedReason"] == ""  # 11:58 + 10 min is 12:08
+    answer = workspace.sync(idle_parent, children, related(python_template), NOW + timedelta(minutes=8), SETTINGS)
+    deploy = next(c for c in answer["children"] if c["kind"] == "Deployment")
+    assert deploy["spec"]["replicas"] == 0
+    assert answer["status"]["stoppedReason"] == crd.STOPPED_BY_IDLE
+    assert idle_parent["spec"]["running"] is True
+
+
+def test_fresh_activity_brings_an_idle_workspace_back(python_template: dict) -> None:
+    _, children = factories.converged(parent(), python_template)
+    fresh = with_activity(parent(idleTimeoutSeconds=600), "2026-11-22T11:59:00Z")
+    fresh["status"] = {"stoppedReason": crd.STOPPED_BY_IDLE, "lastStartTime": "2026-11-22T11:00:00Z"}
+    answer = workspace.sync(fresh, children, related(python_template), NOW, SETTINGS)
+    deploy = next(c for c in answer["children"] if c["kind"] == "Deployment")
+    assert deploy["spec"]["replicas"] == 1
+    assert answer["status"]["stoppedReason"] == ""
+    assert answer["status"]["lastStartTime"] == "2026-11-22T12:00:00Z"
+    assert answer["resyncAfterSeconds"] == 300  # the cap; the idle deadline is 12:09
+    patient = replace(SETTINGS, max_resync_seconds=3600)
+    assert workspace.sync(fresh, children, related(python_template), NOW, patient)["resyncAfterSeconds"] == 541
+
+
+def test_keep_alive_outlasts_the_idle_timeout(python_template: dict) -> None:
+    _, children = factories.converged(parent(), python_template)
+    busy = with_activity(parent(idleTimeoutSeconds=600), "2026-11-22T10:00:00Z")
+    busy["metadata"]["annotations"][crd.ANNOTATION_KEEP_ALIVE_UNTIL] = "2026-11-22T14:00:00Z"
+    answer = workspace.sync(busy, children, related(python_template), NOW, SETTINGS)
+    assert answer["status"]["stoppedReason"] == ""
+    later = workspace.sync(busy, children, related(python_template), NOW + timedelta(hours=3), SETTINGS)
+    assert later["status"]["stoppedReason"] == crd.STOPPED_BY_IDLE
+
+
+def test_user_restart_after_a_long_stop_is_not_idle(python_template: dict) -> None:
+    _, children = factories.converged(parent(), python_template)
+    restarted = with_activity(parent(idleTimeoutSeconds=600), "2026-11-20T10:00:00Z")
+    restarted["status"] = {"stoppedReason": crd.STOPPED_BY_USER, "lastStartTime": "2026-11-20T09:00:00Z"}
+    answer = workspace.sync(restarted, children, related(python_template), NOW, SETTINGS)
+    assert answer["status"]["stoppedReason"] == ""
+    assert answer["status"]["lastStartTime"] == "2026-11-22T12:00:00Z"
+
+
+def test_transition_times_survive_unchanged_conditions(python_template: dict) -> None:
+    answer, children = factories.converged(parent(), python_template)
+    again = parent()
+    again["status"] = answer["status"]
+    later = workspace.sync(again, children, related(python_template), NOW + timedelta(minutes=5), SETTINGS)
+    assert later["status"]["conditions"] == answer["status"]["conditions"]
+    assert later["status"] == answer["status"]
+
+
+def test_storage_only_grows(python_template: dict) -> None:
+    _, children = factories.converged(parent(), python_template)
+    children[observed.PVC]["ws-alice-dev/home"]["spec"]["resources"]["requests"]["storage"] = "50Gi"
+    answer = workspace.sync(parent(), children, related(python_template), NOW, SETTINGS)
+    pvc = next(c for c in answer["children"] if c["kind"] == "PersistentVolumeClaim")
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "50Gi"
+
+
+def test_secret_values_are_read_back_from_the_observed_secret(python_template: dict) -> None:
+    _, children = factories.converged(parent(), python_template)
+    children[observed.SECRET]["ws-alice-dev/workspace"]["data"]["password"] = "a2VwdA=="
+    answer = workspace.sync(parent(), children, related(python_template), NOW, SETTINGS)
+    secret = next(c for c in answer["children"] if c["kind"] == "Secret")
+    assert secret["data"]["password"] == "a2VwdA=="
+
+
+def test_finalize_deletes_everything_then_finishes(python_template: dict) -> None:
+    _, children = factories.converged(parent(), python_template)
+    answer = workspace.finalize(parent(), children, {}, NOW, SETTINGS)
+    assert answer["children"] == [] and answer["finalized"] is False
+    assert answer["status"]["phase"] == crd.PHASE_TERMINATING
+    done = workspace.finalize(parent(), children_map([]), {}, NOW, SETTINGS)
+    assert done["finalized"] is True
+
+
+def test_finalize_with_retain_releases_namespace_and_volume_in_two_steps(python_template: dict) -> None:
+    _, children = factories.converged(parent(), python_template)
+    keep = parent(storage={"onDelete": "Retain"})
+    first = workspace.finalize(keep, children, {}, NOW, SETTINGS)
+    assert kinds(first) == ["Namespace", "PersistentVolumeClaim"]
+    assert all(c["metadata"]["ownerReferences"] for c in first["children"])
+    # Metacontroller records that answer as last applied; the next one drops the references.
+    for child in first["children"]:
+        key = observed.child_key(child)
+        name = child["metadata"]["name"]
+        inner = f"{child['metadata']['namespace']}/{name}" if child["metadata"].get("namespace") else name
+        children[key][inner] = stored(child)
+    second = workspace.finalize(keep, children, {}, NOW, SETTINGS)
+    assert kinds(second) == ["Namespace", "PersistentVolumeClaim"]
+    assert all("ownerReferences" not in c["metadata"] for c in second["children"])
