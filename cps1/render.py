@@ -1,33 +1,40 @@
 """`cps1 render`: the children CPS1 would create for Workspaces in YAML files, for review
-before a GitOps change merges. Uses the same pure sync function as the hooks."""
-
-from datetime import UTC, datetime
+before a GitOps change merges. Uses the hooks' own resolver and builders, and shows the
+converged state (the hooks create it in waves: namespace, contents, then the pod)."""
 
 import yaml
 
 from common import crd
 from cps1 import manifests
 from hooks.reconcile import workspace
+from hooks.render import model
 from hooks.settings import Settings
 
 
-def render(paths: list[str], settings: Settings, now: datetime | None = None) -> tuple[list[dict], list[str]]:
+def render(paths: list[str], settings: Settings) -> tuple[list[dict], list[str]]:
     """(children of every Workspace found, problems reported in their status)."""
     docs = manifests.load(paths)
     templates = {
         d.body["metadata"]["name"]: d.body for d in docs if d.body["kind"] == crd.TEMPLATE_KIND
     }
-    related = {workspace.TEMPLATE_KEY: templates}
     out: list[dict] = []
     problems: list[str] = []
     for doc in docs:
         if doc.body["kind"] != crd.WORKSPACE_KIND:
             continue
+        name = doc.body["metadata"]["name"]
         parent = {"metadata": {"uid": "", **doc.body["metadata"]}, "spec": doc.body.get("spec") or {}}
-        answer = workspace.sync(parent, {}, related, now or datetime.now(UTC), settings)
-        if answer["status"]["phase"] == crd.PHASE_FAILED:
-            problems.append(f"{doc.source}: Workspace {parent['metadata']['name']}: {answer['status']['message']}")
-        out += [_redacted(child) for child in answer["children"]]
+        template = templates.get(parent["spec"].get("template"))
+        if template is None:
+            problems.append(f"{doc.source}: Workspace {name}: workspace template "
+                            f"{parent['spec'].get('template')!r} does not exist")
+            continue
+        ws, errors = model.resolve(parent, template)
+        if ws is None:
+            problems.append(f"{doc.source}: Workspace {name}: {'; '.join(errors)}")
+            continue
+        children = workspace.render_children(ws, settings, {}, 1 if ws.running else 0)
+        out += [_redacted(child) for child in children]
     return out, problems
 
 

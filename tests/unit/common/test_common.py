@@ -1,0 +1,28 @@
+from decimal import Decimal
+
+import pytest
+
+from common import names
+from common.quantity import parse_quantity
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("500m", Decimal("0.5")), ("2", Decimal(2)), (3, Decimal(3)), ("1Gi", Decimal(2**30)),
+     ("1.5G", Decimal("1.5e9")), ("1e3", Decimal(1000)), ("100Ki", Decimal(102400))],
+)
+def test_quantities(text: object, value: Decimal) -> None:
+    assert parse_quantity(text) == value
+
+
+@pytest.mark.parametrize("text", ["lots", "", "1Gb", "--1", True, None, [1]])
+def test_bad_quantities(text: object) -> None:
+    with pytest.raises(ValueError, match="quantity"):
+        parse_quantity(text)
+
+
+def test_workspace_names() -> None:
+    assert names.workspace_name_error("a" * 60) is None
+    assert "at most 60" in (names.workspace_name_error("a" * 61) or "")
+    assert names.workspace_name_error("Bad.Name") is not None
+    assert names.namespace_for("x") == "ws-x"
