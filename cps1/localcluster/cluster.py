@@ -241,8 +241,7 @@ class LocalCluster:
     def stop(self) -> None:
         """Stop every process this cluster started, newest first, by PID."""
         for proc in reversed(self.procs):
-            if proc.pid:
-                processes.stop_pid(proc.pid)
+            proc.stop()
         self.procs.clear()
         state = self.run_dir / "state.json"
         if state.exists():

@@ -30,15 +30,7 @@ def install_crds(client) -> None:  # type: ignore[no-untyped-def]
     for doc in docs:
         kube.apply(client, doc)
 
-    def established() -> bool:
-        for doc in docs:
-            got = kube.get(client, "apiextensions.k8s.io/v1", "CustomResourceDefinition", doc["metadata"]["name"])
-            conds = {c["type"]: c["status"] for c in (got or {}).get("status", {}).get("conditions") or []}
-            if conds.get("Established") != "True":
-                return False
-        return True
-
-    kube.wait_for(established, 30, "the CPS1 CRDs were not Established within 30s")
+    kube.wait_for(lambda: all(kube.crd_established(client, d["metadata"]["name"]) for d in docs), 30, "the CPS1 CRDs were not Established within 30s")
     client.resources.invalidate_cache()
 
 

@@ -58,6 +58,12 @@ def nodes_ready(client: dynamic.DynamicClient, count: int) -> bool:
     return ready >= count
 
 
+def crd_established(client: dynamic.DynamicClient, name: str) -> bool:
+    crd = get(client, "apiextensions.k8s.io/v1", "CustomResourceDefinition", name) or {}
+    conditions = (crd.get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
+
+
 def wait_for(check: Callable[[], bool], timeout: float, message: str, interval: float = 0.25) -> None:
     """Poll `check` until true; TimeoutError with `message` after `timeout` seconds."""
     deadline = time.monotonic() + timeout

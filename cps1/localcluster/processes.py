@@ -1,5 +1,6 @@
 """Starting, probing and stopping local server processes by PID, with their logs on disk."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -69,6 +70,19 @@ class Process:
                 start_new_session=True,
             )
 
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGTERM the process group, SIGKILL it after `grace` seconds, and reap the process."""
+        if self.popen is None:
+            return
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            if self.popen.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(wait)
+        self.popen = None
+
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -86,21 +100,18 @@ class Process:
 
 
 def stop_pid(pid: int, grace: float = 10.0) -> None:
-    """SIGTERM the process group led by pid, then SIGKILL what is left after `grace` seconds."""
+    """Stop a process group started by another process (`cps1 dev down`): SIGTERM, then
+    SIGKILL what is left after `grace` seconds."""
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:
             return
         deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                done = 0 if _alive(pid) else pid
-            if done == pid:
-                return
+        while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.1)
+        if not _alive(pid):
+            return
 
 
 def _alive(pid: int) -> bool:

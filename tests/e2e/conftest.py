@@ -1,0 +1,106 @@
+"""End-to-end fixtures: one real control plane per test session, the hooks under gunicorn,
+and CPS1 installed in it. Tests isolate themselves by object names.
+
+On a failure, the tail of every component's log is attached to the test report.
+"""
+
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from cps1.localcluster import install, kube
+from cps1.localcluster.cluster import LocalCluster
+from cps1.localcluster.processes import Process
+
+from tests.e2e.recorder import Recorder
+
+ARTIFACTS = Path(os.environ.get("CPS1_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+TEST_SEED = "e2e-seed"
+_RUNNING: list[LocalCluster] = []
+GATEWAY_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd7mVZ0Pq8sKkLmmnx0h3H8i3cUjS0Bv9tM0aPqj0yX cps1-gateway"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail loudly if a test dials anything outside 127.0.0.0/8 (pod and Service IPs included)."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+            host = str(address[0])
+            if not (host.startswith("127.") or host in ("::1", "localhost")):
+                raise AssertionError(f"test tried to connect to {host}: only loopback is allowed")
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+class Env:
+    """The running installation: cluster, hooks process, client, and helpers for tests."""
+
+    def __init__(self, cluster: LocalCluster, hooks: Process, hooks_url: str, recorder: Recorder) -> None:
+        self.cluster = cluster
+        self.hooks = hooks
+        self.hooks_url = hooks_url
+        self.recorder = recorder
+        self.client = kube.dynamic_client(cluster.kubeconfig)
+
+    def restart_hooks(self, down_for: float = 0.0) -> None:
+        """Stop the hooks by PID, optionally leave them down a while, and start them again."""
+        self.hooks.stop()
+        self.cluster.procs.remove(self.hooks)
+        time.sleep(down_for)
+        self.cluster.launch(self.hooks)
+
+
+def wait_until(check: Callable[[], object], timeout: float = 60, interval: float = 0.25, what: str = "condition") -> object:
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    run_dir = tmp_path_factory.mktemp("cluster")
+    with LocalCluster(run_dir, nodes=2) as running:
+        _RUNNING.append(running)
+        yield running
+        _RUNNING.clear()
+
+
+@pytest.fixture(scope="session")
+def env(cluster: LocalCluster) -> Iterator[Env]:
+    hooks, hooks_url = install.hooks_process(
+        cluster.run_dir,
+        {"CPS1_SECRET_SEED": TEST_SEED, "CPS1_GATEWAY_PUBLIC_KEY": GATEWAY_KEY, "CPS1_MAX_RESYNC_SECONDS": "30"},
+    )
+    cluster.launch(hooks)
+    with Recorder(hooks_url, ARTIFACTS / "hook-requests") as recorder:
+        client = kube.dynamic_client(cluster.kubeconfig)
+        install.install_crds(client)
+        install.install_controller(client, recorder.url)
+        yield Env(cluster, hooks, hooks_url, recorder)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[pytest.TestReport]:
+    report = yield
+    if report.failed and _RUNNING:
+        for name, text in _RUNNING[0].logs().items():
+            report.sections.append((f"{name} log (tail)", text))
+    return report
