@@ -55,13 +55,6 @@ class Env:
         self.recorder = recorder
         self.client = kube.dynamic_client(cluster.kubeconfig)
 
-    def restart_hooks(self, down_for: float = 0.0) -> None:
-        """Stop the hooks by PID, optionally leave them down a while, and start them again."""
-        self.hooks.stop()
-        self.cluster.procs.remove(self.hooks)
-        time.sleep(down_for)
-        self.cluster.launch(self.hooks)
-
 
 def wait_until(check: Callable[[], object], timeout: float = 60, interval: float = 0.25, what: str = "condition") -> object:
     deadline = time.monotonic() + timeout

@@ -1,0 +1,91 @@
+"""The real API server enforces the CRDs, CEL rules included: bad objects never reach a
+controller."""
+
+import copy
+
+import pytest
+from kubernetes.dynamic.exceptions import UnprocessibleEntityError
+
+from cps1.localcluster import kube
+
+from tests.conftest import ROOT, load
+
+TEMPLATE = load(ROOT / "examples" / "templates" / "python.yaml")
+WORKSPACE = {
+    "apiVersion": "cps1.io/v1alpha1", "kind": "Workspace",
+    "metadata": {"name": "cel-ok"}, "spec": {"owner": "alice", "template": "python", "running": False},
+}
+
+
+def rejected(env, body: dict) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(UnprocessibleEntityError) as caught:
+        kube.resource(env.client, body["apiVersion"], body["kind"]).create(body=body)
+    return str(caught.value.body)
+
+
+def test_examples_are_accepted_with_defaults(env) -> None:  # type: ignore[no-untyped-def]
+    template = copy.deepcopy(TEMPLATE)
+    template["metadata"]["name"] = "cel-python"
+    stored = kube.apply(env.client, template)
+    assert stored["spec"]["ports"] == {"ide": 8080, "ssh": 2222}
+    assert stored["spec"]["parameters"][0]["mutable"] is True
+    ws = kube.apply(env.client, {**WORKSPACE, "spec": {**WORKSPACE["spec"], "template": "cel-python"}})
+    assert ws["spec"]["storage"] == {"onDelete": "Delete"}
+    kube.resource(env.client, "cps1.io/v1alpha1", "Workspace").delete(name="cel-ok")
+    kube.resource(env.client, "cps1.io/v1alpha1", "WorkspaceTemplate").delete(name="cel-python")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"metadata": {"name": "a" * 61}}, "at most 60 characters"),
+        ({"spec": {"owner": "Alice"}}, "spec.owner"),
+        ({"spec": {"sshAuthorizedKeys": ["password123"]}}, "sshAuthorizedKeys"),
+        ({"spec": {"storage": {"size": "lots"}}}, "spec.storage.size"),
+    ],
+)
+def test_bad_workspaces_are_rejected(env, change: dict, message: str) -> None:  # type: ignore[no-untyped-def]
+    body = copy.deepcopy(WORKSPACE)
+    for key, value in change.items():
+        body[key] = {**body[key], **value}
+    assert message in rejected(env, body)
+
+
+def test_storage_only_grows_and_owner_is_immutable(env) -> None:  # type: ignore[no-untyped-def]
+    body = copy.deepcopy(WORKSPACE)
+    body["metadata"]["name"] = "cel-grow"
+    body["spec"]["storage"] = {"size": "10Gi"}
+    kube.apply(env.client, body)
+    try:
+        shrink = copy.deepcopy(body)
+        shrink["spec"]["storage"]["size"] = "5Gi"
+        with pytest.raises(UnprocessibleEntityError, match="may only grow"):
+            kube.apply(env.client, shrink)
+        grow = copy.deepcopy(body)
+        grow["spec"]["storage"]["size"] = "20Gi"
+        assert kube.apply(env.client, grow)["spec"]["storage"]["size"] == "20Gi"
+        steal = copy.deepcopy(grow)
+        steal["spec"]["owner"] = "mallory"
+        with pytest.raises(UnprocessibleEntityError, match="owner is immutable"):
+            kube.apply(env.client, steal)
+    finally:
+        kube.resource(env.client, "cps1.io/v1alpha1", "Workspace").delete(name="cel-grow")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"resources": {"requests": {"cpu": "8"}, "limits": {"cpu": "4"}}}, "must not exceed resources.limits.cpu"),
+        ({"resources": {"requests": {"memory": "9Gi"}, "limits": {"memory": "8Gi"}}}, "must not exceed resources.limits.memory"),
+        ({"ports": {"ide": 2222, "ssh": 2222}}, "ports must differ"),
+        ({"parameters": [{"name": "flavour", "type": "enum"}]}, "lists its choices"),
+        ({"parameters": [{"name": "cpu", "type": "int", "bindTo": "cpu"}]}, "has type quantity"),
+        ({"parameters": [{"name": "n", "type": "bool", "min": 1}]}, "only int and quantity"),
+        ({"env": [{"name": "A", "value": "1", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}, "exactly one of value"),
+        ({"image": "has spaces in it"}, "spec.image"),
+    ],
+)
+def test_bad_templates_are_rejected(env, spec: dict, message: str) -> None:  # type: ignore[no-untyped-def]
+    body = {"apiVersion": "cps1.io/v1alpha1", "kind": "WorkspaceTemplate",
+            "metadata": {"name": "cel-bad"}, "spec": {"image": "x", **spec}}
+    assert message in rejected(env, body)
