@@ -16,12 +16,11 @@ from cps1.localcluster import install, kube
 from cps1.localcluster.cluster import LocalCluster
 from cps1.localcluster.processes import Process
 
+from tests.constants import GATEWAY_KEY, MAX_RESYNC_SECONDS, TEST_SEED
 from tests.e2e.recorder import Recorder
 
 ARTIFACTS = Path(os.environ.get("CPS1_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
-TEST_SEED = "e2e-seed"
 _RUNNING: list[LocalCluster] = []
-GATEWAY_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGd7mVZ0Pq8sKkLmmnx0h3H8i3cUjS0Bv9tM0aPqj0yX cps1-gateway"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -80,7 +79,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 def env(cluster: LocalCluster) -> Iterator[Env]:
     hooks, hooks_url = install.hooks_process(
         cluster.run_dir,
-        {"CPS1_SECRET_SEED": TEST_SEED, "CPS1_GATEWAY_PUBLIC_KEY": GATEWAY_KEY, "CPS1_MAX_RESYNC_SECONDS": "30"},
+        {"CPS1_SECRET_SEED": TEST_SEED, "CPS1_GATEWAY_PUBLIC_KEY": GATEWAY_KEY, "CPS1_MAX_RESYNC_SECONDS": str(MAX_RESYNC_SECONDS)},
     )
     cluster.launch(hooks)
     with Recorder(hooks_url, ARTIFACTS / "hook-requests") as recorder:

@@ -10,7 +10,8 @@ from common import crd
 from cps1.localcluster import kube
 
 from tests.e2e import workspaces as ws
-from tests.e2e.conftest import GATEWAY_KEY, wait_until
+from tests.constants import GATEWAY_KEY
+from tests.e2e.conftest import wait_until
 
 CHILDREN = [
     ("v1", "Namespace", None), ("v1", "ServiceAccount", "workspace"), ("v1", "ResourceQuota", "workspace"),
