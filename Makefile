@@ -26,15 +26,15 @@ stop:
 	$(BIN)/cps1 dev down
 
 # Unit tests and end-to-end tests against the local control plane.
-test: setup controlplane
+test: setup controlplane lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: setup
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 lint: setup
-	$(BIN)/pip install --quiet ruff
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

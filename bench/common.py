@@ -9,12 +9,14 @@ import requests
 
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def summary(values: list[float]) -> str:
-    return (f"median {statistics.median(values):.3f}  p95 {percentile(values, 95):.3f}  "
-            f"min {min(values):.3f}  max {max(values):.3f}  (n={len(values)})")
+    return (
+        f"median {statistics.median(values):.3f}  p95 {percentile(values, 95):.3f}  "
+        f"min {min(values):.3f}  max {max(values):.3f}  (n={len(values)})"
+    )
 
 
 def load(url: str, body: bytes, requests_total: int, concurrency: int) -> tuple[float, list[float]]:

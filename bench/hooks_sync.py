@@ -9,33 +9,24 @@ The body is a sync request recorded from the real Metacontroller for a Running w
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 from bench.common import load, summary
+from cps1.localcluster import install
 from cps1.localcluster.install import ROOT
-from cps1.localcluster.processes import LOOPBACK, Process, free_port, http_ok
-
+from cps1.localcluster.processes import Process
 from tests.constants import GATEWAY_KEY, TEST_SEED
 
 BODY = json.dumps(json.loads((ROOT / "tests/unit/hooks/fixtures/sync-running.json").read_text())["request"]).encode()
 
 
 def serve(app: str, workers: int, run_dir: Path) -> tuple[Process, str]:
-    port = free_port()
-    proc = Process(
-        app.split(":")[0],
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "hooks/gunicorn.conf.py"), "--bind", f"{LOOPBACK}:{port}",
-         "--workers", str(workers), "--chdir", str(ROOT), app],
-        run_dir / f"{app.split(':')[0]}.log",
-        {"PROMETHEUS_MULTIPROC_DIR": str(run_dir / f"metrics-{port}"), "CPS1_SECRET_SEED": TEST_SEED,
-         "CPS1_GATEWAY_PUBLIC_KEY": GATEWAY_KEY, "CPS1_LOG_LEVEL": "WARNING"},
-        lambda: http_ok(f"http://{LOOPBACK}:{port}/readyz"),
-    )
+    env = {"CPS1_SECRET_SEED": TEST_SEED, "CPS1_GATEWAY_PUBLIC_KEY": GATEWAY_KEY, "CPS1_LOG_LEVEL": "WARNING"}
+    proc, url = install.hooks_process(run_dir, env, workers, app)
     proc.start()
     proc.wait_ready(30)
-    return proc, f"http://{LOOPBACK}:{port}/sync"
+    return proc, f"{url}/sync"
 
 
 def main() -> None:
@@ -53,8 +44,10 @@ def main() -> None:
             results[name] = load(url, BODY, args.requests, args.concurrency)
         finally:
             proc.stop()
-    print(f"body {len(BODY)} bytes, {args.requests} requests, concurrency {args.concurrency}, "
-          f"{args.workers} gunicorn workers")
+    print(
+        f"body {len(BODY)} bytes, {args.requests} requests, concurrency {args.concurrency}, "
+        f"{args.workers} gunicorn workers"
+    )
     for name, (rate, latencies) in results.items():
         print(f"{name:9s} {rate:8.1f} req/s   latency ms: {summary([x * 1000 for x in latencies])}")
     base_rate, base_lat = results["baseline"]

@@ -13,7 +13,6 @@ from pathlib import Path
 from bench.common import summary
 from cps1.localcluster import install, kube
 from cps1.localcluster.cluster import LocalCluster
-
 from tests.conftest import ROOT, load
 
 API = "cps1.io/v1alpha1"
@@ -59,20 +58,30 @@ def main() -> None:
         names = [f"bench-{i:03d}" for i in range(args.workspaces)]
 
         def create(name: str) -> None:
-            kube.apply(client, {"apiVersion": API, "kind": "Workspace", "metadata": {"name": name},
-                                "spec": {"owner": "bench", "template": "python"}})
+            kube.apply(
+                client,
+                {
+                    "apiVersion": API,
+                    "kind": "Workspace",
+                    "metadata": {"name": name},
+                    "spec": {"owner": "bench", "template": "python"},
+                },
+            )
 
         def running(value: bool) -> Callable[[str], None]:
-            return lambda name: workspaces.patch(name=name, body={"spec": {"running": value}},
-                                                  content_type="application/merge-patch+json")
+            return lambda name: workspaces.patch(
+                name=name, body={"spec": {"running": value}}, content_type="application/merge-patch+json"
+            )
 
         results = {
             "create -> Running": timed(client, names, "Running", create),
             "stop   -> Stopped": timed(client, names, "Stopped", running(False)),
             "start  -> Running": timed(client, names, "Running", running(True)),
         }
-    print(f"{args.workspaces} workspaces, Metacontroller workers {args.mc_workers}, "
-          f"hooks gunicorn workers {args.hooks_workers}; seconds from the request:")
+    print(
+        f"{args.workspaces} workspaces, Metacontroller workers {args.mc_workers}, "
+        f"hooks gunicorn workers {args.hooks_workers}; seconds from the request:"
+    )
     for name, values in results.items():
         print(f"  {name}: {summary(values)}")
 

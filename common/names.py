@@ -34,8 +34,5 @@ def workspace_name_error(name: str) -> str | None:
     if len(name) > MAX_WORKSPACE_NAME:
         return f"a workspace name has at most {MAX_WORKSPACE_NAME} characters (got {len(name)})"
     if not DNS_LABEL.match(name):
-        return (
-            "a workspace name uses lower-case letters, digits and '-', "
-            "and starts and ends with a letter or digit"
-        )
+        return "a workspace name uses lower-case letters, digits and '-', and starts and ends with a letter or digit"
     return None

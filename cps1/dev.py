@@ -51,7 +51,7 @@ def up(args: argparse.Namespace) -> int:
     templates:  python, node, go  (from examples/templates)
     try:        cps1 render examples/workspaces examples/templates
                 kubectl apply -f examples/workspaces/alice-api.yaml && kubectl get ws -w
-    logs:       {run_dir / 'logs'}
+    logs:       {run_dir / "logs"}
     stop:       cps1 dev down""")
     return 0
 

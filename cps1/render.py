@@ -14,9 +14,7 @@ from hooks.settings import Settings
 def render(paths: list[str], settings: Settings) -> tuple[list[dict], list[str]]:
     """(children of every Workspace found, problems reported in their status)."""
     docs = manifests.load(paths)
-    templates = {
-        d.body["metadata"]["name"]: d.body for d in docs if d.body["kind"] == crd.TEMPLATE_KIND
-    }
+    templates = {d.body["metadata"]["name"]: d.body for d in docs if d.body["kind"] == crd.TEMPLATE_KIND}
     out: list[dict] = []
     problems: list[str] = []
     for doc in docs:
@@ -26,8 +24,9 @@ def render(paths: list[str], settings: Settings) -> tuple[list[dict], list[str]]
         parent = {"metadata": {"uid": "", **doc.body["metadata"]}, "spec": doc.body.get("spec") or {}}
         template = templates.get(parent["spec"].get("template"))
         if template is None:
-            problems.append(f"{doc.source}: Workspace {name}: workspace template "
-                            f"{parent['spec'].get('template')!r} does not exist")
+            problems.append(
+                f"{doc.source}: Workspace {name}: workspace template {parent['spec'].get('template')!r} does not exist"
+            )
             continue
         ws, errors = model.resolve(parent, template)
         if ws is None:

@@ -49,11 +49,7 @@ def customize_answer(parent: dict) -> dict:
     template = (parent.get("spec") or {}).get("template")
     if not isinstance(template, str) or not template:
         return {"relatedResources": []}
-    return {
-        "relatedResources": [
-            {"apiVersion": crd.API_VERSION, "resource": crd.TEMPLATE_PLURAL, "names": [template]}
-        ]
-    }
+    return {"relatedResources": [{"apiVersion": crd.API_VERSION, "resource": crd.TEMPLATE_PLURAL, "names": [template]}]}
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:

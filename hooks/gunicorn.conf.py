@@ -13,7 +13,7 @@ from prometheus_client import multiprocess  # noqa: E402
 from common.logging import logging_config  # noqa: E402
 
 wsgi_app = "hooks.wsgi:app"
-bind = os.environ.get("CPS1_HOOKS_BIND", "0.0.0.0:8080")  # noqa: S104 (a container listens on all)
+bind = os.environ.get("CPS1_HOOKS_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("CPS1_HOOKS_WORKERS", "2"))
 worker_class = "sync"
 # Metacontroller gives up on a hook after its webhook timeout (10s by default); answer sooner.

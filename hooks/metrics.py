@@ -17,9 +17,7 @@ HOOK_LATENCY = Histogram(
     ["hook"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
-WORKSPACE_PHASES = Counter(
-    "cps1_workspace_sync_phase_total", "Sync answers by the phase they reported.", ["phase"]
-)
+WORKSPACE_PHASES = Counter("cps1_workspace_sync_phase_total", "Sync answers by the phase they reported.", ["phase"])
 
 
 def exposition() -> tuple[bytes, str]:

@@ -44,9 +44,7 @@ STORAGE_CLASS = {
 
 def binaries(components: tuple[str, ...] = ("kubernetes", "etcd", "kwok", "metacontroller")) -> dict[str, Path]:
     """Directories of the built components, building what is missing (slow only when cold)."""
-    out = subprocess.run(  # noqa: S603
-        ["bash", str(BUILD_SCRIPT), *components], check=True, stdout=subprocess.PIPE, text=True
-    ).stdout
+    out = subprocess.run(["bash", str(BUILD_SCRIPT), *components], check=True, stdout=subprocess.PIPE, text=True).stdout
     dirs = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     return {name: Path(path) for name, path in dirs.items()}
 
@@ -157,61 +155,127 @@ class LocalCluster:
         # kwok reads ~/.kwok/kwok.yaml when present: give every component an empty HOME.
         env = {"HOME": str(run / "home")}
         try:
-            self.launch(Process("etcd", [
-                str(bins["etcd"] / "etcd"), "--name=node0", f"--data-dir={run / 'etcd'}",
-                f"--listen-client-urls=http://{LOOPBACK}:{p['etcd']}",
-                f"--advertise-client-urls=http://{LOOPBACK}:{p['etcd']}",
-                f"--listen-peer-urls=http://{LOOPBACK}:{p['etcd-peer']}",
-                f"--initial-advertise-peer-urls=http://{LOOPBACK}:{p['etcd-peer']}",
-                f"--initial-cluster=node0=http://{LOOPBACK}:{p['etcd-peer']}",
-                "--unsafe-no-fsync=true", "--auto-compaction-retention=1", "--log-level=warn",
-            ], self._log("etcd"), env, lambda: http_ok(f"http://{LOOPBACK}:{p['etcd']}/health")))
-            self.launch(Process("kube-apiserver", [
-                str(k8s / "kube-apiserver"),
-                f"--etcd-servers=http://{LOOPBACK}:{p['etcd']}",
-                f"--bind-address={LOOPBACK}", f"--secure-port={p['apiserver']}",
-                f"--advertise-address={LOOPBACK}", f"--cert-dir={run / 'certs'}",
-                f"--token-auth-file={run / 'tokens.csv'}", "--authorization-mode=RBAC",
-                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                f"--service-account-key-file={run / 'sa.key'}",
-                f"--service-account-signing-key-file={run / 'sa.key'}",
-                "--service-cluster-ip-range=10.96.0.0/16", "--endpoint-reconciler-type=none",
-                "--kubelet-preferred-address-types=Hostname", "--allow-privileged=true",
-                "--profiling=false", "--v=1",
-            ], self._log("kube-apiserver"), env,
-                lambda: http_ok(f"https://{LOOPBACK}:{p['apiserver']}/readyz")))
+            self.launch(
+                Process(
+                    "etcd",
+                    [
+                        str(bins["etcd"] / "etcd"),
+                        "--name=node0",
+                        f"--data-dir={run / 'etcd'}",
+                        f"--listen-client-urls=http://{LOOPBACK}:{p['etcd']}",
+                        f"--advertise-client-urls=http://{LOOPBACK}:{p['etcd']}",
+                        f"--listen-peer-urls=http://{LOOPBACK}:{p['etcd-peer']}",
+                        f"--initial-advertise-peer-urls=http://{LOOPBACK}:{p['etcd-peer']}",
+                        f"--initial-cluster=node0=http://{LOOPBACK}:{p['etcd-peer']}",
+                        "--unsafe-no-fsync=true",
+                        "--auto-compaction-retention=1",
+                        "--log-level=warn",
+                    ],
+                    self._log("etcd"),
+                    env,
+                    lambda: http_ok(f"http://{LOOPBACK}:{p['etcd']}/health"),
+                )
+            )
+            self.launch(
+                Process(
+                    "kube-apiserver",
+                    [
+                        str(k8s / "kube-apiserver"),
+                        f"--etcd-servers=http://{LOOPBACK}:{p['etcd']}",
+                        f"--bind-address={LOOPBACK}",
+                        f"--secure-port={p['apiserver']}",
+                        f"--advertise-address={LOOPBACK}",
+                        f"--cert-dir={run / 'certs'}",
+                        f"--token-auth-file={run / 'tokens.csv'}",
+                        "--authorization-mode=RBAC",
+                        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                        f"--service-account-key-file={run / 'sa.key'}",
+                        f"--service-account-signing-key-file={run / 'sa.key'}",
+                        "--service-cluster-ip-range=10.96.0.0/16",
+                        "--endpoint-reconciler-type=none",
+                        "--kubelet-preferred-address-types=Hostname",
+                        "--allow-privileged=true",
+                        "--profiling=false",
+                        "--v=1",
+                    ],
+                    self._log("kube-apiserver"),
+                    env,
+                    lambda: http_ok(f"https://{LOOPBACK}:{p['apiserver']}/readyz"),
+                )
+            )
             self._write_kubeconfig()
             kcfg = f"--kubeconfig={self.kubeconfig}"
-            self.launch(Process("kube-controller-manager", [
-                str(k8s / "kube-controller-manager"), kcfg,
-                f"--bind-address={LOOPBACK}", f"--secure-port={p['controller-manager']}",
-                "--leader-elect=false", "--controllers=*",
-                f"--service-account-private-key-file={run / 'sa.key'}",
-                f"--root-ca-file={run / 'certs' / 'apiserver.crt'}",
-                "--enable-hostpath-provisioner=true",
-                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
-                "--concurrent-gc-syncs=10", "--concurrent-namespace-syncs=10",
-            ], self._log("kube-controller-manager"), env,
-                lambda: http_ok(f"https://{LOOPBACK}:{p['controller-manager']}/healthz")))
-            self.launch(Process("kube-scheduler", [
-                str(k8s / "kube-scheduler"), kcfg,
-                f"--bind-address={LOOPBACK}", f"--secure-port={p['scheduler']}", "--leader-elect=false",
-                "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
-            ], self._log("kube-scheduler"), env,
-                lambda: http_ok(f"https://{LOOPBACK}:{p['scheduler']}/healthz")))
+            self.launch(
+                Process(
+                    "kube-controller-manager",
+                    [
+                        str(k8s / "kube-controller-manager"),
+                        kcfg,
+                        f"--bind-address={LOOPBACK}",
+                        f"--secure-port={p['controller-manager']}",
+                        "--leader-elect=false",
+                        "--controllers=*",
+                        f"--service-account-private-key-file={run / 'sa.key'}",
+                        f"--root-ca-file={run / 'certs' / 'apiserver.crt'}",
+                        "--enable-hostpath-provisioner=true",
+                        "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+                        "--concurrent-gc-syncs=10",
+                        "--concurrent-namespace-syncs=10",
+                    ],
+                    self._log("kube-controller-manager"),
+                    env,
+                    lambda: http_ok(f"https://{LOOPBACK}:{p['controller-manager']}/healthz"),
+                )
+            )
+            self.launch(
+                Process(
+                    "kube-scheduler",
+                    [
+                        str(k8s / "kube-scheduler"),
+                        kcfg,
+                        f"--bind-address={LOOPBACK}",
+                        f"--secure-port={p['scheduler']}",
+                        "--leader-elect=false",
+                        "--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+                    ],
+                    self._log("kube-scheduler"),
+                    env,
+                    lambda: http_ok(f"https://{LOOPBACK}:{p['scheduler']}/healthz"),
+                )
+            )
             stages = [f"--config={bins['kwok'] / 'stages' / s}" for s in KWOK_STAGES]
-            self.launch(Process("kwok", [
-                str(bins["kwok"] / "kwok"), kcfg, "--manage-all-nodes=true", *stages,
-            ], self._log("kwok"), env))
+            self.launch(
+                Process(
+                    "kwok",
+                    [
+                        str(bins["kwok"] / "kwok"),
+                        kcfg,
+                        "--manage-all-nodes=true",
+                        *stages,
+                    ],
+                    self._log("kwok"),
+                    env,
+                )
+            )
             self._bootstrap(bins["metacontroller"])
-            self.launch(Process("metacontroller", [
-                str(bins["metacontroller"] / "metacontroller"),
-                f"--client-config-path={self.kubeconfig}",
-                f"--debug-addr={LOOPBACK}:{p['metacontroller']}",
-                "--discovery-interval=2s", f"--workers={self.metacontroller_workers}",
-                "--client-go-qps=50", "--client-go-burst=100", "--events-qps=1",
-            ], self._log("metacontroller"), {**env, "KUBECONFIG": str(self.kubeconfig)},
-                lambda: http_ok(f"http://{LOOPBACK}:{p['metacontroller']}/metrics")))
+            self.launch(
+                Process(
+                    "metacontroller",
+                    [
+                        str(bins["metacontroller"] / "metacontroller"),
+                        f"--client-config-path={self.kubeconfig}",
+                        f"--debug-addr={LOOPBACK}:{p['metacontroller']}",
+                        "--discovery-interval=2s",
+                        f"--workers={self.metacontroller_workers}",
+                        "--client-go-qps=50",
+                        "--client-go-burst=100",
+                        "--events-qps=1",
+                    ],
+                    self._log("metacontroller"),
+                    {**env, "KUBECONFIG": str(self.kubeconfig)},
+                    lambda: http_ok(f"http://{LOOPBACK}:{p['metacontroller']}/metrics"),
+                )
+            )
         except BaseException:
             self.stop()
             raise
@@ -227,12 +291,14 @@ class LocalCluster:
             if doc:
                 kube.apply(client, doc)
         kube.wait_for(
-            lambda: kube.nodes_ready(client, self.nodes), self.timeout,
+            lambda: kube.nodes_ready(client, self.nodes),
+            self.timeout,
             f"kwok did not make {self.nodes} node(s) Ready and schedulable; last lines of "
             f"{self._log('kwok')}:\n{processes.tail(self._log('kwok'))}",
         )
         kube.wait_for(
-            lambda: kube.exists(client, "v1", "ServiceAccount", "default", "default"), self.timeout,
+            lambda: kube.exists(client, "v1", "ServiceAccount", "default", "default"),
+            self.timeout,
             "kube-controller-manager did not create the default ServiceAccount; last lines of "
             f"{self._log('kube-controller-manager')}:\n"
             f"{processes.tail(self._log('kube-controller-manager'))}",

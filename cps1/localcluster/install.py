@@ -16,12 +16,7 @@ EXAMPLE_TEMPLATES = ROOT / "examples" / "templates"
 
 
 def load_yaml_dir(directory: Path) -> list[dict]:
-    return [
-        doc
-        for path in sorted(directory.glob("*.yaml"))
-        for doc in yaml.safe_load_all(path.read_text())
-        if doc
-    ]
+    return [doc for path in sorted(directory.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
 def install_crds(client) -> None:  # type: ignore[no-untyped-def]
@@ -30,7 +25,11 @@ def install_crds(client) -> None:  # type: ignore[no-untyped-def]
     for doc in docs:
         kube.apply(client, doc)
 
-    kube.wait_for(lambda: all(kube.crd_established(client, d["metadata"]["name"]) for d in docs), 30, "the CPS1 CRDs were not Established within 30s")
+    kube.wait_for(
+        lambda: all(kube.crd_established(client, d["metadata"]["name"]) for d in docs),
+        30,
+        "the CPS1 CRDs were not Established within 30s",
+    )
     client.resources.invalidate_cache()
 
 
@@ -48,18 +47,32 @@ def install_controller(client, hooks_url: str) -> dict:  # type: ignore[no-untyp
     return kube.apply(client, controller_manifest(hooks_url))
 
 
-def hooks_process(run_dir: Path, env: dict[str, str] | None = None, workers: int = 2) -> tuple[Process, str]:
-    """The hooks under gunicorn on a free loopback port, and their base URL."""
+def hooks_process(
+    run_dir: Path, env: dict[str, str] | None = None, workers: int = 2, app: str = "hooks.wsgi:app"
+) -> tuple[Process, str]:
+    """A WSGI app (the hooks by default) under the hooks' gunicorn settings on a free loopback
+    port, and its base URL."""
     port = free_port()
     url = f"http://{LOOPBACK}:{port}"
+    name = app.split(".")[0]
     proc = Process(
-        "hooks",
+        name,
         [
-            sys.executable, "-m", "gunicorn", "-c", str(ROOT / "hooks" / "gunicorn.conf.py"),
-            "--bind", f"{LOOPBACK}:{port}", "--workers", str(workers), "--chdir", str(ROOT),
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "hooks" / "gunicorn.conf.py"),
+            "--bind",
+            f"{LOOPBACK}:{port}",
+            "--workers",
+            str(workers),
+            "--chdir",
+            str(ROOT),
+            app,
         ],
-        run_dir / "logs" / "hooks.log",
-        {"PROMETHEUS_MULTIPROC_DIR": str(run_dir / "hooks-metrics"), **(env or {})},
+        run_dir / "logs" / f"{name}-{port}.log",
+        {"PROMETHEUS_MULTIPROC_DIR": str(run_dir / f"{name}-metrics-{port}"), **(env or {})},
         lambda: http_ok(f"{url}/readyz"),
     )
     return proc, url

@@ -12,9 +12,7 @@ FIELD_MANAGER = "cps1"
 
 
 def dynamic_client(kubeconfig: Path | str) -> dynamic.DynamicClient:
-    return dynamic.DynamicClient(
-        api_client.ApiClient(configuration=_configuration(kubeconfig))
-    )
+    return dynamic.DynamicClient(api_client.ApiClient(configuration=_configuration(kubeconfig)))
 
 
 def _configuration(kubeconfig: Path | str):  # type: ignore[no-untyped-def]
@@ -37,7 +35,9 @@ def apply(client: dynamic.DynamicClient, body: dict) -> dict:
     return out.to_dict()
 
 
-def get(client: dynamic.DynamicClient, api_version: str, kind: str, name: str, namespace: str | None = None) -> dict | None:
+def get(
+    client: dynamic.DynamicClient, api_version: str, kind: str, name: str, namespace: str | None = None
+) -> dict | None:
     try:
         return resource(client, api_version, kind).get(name=name, namespace=namespace).to_dict()
     except NotFoundError:

@@ -28,7 +28,7 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
     on loopback, probed only for liveness."""
     context = ssl._create_unverified_context() if url.startswith("https") else None
     try:
-        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError, ValueError):
         return False
@@ -61,7 +61,7 @@ class Process:
     def start(self) -> None:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as out:
-            self.popen = subprocess.Popen(  # noqa: S603
+            self.popen = subprocess.Popen(
                 self.argv,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -191,7 +191,11 @@ def sync(parent: dict, children: dict, related: dict, now: datetime, settings: S
     template = find_template(related, spec.get("template", ""))
     if template is None:
         return _failed(
-            parent, children, settings, now, "TemplateNotFound",
+            parent,
+            children,
+            settings,
+            now,
+            "TemplateNotFound",
             [f"workspace template {spec.get('template')!r} does not exist"],
         )
     ws, errors = model.resolve(parent, template)
@@ -247,7 +251,9 @@ def sync(parent: dict, children: dict, related: dict, now: datetime, settings: S
     if started:
         status["lastStartTime"] = format_time(started)
     update = (
-        Condition("UpdatePending", True, "TemplateChanged", "the template changed; the update applies on the next start")
+        Condition(
+            "UpdatePending", True, "TemplateChanged", "the template changed; the update applies on the next start"
+        )
         if pending
         else Condition("UpdatePending", False, "UpToDate", "the workspace runs its template's current revision")
     )

@@ -74,8 +74,7 @@ def _resource_errors(requests: dict, limits: dict) -> list[str]:
                 continue
             if over:
                 errors.append(
-                    f"{resource} request {requests[resource]} exceeds the template's limit "
-                    f"{limits[resource]}"
+                    f"{resource} request {requests[resource]} exceeds the template's limit {limits[resource]}"
                 )
     return errors
 

@@ -2,9 +2,7 @@
 
 from hooks.render.model import WorkspaceModel
 
-POD_SECURITY = {
-    f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")
-}
+POD_SECURITY = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 
 
 def render_namespace(ws: WorkspaceModel) -> dict:

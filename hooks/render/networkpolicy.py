@@ -17,9 +17,7 @@ def _namespace_selector(label: str) -> dict:
 def render_network_policy(ws: WorkspaceModel, settings: Settings) -> dict:
     from_ingress = {"namespaceSelector": _namespace_selector(settings.ingress_namespace_label)}
     from_gateway = {
-        "namespaceSelector": {
-            "matchLabels": {"kubernetes.io/metadata.name": settings.system_namespace}
-        },
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": settings.system_namespace}},
         "podSelector": {"matchLabels": {labels.APP_COMPONENT: "gateway"}},
     }
     return {

@@ -17,6 +17,19 @@ NETWORK_POLICY = "NetworkPolicy.networking.k8s.io/v1"
 RESOURCE_QUOTA = "ResourceQuota.v1"
 LIMIT_RANGE = "LimitRange.v1"
 SERVICE_ACCOUNT = "ServiceAccount.v1"
+# Every child kind the CompositeController declares; Metacontroller sends each key, even empty.
+ALL_KINDS = (
+    NAMESPACE,
+    SECRET,
+    PVC,
+    DEPLOYMENT,
+    SERVICE,
+    INGRESS,
+    NETWORK_POLICY,
+    RESOURCE_QUOTA,
+    LIMIT_RANGE,
+    SERVICE_ACCOUNT,
+)
 
 
 def child_key(obj: dict) -> str:

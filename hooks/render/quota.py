@@ -5,8 +5,13 @@ from hooks.render.model import WorkspaceModel
 
 
 def render_resource_quota(ws: WorkspaceModel) -> dict:
-    hard: dict = {"pods": "4", "persistentvolumeclaims": "1", "services.loadbalancers": "0",
-                  "services.nodeports": "0", "requests.storage": str(ws.storage_size)}
+    hard: dict = {
+        "pods": "4",
+        "persistentvolumeclaims": "1",
+        "services.loadbalancers": "0",
+        "services.nodeports": "0",
+        "requests.storage": str(ws.storage_size),
+    }
     for resource in ("cpu", "memory"):
         if resource in ws.limits:
             hard[f"limits.{resource}"] = str(ws.limits[resource])

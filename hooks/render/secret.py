@@ -56,9 +56,7 @@ def _host_key_pair(seed: str, uid: str) -> tuple[str, str]:
         ),
         _derive(seed, uid, "ssh-host-ed25519-check"),
     )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    ).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
     return private, public + "\n"
 
 

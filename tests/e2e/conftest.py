@@ -15,7 +15,6 @@ import pytest
 from cps1.localcluster import install, kube
 from cps1.localcluster.cluster import LocalCluster
 from cps1.localcluster.processes import Process
-
 from tests.constants import GATEWAY_KEY, MAX_RESYNC_SECONDS, TEST_SEED
 from tests.e2e.recorder import Recorder
 
@@ -55,7 +54,9 @@ class Env:
         self.client = kube.dynamic_client(cluster.kubeconfig)
 
 
-def wait_until(check: Callable[[], object], timeout: float = 60, interval: float = 0.25, what: str = "condition") -> object:
+def wait_until(
+    check: Callable[[], object], timeout: float = 60, interval: float = 0.25, what: str = "condition"
+) -> object:
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
@@ -79,7 +80,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 def env(cluster: LocalCluster) -> Iterator[Env]:
     hooks, hooks_url = install.hooks_process(
         cluster.run_dir,
-        {"CPS1_SECRET_SEED": TEST_SEED, "CPS1_GATEWAY_PUBLIC_KEY": GATEWAY_KEY, "CPS1_MAX_RESYNC_SECONDS": str(MAX_RESYNC_SECONDS)},
+        {
+            "CPS1_SECRET_SEED": TEST_SEED,
+            "CPS1_GATEWAY_PUBLIC_KEY": GATEWAY_KEY,
+            "CPS1_MAX_RESYNC_SECONDS": str(MAX_RESYNC_SECONDS),
+        },
     )
     cluster.launch(hooks)
     with Recorder(hooks_url, ARTIFACTS / "hook-requests") as recorder:

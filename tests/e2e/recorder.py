@@ -27,11 +27,12 @@ class Recorder:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 try:
-                    answer = requests.post(recorder.target + self.path, data=body,
-                                           headers={"Content-Type": "application/json"}, timeout=10)
+                    answer = requests.post(
+                        recorder.target + self.path, data=body, headers={"Content-Type": "application/json"}, timeout=10
+                    )
                     code, payload = answer.status_code, answer.content
                 except requests.RequestException:
                     code, payload = 502, b'{"error": "hooks unreachable"}'

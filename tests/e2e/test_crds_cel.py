@@ -7,13 +7,14 @@ import pytest
 from kubernetes.dynamic.exceptions import UnprocessibleEntityError
 
 from cps1.localcluster import kube
-
 from tests.conftest import ROOT, load
 
 TEMPLATE = load(ROOT / "examples" / "templates" / "python.yaml")
 WORKSPACE = {
-    "apiVersion": "cps1.io/v1alpha1", "kind": "Workspace",
-    "metadata": {"name": "cel-ok"}, "spec": {"owner": "alice", "template": "python", "running": False},
+    "apiVersion": "cps1.io/v1alpha1",
+    "kind": "Workspace",
+    "metadata": {"name": "cel-ok"},
+    "spec": {"owner": "alice", "template": "python", "running": False},
 }
 
 
@@ -76,16 +77,26 @@ def test_storage_only_grows_and_owner_is_immutable(env) -> None:  # type: ignore
     ("spec", "message"),
     [
         ({"resources": {"requests": {"cpu": "8"}, "limits": {"cpu": "4"}}}, "must not exceed resources.limits.cpu"),
-        ({"resources": {"requests": {"memory": "9Gi"}, "limits": {"memory": "8Gi"}}}, "must not exceed resources.limits.memory"),
+        (
+            {"resources": {"requests": {"memory": "9Gi"}, "limits": {"memory": "8Gi"}}},
+            "must not exceed resources.limits.memory",
+        ),
         ({"ports": {"ide": 2222, "ssh": 2222}}, "ports must differ"),
         ({"parameters": [{"name": "flavour", "type": "enum"}]}, "lists its choices"),
         ({"parameters": [{"name": "cpu", "type": "int", "bindTo": "cpu"}]}, "has type quantity"),
         ({"parameters": [{"name": "n", "type": "bool", "min": 1}]}, "only int and quantity"),
-        ({"env": [{"name": "A", "value": "1", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]}, "exactly one of value"),
+        (
+            {"env": [{"name": "A", "value": "1", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}]},
+            "exactly one of value",
+        ),
         ({"image": "has spaces in it"}, "spec.image"),
     ],
 )
 def test_bad_templates_are_rejected(env, spec: dict, message: str) -> None:  # type: ignore[no-untyped-def]
-    body = {"apiVersion": "cps1.io/v1alpha1", "kind": "WorkspaceTemplate",
-            "metadata": {"name": "cel-bad"}, "spec": {"image": "x", **spec}}
+    body = {
+        "apiVersion": "cps1.io/v1alpha1",
+        "kind": "WorkspaceTemplate",
+        "metadata": {"name": "cel-bad"},
+        "spec": {"image": "x", **spec},
+    }
     assert message in rejected(env, body)

@@ -8,16 +8,20 @@ import pytest
 
 from common import crd
 from cps1.localcluster import kube
-
-from tests.e2e import workspaces as ws
 from tests.constants import GATEWAY_KEY
+from tests.e2e import workspaces as ws
 from tests.e2e.conftest import wait_until
 
 CHILDREN = [
-    ("v1", "Namespace", None), ("v1", "ServiceAccount", "workspace"), ("v1", "ResourceQuota", "workspace"),
-    ("v1", "LimitRange", "workspace"), ("networking.k8s.io/v1", "NetworkPolicy", "workspace"),
-    ("v1", "Secret", "workspace"), ("v1", "PersistentVolumeClaim", "home"),
-    ("apps/v1", "Deployment", "workspace"), ("v1", "Service", "workspace"),
+    ("v1", "Namespace", None),
+    ("v1", "ServiceAccount", "workspace"),
+    ("v1", "ResourceQuota", "workspace"),
+    ("v1", "LimitRange", "workspace"),
+    ("networking.k8s.io/v1", "NetworkPolicy", "workspace"),
+    ("v1", "Secret", "workspace"),
+    ("v1", "PersistentVolumeClaim", "home"),
+    ("apps/v1", "Deployment", "workspace"),
+    ("v1", "Service", "workspace"),
     ("networking.k8s.io/v1", "Ingress", "workspace"),
 ]
 
@@ -48,7 +52,11 @@ def test_create_runs_with_every_child(env, base_template: str, cleanup: list[str
     ws.workspace(env, "life-create", base_template, parameters={"cpu": "2"})
     status = ws.wait_phase(env, "life-create", crd.PHASE_RUNNING)
     assert {c["type"]: c["status"] for c in status["conditions"]} == {
-        "TemplateResolved": "True", "StorageReady": "True", "Ready": "True", "UpdatePending": "False"}
+        "TemplateResolved": "True",
+        "StorageReady": "True",
+        "Ready": "True",
+        "UpdatePending": "False",
+    }
     assert status["namespace"] == "ws-life-create"
     assert status["observedGeneration"] == 1
     for api_version, kind, name in CHILDREN:
@@ -68,14 +76,18 @@ def test_stop_keeps_data_and_start_reuses_the_same_volume(env, base_template: st
     cleanup.append("life-stop")
     ws.workspace(env, "life-stop", base_template)
     ws.wait_phase(env, "life-stop", crd.PHASE_RUNNING)
-    pvc, secret = (uid(ws.child(env, "life-stop", "v1", k, n)) for k, n in
-                   (("PersistentVolumeClaim", "home"), ("Secret", "workspace")))
+    pvc, secret = (
+        uid(ws.child(env, "life-stop", "v1", k, n))
+        for k, n in (("PersistentVolumeClaim", "home"), ("Secret", "workspace"))
+    )
     ws.patch(env, "life-stop", {"spec": {"running": False}})
     status = ws.wait_phase(env, "life-stop", crd.PHASE_STOPPED)
     assert status["stoppedReason"] == crd.STOPPED_BY_USER
     assert ws.child(env, "life-stop", "apps/v1", "Deployment", "workspace")["spec"]["replicas"] == 0
-    wait_until(lambda: not kube.resource(env.client, "v1", "Pod").get(namespace="ws-life-stop").to_dict()["items"],
-               what="no pods left")
+    wait_until(
+        lambda: not kube.resource(env.client, "v1", "Pod").get(namespace="ws-life-stop").to_dict()["items"],
+        what="no pods left",
+    )
     assert uid(ws.child(env, "life-stop", "v1", "PersistentVolumeClaim", "home")) == pvc
     assert uid(ws.child(env, "life-stop", "v1", "Secret", "workspace")) == secret
     ws.patch(env, "life-stop", {"spec": {"running": True}})
@@ -99,7 +111,9 @@ def test_delete_with_retain_keeps_the_volume(env, base_template: str) -> None:  
     pvc = uid(ws.child(env, "life-retain", "v1", "PersistentVolumeClaim", "home"))
     ws.delete(env, "life-retain")
     wait_until(lambda: not ws.get(env, "life-retain"), 60, what="the Workspace gone")
-    wait_until(lambda: ws.child(env, "life-retain", "apps/v1", "Deployment", "workspace") is None, what="deployment gone")
+    wait_until(
+        lambda: ws.child(env, "life-retain", "apps/v1", "Deployment", "workspace") is None, what="deployment gone"
+    )
     kept = ws.child(env, "life-retain", "v1", "PersistentVolumeClaim", "home")
     assert uid(kept) == pvc and not kept["metadata"].get("ownerReferences")
     namespace = ws.child(env, "life-retain", "v1", "Namespace", "ws-life-retain")
@@ -168,16 +182,27 @@ def test_drift_is_put_back(env, base_template: str, cleanup: list[str]) -> None:
     ns = "ws-life-drift"
     password = ws.child(env, "life-drift", "v1", "Secret", "workspace")["data"]["password"]
     kube.resource(env.client, "apps/v1", "Deployment").patch(
-        name="workspace", namespace=ns, body={"spec": {"replicas": 3}}, content_type="application/merge-patch+json")
+        name="workspace", namespace=ns, body={"spec": {"replicas": 3}}, content_type="application/merge-patch+json"
+    )
     kube.resource(env.client, "v1", "ResourceQuota").patch(
-        name="workspace", namespace=ns, body={"spec": {"hard": {"pods": "100"}}}, content_type="application/merge-patch+json")
+        name="workspace",
+        namespace=ns,
+        body={"spec": {"hard": {"pods": "100"}}},
+        content_type="application/merge-patch+json",
+    )
     kube.resource(env.client, "networking.k8s.io/v1", "NetworkPolicy").delete(name="workspace", namespace=ns)
     kube.resource(env.client, "v1", "Secret").delete(name="workspace", namespace=ns)
-    wait_until(lambda: (ws.child(env, "life-drift", "apps/v1", "Deployment", "workspace") or {})["spec"]["replicas"] == 1,
-               what="replicas back to 1")
-    wait_until(lambda: (ws.child(env, "life-drift", "v1", "ResourceQuota", "workspace") or {})["spec"]["hard"]["pods"] == "4",
-               what="quota restored")
-    wait_until(lambda: ws.child(env, "life-drift", "networking.k8s.io/v1", "NetworkPolicy", "workspace"), what="policy back")
+    wait_until(
+        lambda: (ws.child(env, "life-drift", "apps/v1", "Deployment", "workspace") or {})["spec"]["replicas"] == 1,
+        what="replicas back to 1",
+    )
+    wait_until(
+        lambda: (ws.child(env, "life-drift", "v1", "ResourceQuota", "workspace") or {})["spec"]["hard"]["pods"] == "4",
+        what="quota restored",
+    )
+    wait_until(
+        lambda: ws.child(env, "life-drift", "networking.k8s.io/v1", "NetworkPolicy", "workspace"), what="policy back"
+    )
     secret = wait_until(lambda: ws.child(env, "life-drift", "v1", "Secret", "workspace"), what="secret back")
     assert secret["data"]["password"] == password  # derived, so the same after a re-create
 
@@ -189,8 +214,15 @@ def test_idle_workspace_stops_and_activity_brings_it_back(env, base_template: st
     status = ws.wait_phase(env, "life-idle", crd.PHASE_STOPPED, timeout=30)
     assert status["stoppedReason"] == crd.STOPPED_BY_IDLE
     assert ws.get(env, "life-idle")["spec"]["running"] is True  # spec untouched: no GitOps drift
-    ws.patch(env, "life-idle", {"metadata": {"annotations": {
-        crd.ANNOTATION_LAST_ACTIVITY: ws.now_text(), crd.ANNOTATION_LAST_ACTIVITY_SOURCE: "ssh"}}})
+    ws.patch(
+        env,
+        "life-idle",
+        {
+            "metadata": {
+                "annotations": {crd.ANNOTATION_LAST_ACTIVITY: ws.now_text(), crd.ANNOTATION_LAST_ACTIVITY_SOURCE: "ssh"}
+            }
+        },
+    )
     status = ws.wait_phase(env, "life-idle", crd.PHASE_RUNNING)
     assert status["lastActivitySource"] == "ssh"
 
@@ -198,9 +230,12 @@ def test_idle_workspace_stops_and_activity_brings_it_back(env, base_template: st
 def test_keep_alive_is_honoured(env, base_template: str, cleanup: list[str]) -> None:  # type: ignore[no-untyped-def]
     cleanup.append("life-keep")
     until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 300))
-    body = {"apiVersion": ws.API, "kind": "Workspace",
-            "metadata": {"name": "life-keep", "annotations": {crd.ANNOTATION_KEEP_ALIVE_UNTIL: until}},
-            "spec": {"owner": "alice", "template": base_template, "idleTimeoutSeconds": 2}}
+    body = {
+        "apiVersion": ws.API,
+        "kind": "Workspace",
+        "metadata": {"name": "life-keep", "annotations": {crd.ANNOTATION_KEEP_ALIVE_UNTIL: until}},
+        "spec": {"owner": "alice", "template": base_template, "idleTimeoutSeconds": 2},
+    }
     kube.apply(env.client, body)
     ws.wait_phase(env, "life-keep", crd.PHASE_RUNNING)
     time.sleep(6)
@@ -212,13 +247,17 @@ def test_status_is_stable_when_nothing_changes(env, base_template: str, cleanup:
     ws.workspace(env, "life-quiet", base_template)
     ws.wait_phase(env, "life-quiet", crd.PHASE_RUNNING)
     time.sleep(2)
-    before = {kind: ws.child(env, "life-quiet", api, kind, name or "ws-life-quiet")["metadata"]["resourceVersion"]
-              for api, kind, name in CHILDREN}
+    before = {
+        kind: ws.child(env, "life-quiet", api, kind, name or "ws-life-quiet")["metadata"]["resourceVersion"]
+        for api, kind, name in CHILDREN
+    }
     parent_before = ws.get(env, "life-quiet")["metadata"]["resourceVersion"]
     syncs_before = len(env.recorder.records("sync"))
     time.sleep(10)
-    after = {kind: ws.child(env, "life-quiet", api, kind, name or "ws-life-quiet")["metadata"]["resourceVersion"]
-             for api, kind, name in CHILDREN}
+    after = {
+        kind: ws.child(env, "life-quiet", api, kind, name or "ws-life-quiet")["metadata"]["resourceVersion"]
+        for api, kind, name in CHILDREN
+    }
     assert ws.get(env, "life-quiet")["metadata"]["resourceVersion"] == parent_before
     assert after == before
     assert len(env.recorder.records("sync")) >= syncs_before  # the hooks may be asked; nothing is written
@@ -249,8 +288,11 @@ def test_children_are_created_namespace_first(env, base_template: str, cleanup: 
     cleanup.append("life-order")
     ws.workspace(env, "life-order", base_template)
     ws.wait_phase(env, "life-order", crd.PHASE_RUNNING)
-    answers = [r["answer"] for r in env.recorder.records("sync")
-               if r["request"]["parent"]["metadata"]["name"] == "life-order" and r["code"] == 200]
+    answers = [
+        r["answer"]
+        for r in env.recorder.records("sync")
+        if r["request"]["parent"]["metadata"]["name"] == "life-order" and r["code"] == 200
+    ]
     waves = []
     for answer in answers:
         wave = frozenset(c["kind"] for c in answer["children"])

@@ -1,12 +1,12 @@
 """Helpers for driving Workspaces on the local control plane from the e2e tests."""
 
+import contextlib
 import copy
 from datetime import UTC, datetime
 
 from kubernetes.dynamic.exceptions import NotFoundError
 
 from cps1.localcluster import kube
-
 from tests.conftest import ROOT, load
 from tests.e2e.conftest import wait_until
 
@@ -26,14 +26,21 @@ def template(env, name: str, **spec: object) -> dict:  # type: ignore[no-untyped
 
 
 def workspace(env, name: str, template_name: str, **spec: object) -> dict:  # type: ignore[no-untyped-def]
-    body = {"apiVersion": API, "kind": "Workspace", "metadata": {"name": name},
-            "spec": {"owner": "alice", "template": template_name, **spec}}
+    body = {
+        "apiVersion": API,
+        "kind": "Workspace",
+        "metadata": {"name": name},
+        "spec": {"owner": "alice", "template": template_name, **spec},
+    }
     return kube.apply(env.client, body)
 
 
 def patch(env, name: str, body: dict, kind: str = "Workspace") -> dict:  # type: ignore[no-untyped-def]
-    return kube.resource(env.client, API, kind).patch(
-        name=name, body=body, content_type="application/merge-patch+json").to_dict()
+    return (
+        kube.resource(env.client, API, kind)
+        .patch(name=name, body=body, content_type="application/merge-patch+json")
+        .to_dict()
+    )
 
 
 def get(env, name: str) -> dict:  # type: ignore[no-untyped-def]
@@ -49,8 +56,11 @@ def condition(env, name: str, kind: str) -> dict:  # type: ignore[no-untyped-def
 
 
 def wait_phase(env, name: str, phase: str, timeout: float = 60) -> dict:  # type: ignore[no-untyped-def]
-    wait_until(lambda: status(env, name).get("phase") == phase, timeout,
-               what=f"workspace {name} to be {phase} (now {status(env, name).get('phase')})")
+    wait_until(
+        lambda: status(env, name).get("phase") == phase,
+        timeout,
+        what=f"workspace {name} to be {phase} (now {status(env, name).get('phase')})",
+    )
     return status(env, name)
 
 
@@ -60,12 +70,13 @@ def child(env, name: str, api_version: str, kind: str, child_name: str) -> dict 
 
 
 def delete(env, name: str, kind: str = "Workspace") -> None:  # type: ignore[no-untyped-def]
-    try:
+    with contextlib.suppress(NotFoundError):
         kube.resource(env.client, API, kind).delete(name=name)
-    except NotFoundError:
-        pass
 
 
 def wait_gone(env, name: str, timeout: float = 90) -> None:  # type: ignore[no-untyped-def]
-    wait_until(lambda: not get(env, name) and child(env, name, "v1", "Namespace", f"ws-{name}") is None,
-               timeout, what=f"workspace {name} and its namespace to be gone")
+    wait_until(
+        lambda: not get(env, name) and child(env, name, "v1", "Namespace", f"ws-{name}") is None,
+        timeout,
+        what=f"workspace {name} and its namespace to be gone",
+    )

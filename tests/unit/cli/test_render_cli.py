@@ -6,9 +6,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.conftest import ROOT
-
 from cps1 import cli
+from tests.conftest import ROOT
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -22,7 +21,9 @@ def test_examples_render_to_valid_manifests(capsys: pytest.CaptureFixture[str]) 
     assert code == 0, err
     docs = list(yaml.safe_load_all(out))
     assert {d["metadata"]["name"] for d in docs if d["kind"] == "Namespace"} == {
-        "ws-alice-api", "ws-bob-web", "ws-carol-svc"
+        "ws-alice-api",
+        "ws-bob-web",
+        "ws-carol-svc",
     }
     assert len(docs) == 30
     for doc in docs:
@@ -39,8 +40,11 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_schema_violation_names_file_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad = write(tmp_path, "ws.yaml", "apiVersion: cps1.io/v1alpha1\nkind: Workspace\nmetadata: {name: a}\n"
-                "spec: {owner: Alice!, template: python}\n")
+    bad = write(
+        tmp_path,
+        "ws.yaml",
+        "apiVersion: cps1.io/v1alpha1\nkind: Workspace\nmetadata: {name: a}\nspec: {owner: Alice!, template: python}\n",
+    )
     code, out, err = run(capsys, str(bad))
     assert code == 2
     assert f"{bad}: Workspace field spec.owner" in err
@@ -59,8 +63,12 @@ def test_missing_path(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_failed_workspace_is_reported_with_its_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ws = write(tmp_path, "ws.yaml", "apiVersion: cps1.io/v1alpha1\nkind: Workspace\nmetadata: {name: lost}\n"
-               "spec: {owner: alice, template: nowhere}\n")
+    ws = write(
+        tmp_path,
+        "ws.yaml",
+        "apiVersion: cps1.io/v1alpha1\nkind: Workspace\nmetadata: {name: lost}\n"
+        "spec: {owner: alice, template: nowhere}\n",
+    )
     code, out, err = run(capsys, str(ws))
     assert code == 1
     assert "Workspace lost: workspace template 'nowhere' does not exist" in err

@@ -8,8 +8,15 @@ from common.quantity import parse_quantity
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("500m", Decimal("0.5")), ("2", Decimal(2)), (3, Decimal(3)), ("1Gi", Decimal(2**30)),
-     ("1.5G", Decimal("1.5e9")), ("1e3", Decimal(1000)), ("100Ki", Decimal(102400))],
+    [
+        ("500m", Decimal("0.5")),
+        ("2", Decimal(2)),
+        (3, Decimal(3)),
+        ("1Gi", Decimal(2**30)),
+        ("1.5G", Decimal("1.5e9")),
+        ("1e3", Decimal(1000)),
+        ("100Ki", Decimal(102400)),
+    ],
 )
 def test_quantities(text: object, value: Decimal) -> None:
     assert parse_quantity(text) == value

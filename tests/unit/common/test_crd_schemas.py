@@ -24,7 +24,9 @@ def schema(kind: str) -> dict:
 def walk(node: dict, path: str = "") -> list[str]:
     """Places where a structural schema would be violated: a node without a type."""
     problems = []
-    if not (node.get("type") or node.get("x-kubernetes-int-or-string") or node.get("x-kubernetes-preserve-unknown-fields")):
+    if not (
+        node.get("type") or node.get("x-kubernetes-int-or-string") or node.get("x-kubernetes-preserve-unknown-fields")
+    ):
         problems.append(path or "(root)")
     for name, child in (node.get("properties") or {}).items():
         problems += walk(child, f"{path}.{name}")

@@ -36,7 +36,9 @@ def stored(child: dict, **status: object) -> dict:
     meta = obj["metadata"]
     meta.setdefault("annotations", {})[observed.LAST_APPLIED] = json.dumps(child)
     meta.update(uid=f"uid-{meta['name']}", resourceVersion="42", generation=1)
-    meta["ownerReferences"] = [{"apiVersion": "cps1.io/v1alpha1", "kind": "Workspace", "name": "x", "uid": "u", "controller": True}]
+    meta["ownerReferences"] = [
+        {"apiVersion": "cps1.io/v1alpha1", "kind": "Workspace", "name": "x", "uid": "u", "controller": True}
+    ]
     meta.setdefault("labels", {})["controller-uid"] = "u"
     if status:
         obj["status"] = status
@@ -45,7 +47,7 @@ def stored(child: dict, **status: object) -> dict:
 
 def children_map(objs: list[dict]) -> dict:
     """The `children` request field: "<Kind>.<apiVersion>" -> "<ns>/<name>" or "<name>" -> object."""
-    out: dict = {key: {} for key in ALL_KEYS}
+    out: dict = {key: {} for key in observed.ALL_KINDS}
     for obj in objs:
         meta = obj["metadata"]
         key = f"{meta['namespace']}/{meta['name']}" if meta.get("namespace") else meta["name"]
@@ -53,19 +55,21 @@ def children_map(objs: list[dict]) -> dict:
     return out
 
 
-ALL_KEYS = (
-    observed.NAMESPACE, observed.SECRET, observed.PVC, observed.DEPLOYMENT, observed.SERVICE,
-    observed.INGRESS, observed.NETWORK_POLICY, observed.RESOURCE_QUOTA, observed.LIMIT_RANGE,
-    observed.SERVICE_ACCOUNT,
-)
-
 READY_STATUS = {
-    "Deployment": {"observedGeneration": 1, "replicas": 1, "availableReplicas": 1, "readyReplicas": 1, "updatedReplicas": 1},
+    "Deployment": {
+        "observedGeneration": 1,
+        "replicas": 1,
+        "availableReplicas": 1,
+        "readyReplicas": 1,
+        "updatedReplicas": 1,
+    },
     "PersistentVolumeClaim": {"phase": "Bound"},
 }
 
 
-def converged(parent_obj: dict, template: dict, settings: Settings = SETTINGS, now: datetime = NOW) -> tuple[dict, dict]:
+def converged(
+    parent_obj: dict, template: dict, settings: Settings = SETTINGS, now: datetime = NOW
+) -> tuple[dict, dict]:
     """Run sync until every desired child exists and is ready, like a healthy cluster would.
     Returns (final response, the children map it saw)."""
     children = children_map([])

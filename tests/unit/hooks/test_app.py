@@ -5,11 +5,10 @@ import random
 import pytest
 from flask.testing import FlaskClient
 
-from tests.unit.hooks import factories
-from tests.unit.hooks.factories import NOW, SETTINGS, parent, related
-
 from hooks import app as hooks_app
 from hooks.reconcile import workspace
+from tests.unit.hooks import factories
+from tests.unit.hooks.factories import NOW, SETTINGS, parent, related
 
 
 @pytest.fixture
@@ -19,7 +18,13 @@ def client() -> FlaskClient:
 
 def test_sync_answers_children_and_status(client: FlaskClient, python_template: dict) -> None:
     _, children = factories.converged(parent(), python_template)
-    body = {"controller": {}, "parent": parent(), "children": children, "related": related(python_template), "finalizing": False}
+    body = {
+        "controller": {},
+        "parent": parent(),
+        "children": children,
+        "related": related(python_template),
+        "finalizing": False,
+    }
     response = client.post("/sync", json=body)
     assert response.status_code == 200
     answer = response.get_json()
@@ -36,11 +41,21 @@ def test_finalizing_request_is_answered_by_finalize(client: FlaskClient) -> None
 
 def test_customize_relates_the_named_template(client: FlaskClient) -> None:
     answer = client.post("/customize", json={"controller": {}, "parent": parent(template="go")}).get_json()
-    assert answer == {"relatedResources": [{"apiVersion": "cps1.io/v1alpha1", "resource": "workspacetemplates", "names": ["go"]}]}
+    assert answer == {
+        "relatedResources": [{"apiVersion": "cps1.io/v1alpha1", "resource": "workspacetemplates", "names": ["go"]}]
+    }
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"parent": 3}', b'{"parent": {"metadata": {}}}',
-                                  b'{"parent": {"metadata": {"name": "x"}}, "children": []}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"parent": 3}',
+        b'{"parent": {"metadata": {}}}',
+        b'{"parent": {"metadata": {"name": "x"}}, "children": []}',
+    ],
+)
 def test_unreadable_requests_answer_400_never_200(client: FlaskClient, body: bytes) -> None:
     response = client.post("/sync", data=body, content_type="application/json")
     assert response.status_code == 400
@@ -90,7 +105,13 @@ def _mutate(rng: random.Random, value: object, depth: int = 0) -> object:
 def test_fuzz_no_200_answer_omits_an_observed_volume(client: FlaskClient, python_template: dict) -> None:
     rng = random.Random(1234)
     _, children = factories.converged(parent(), python_template)
-    body = {"controller": {}, "parent": parent(), "children": children, "related": related(python_template), "finalizing": False}
+    body = {
+        "controller": {},
+        "parent": parent(),
+        "children": children,
+        "related": related(python_template),
+        "finalizing": False,
+    }
     answered = 0
     for _ in range(3000):
         mutated = body
@@ -101,10 +122,13 @@ def test_fuzz_no_200_answer_omits_an_observed_volume(client: FlaskClient, python
         if response.status_code != 200 or not isinstance(mutated, dict):
             continue
         answered += 1
-        sent = {f"{c['metadata'].get('namespace')}/{c['metadata'].get('name')}"
-                for c in response.get_json()["children"] if c.get("kind") == "PersistentVolumeClaim"}
+        sent = {
+            f"{c['metadata'].get('namespace')}/{c['metadata'].get('name')}"
+            for c in response.get_json()["children"]
+            if c.get("kind") == "PersistentVolumeClaim"
+        }
         group = (mutated.get("children") or {}).get("PersistentVolumeClaim.v1")
-        for pvc in (group.values() if isinstance(group, dict) else []):
+        for pvc in group.values() if isinstance(group, dict) else []:
             if isinstance(pvc, dict) and isinstance(pvc.get("metadata"), dict):
                 meta = pvc["metadata"]
                 assert f"{meta.get('namespace')}/{meta.get('name')}" in sent

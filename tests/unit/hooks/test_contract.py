@@ -8,17 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.constants import GATEWAY_KEY, MAX_RESYNC_SECONDS, TEST_SEED
-
 from common.timefmt import parse_time
 from hooks import app as hooks_app
 from hooks.render import observed
 from hooks.settings import Settings
+from tests.constants import GATEWAY_KEY, MAX_RESYNC_SECONDS, TEST_SEED
 
 FIXTURES = Path(__file__).with_name("fixtures")
 SETTINGS = Settings(secret_seed=TEST_SEED, gateway_public_key=GATEWAY_KEY, max_resync_seconds=MAX_RESYNC_SECONDS)
-DECLARED = {observed.NAMESPACE, observed.SECRET, observed.PVC, observed.DEPLOYMENT, observed.SERVICE, observed.INGRESS,
-            observed.NETWORK_POLICY, observed.RESOURCE_QUOTA, observed.LIMIT_RANGE, observed.SERVICE_ACCOUNT}
 
 
 def fixture(name: str) -> dict:
@@ -36,7 +33,7 @@ def replay(record: dict, now: datetime) -> dict:
 def test_metacontroller_request_shape(name: str) -> None:
     request = fixture(name)["request"]
     assert set(request) == {"controller", "parent", "children", "related", "finalizing"}
-    assert set(request["children"]) == DECLARED  # one key per declared child type, even when empty
+    assert set(request["children"]) == set(observed.ALL_KINDS)  # one key per declared child type, even when empty
     for group in request["children"].values():
         for key, obj in group.items():
             meta = obj["metadata"]

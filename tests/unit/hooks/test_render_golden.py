@@ -10,15 +10,22 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.unit.hooks import factories
-
 from hooks.reconcile import workspace
 from hooks.render import model
+from tests.unit.hooks import factories
 
 GOLDEN = Path(__file__).with_name("golden")
 KINDS = [
-    "Namespace", "ServiceAccount", "ResourceQuota", "LimitRange", "NetworkPolicy", "Secret",
-    "PersistentVolumeClaim", "Deployment", "Service", "Ingress",
+    "Namespace",
+    "ServiceAccount",
+    "ResourceQuota",
+    "LimitRange",
+    "NetworkPolicy",
+    "Secret",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "Service",
+    "Ingress",
 ]
 CASES = {
     "python": ("python", {"cpu": "2", "memory": "4Gi", "pythonVersion": "3.12"}),

@@ -6,11 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.hooks import factories
-from tests.unit.hooks.factories import NOW, SETTINGS, parent, related, stored
-
 from hooks.reconcile import workspace
 from hooks.render import model
+from tests.unit.hooks import factories
+from tests.unit.hooks.factories import NOW, SETTINGS, parent, related, stored
 
 KUBERNETES_VERSION = "1.36"
 
@@ -36,7 +35,10 @@ def test_sync_is_idempotent_over_stored_children(python_template: dict) -> None:
 
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.text(max_size=12),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.text(max_size=12),
     st.sampled_from(["1", "500m", "2Gi", "3.12", "main", "16", "-1", "1e3", "0"]),
 )
 specs = st.fixed_dictionaries(
@@ -45,10 +47,13 @@ specs = st.fixed_dictionaries(
         "running": st.booleans(),
         "parameters": st.dictionaries(st.sampled_from(["cpu", "memory", "pythonVersion", "x"]), scalars, max_size=4),
         "idleTimeoutSeconds": st.integers(0, 10**6),
-        "storage": st.fixed_dictionaries({}, optional={
-            "size": st.sampled_from(["1Gi", "10Gi", "20Gi", "nonsense"]),
-            "onDelete": st.sampled_from(["Delete", "Retain"]),
-        }),
+        "storage": st.fixed_dictionaries(
+            {},
+            optional={
+                "size": st.sampled_from(["1Gi", "10Gi", "20Gi", "nonsense"]),
+                "onDelete": st.sampled_from(["Delete", "Retain"]),
+            },
+        ),
     },
 )
 
@@ -56,11 +61,10 @@ specs = st.fixed_dictionaries(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(spec=specs, had_volume=st.booleans())
 def test_any_spec_gives_an_answer_that_keeps_the_volume(python_template: dict, spec: dict, had_volume: bool) -> None:
-    base, children = factories.converged(parent(), python_template)
+    _, children = factories.converged(parent(), python_template)
     if not had_volume:
         children = factories.children_map([])
-    candidate = parent(**{k: v for k, v in spec.items() if k not in ("owner", "template")},
-                       template=spec["template"])
+    candidate = parent(**{k: v for k, v in spec.items() if k not in ("owner", "template")}, template=spec["template"])
     answer = workspace.sync(candidate, children, related(python_template), NOW, SETTINGS)
     assert answer["status"]["phase"] in {"Pending", "Starting", "Running", "Stopping", "Stopped", "Failed"}
     for child in answer["children"]:

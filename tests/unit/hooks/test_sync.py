@@ -7,12 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from tests.unit.hooks import factories
-from tests.unit.hooks.factories import NOW, SETTINGS, children_map, parent, related, stored
-
 from common import crd
 from hooks.reconcile import workspace
 from hooks.render import observed
+from tests.unit.hooks import factories
+from tests.unit.hooks.factories import NOW, SETTINGS, children_map, parent, related, stored
 
 
 def conds(status: dict) -> dict[str, tuple[str, str]]:
@@ -32,10 +31,14 @@ def test_first_sync_creates_the_namespace_only(python_template: dict) -> None:
 
 def test_deployment_waits_for_its_prerequisites(python_template: dict) -> None:
     first = workspace.sync(parent(), children_map([]), related(python_template), NOW, SETTINGS)
-    second = workspace.sync(parent(), children_map([stored(c) for c in first["children"]]), related(python_template), NOW, SETTINGS)
+    second = workspace.sync(
+        parent(), children_map([stored(c) for c in first["children"]]), related(python_template), NOW, SETTINGS
+    )
     assert "Deployment" not in kinds(second)
     assert "ResourceQuota" in kinds(second) and "PersistentVolumeClaim" in kinds(second)
-    third = workspace.sync(parent(), children_map([stored(c) for c in second["children"]]), related(python_template), NOW, SETTINGS)
+    third = workspace.sync(
+        parent(), children_map([stored(c) for c in second["children"]]), related(python_template), NOW, SETTINGS
+    )
     assert "Deployment" in kinds(third)
 
 
@@ -62,18 +65,40 @@ def test_converged_workspace_is_running(python_template: dict) -> None:
         ({"observedGeneration": 1, "replicas": 1, "unavailableReplicas": 1}, 1, "Starting", "Starting"),
         ({"observedGeneration": 0, "availableReplicas": 1}, 1, "Starting", "Starting"),
         (
-            {"conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-                             "message": "ReplicaSet has timed out progressing."}]},
-            1, "Failed", "StartFailed",
+            {
+                "conditions": [
+                    {
+                        "type": "Progressing",
+                        "status": "False",
+                        "reason": "ProgressDeadlineExceeded",
+                        "message": "ReplicaSet has timed out progressing.",
+                    }
+                ]
+            },
+            1,
+            "Failed",
+            "StartFailed",
         ),
         (
-            {"conditions": [{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
-                             "message": "exceeded quota: workspace"}]},
-            1, "Failed", "StartFailed",
+            {
+                "conditions": [
+                    {
+                        "type": "ReplicaFailure",
+                        "status": "True",
+                        "reason": "FailedCreate",
+                        "message": "exceeded quota: workspace",
+                    }
+                ]
+            },
+            1,
+            "Failed",
+            "StartFailed",
         ),
     ],
 )
-def test_phase_follows_the_deployment(python_template: dict, deploy_status: dict, replicas: int, phase: str, ready_reason: str) -> None:
+def test_phase_follows_the_deployment(
+    python_template: dict, deploy_status: dict, replicas: int, phase: str, ready_reason: str
+) -> None:
     _, children = factories.converged(parent(), python_template)
     deploy = children[observed.DEPLOYMENT]["ws-alice-dev/workspace"]
     deploy["spec"]["replicas"] = replicas
