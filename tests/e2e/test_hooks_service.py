@@ -7,7 +7,6 @@ import re
 import requests
 
 from common import crd
-
 from tests.e2e import workspaces as ws
 
 
