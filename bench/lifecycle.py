@@ -11,7 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import summary
-from cps1.localcluster import install, kube
+from cps1 import kube
+from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster
 from tests.conftest import ROOT, load
 

@@ -28,7 +28,8 @@ def up(args: argparse.Namespace) -> int:
     if _state(run_dir):
         print(f"a local control plane already runs from {run_dir}; `cps1 dev down` first", file=sys.stderr)
         return 1
-    from cps1.localcluster import install, kube
+    from cps1 import kube
+    from cps1.localcluster import install
     from cps1.localcluster.cluster import LocalCluster
 
     print("starting the local control plane (the first run builds it from source: many minutes)")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from flask import Flask, Response, jsonify, request
 
 from common import crd
+from common import metrics as common_metrics
 from hooks import metrics
 from hooks.reconcile import safety, workspace
 from hooks.settings import Settings
@@ -118,7 +119,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @app.get("/metrics")
     def metrics_page() -> Response:
-        body, content_type = metrics.exposition()
+        body, content_type = common_metrics.exposition()
         return Response(body, content_type=content_type)
 
     return app

@@ -5,9 +5,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from common import labels, names
+from common import labels, names, parameters
 from common.quantity import parse_quantity
-from hooks.render import parameters
 
 DEFAULT_STORAGE = "10Gi"
 

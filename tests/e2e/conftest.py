@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cps1.localcluster import install, kube
+from cps1 import kube
+from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster
 from cps1.localcluster.processes import Process
 from tests.constants import GATEWAY_KEY, MAX_RESYNC_SECONDS, TEST_SEED

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from cps1.localcluster import kube
+from cps1 import kube
 from cps1.localcluster.cluster import LocalCluster
 from tests.e2e.conftest import wait_until
 

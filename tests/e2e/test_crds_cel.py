@@ -6,7 +6,7 @@ import copy
 import pytest
 from kubernetes.dynamic.exceptions import UnprocessibleEntityError
 
-from cps1.localcluster import kube
+from cps1 import kube
 from tests.conftest import ROOT, load
 
 TEMPLATE = load(ROOT / "examples" / "templates" / "python.yaml")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from common import crd
-from cps1.localcluster import kube
+from cps1 import kube
 from tests.constants import GATEWAY_KEY
 from tests.e2e import workspaces as ws
 from tests.e2e.conftest import wait_until

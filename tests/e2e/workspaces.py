@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from kubernetes.dynamic.exceptions import NotFoundError
 
-from cps1.localcluster import kube
+from cps1 import kube
 from tests.conftest import ROOT, load
 from tests.e2e.conftest import wait_until
 

@@ -1,4 +1,4 @@
-"""Small Kubernetes client helpers shared by the local cluster, `cps1 dev` and the tests."""
+"""Small Kubernetes client helpers shared by the api, the local cluster, `cps1 dev` and the tests."""
 
 import time
 from collections.abc import Callable

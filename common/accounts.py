@@ -1,0 +1,114 @@
+"""Where users, their SSH keys and their API tokens live, shared by the api and the gateway.
+
+Kubernetes-native, in the CPS1 system namespace:
+- a ConfigMap `cps1-user-<name>` per user, labelled `cps1.io/kind=user` and `cps1.io/user=<name>`,
+  with `admin` ("true"/"false") and `keys.json` (a JSON list of {name, key, fingerprint, added});
+  public keys are not secrets, and the gateway may read ConfigMaps only;
+- a Secret `cps1-token-<id>` per API token, labelled `cps1.io/kind=token` and
+  `cps1.io/user=<name>`, holding only a SHA-256 of the token (`hash`), its `name`, `created`
+  and optional `expires`. A token reads `cps1_<id>_<secret>` and is shown once.
+"""
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+
+from common import crd, names
+
+KIND_LABEL = f"{crd.GROUP}/kind"
+USER_LABEL = f"{crd.GROUP}/user"
+USER_PREFIX = "cps1-user-"
+TOKEN_PREFIX = "cps1-token-"
+TOKEN_PATTERN = re.compile(r"^cps1_([a-z0-9]{12})_([A-Za-z0-9_-]{32,64})$")
+KEY_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+
+
+def user_configmap(user: str) -> str:
+    return USER_PREFIX + user
+
+
+def token_secret(token_id: str) -> str:
+    return TOKEN_PREFIX + token_id
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(token: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(token_hash(token), stored_hash)
+
+
+def token_id(token: str) -> str | None:
+    """The id part of a well-formed token, or None."""
+    match = TOKEN_PATTERN.match(token)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    type: str
+    blob: str
+    comment: str
+
+    @property
+    def line(self) -> str:
+        return f"{self.type} {self.blob}"
+
+    @property
+    def fingerprint(self) -> str:
+        """OpenSSH's SHA256 fingerprint, as `ssh-keygen -lf` prints it."""
+        digest = hashlib.sha256(base64.b64decode(self.blob)).digest()
+        return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def parse_public_key(text: str) -> PublicKey:
+    """An authorized_keys-style line (`type base64 [comment]`); ValueError says what is wrong."""
+    parts = text.strip().split(None, 2)
+    if len(parts) < 2:
+        raise ValueError("a public key reads '<type> <base64> [comment]'")
+    kind, blob = parts[0], parts[1]
+    if kind not in KEY_TYPES:
+        raise ValueError(f"unsupported key type {kind!r}; use one of {', '.join(KEY_TYPES)}")
+    try:
+        raw = base64.b64decode(blob, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise ValueError("the key data is not valid base64") from err
+    if len(raw) < 4:
+        raise ValueError("the key data is too short")
+    length = int.from_bytes(raw[:4], "big")
+    if raw[4 : 4 + length].decode(errors="replace") != kind:
+        raise ValueError(f"the key data does not hold a {kind} key")
+    return PublicKey(kind, blob, parts[2] if len(parts) > 2 else "")
+
+
+def keys_of(configmap: dict | None) -> list[dict]:
+    """The registered keys in a user ConfigMap ({name, key, fingerprint, added})."""
+    raw = ((configmap or {}).get("data") or {}).get("keys.json") or "[]"
+    try:
+        keys = json.loads(raw)
+    except ValueError:
+        return []
+    return [k for k in keys if isinstance(k, dict) and "key" in k] if isinstance(keys, list) else []
+
+
+def is_admin(configmap: dict | None) -> bool:
+    return ((configmap or {}).get("data") or {}).get("admin") == "true"
+
+
+def user_name_error(name: str) -> str | None:
+    if not name or len(name) > names.MAX_LABEL or not names.USER_NAME.match(name):
+        return "a user name is a DNS label: lower-case letters, digits and '-', at most 63 characters"
+    return None
