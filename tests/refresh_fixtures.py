@@ -17,6 +17,12 @@ def main() -> None:
     def name(record: dict) -> str:
         return str(record["request"]["parent"]["metadata"]["name"])
 
+    def phase(record: dict) -> str:
+        return str(record["answer"].get("status", {}).get("phase"))
+
+    def observed_pvc(record: dict) -> bool:
+        return bool(record["request"]["children"].get("PersistentVolumeClaim.v1"))
+
     chosen = {
         "sync-first": next(
             r
