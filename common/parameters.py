@@ -13,10 +13,15 @@ from common.quantity import parse_quantity
 
 @dataclass(frozen=True)
 class Resolved:
-    """Every parameter of the template with its effective value (defaults filled in)."""
+    """Every parameter of the template with its effective value (defaults filled in), and what
+    is wrong, by parameter name."""
 
     values: dict[str, Any]
-    errors: list[str]
+    problems: dict[str, str]
+
+    @property
+    def errors(self) -> list[str]:
+        return list(self.problems.values())
 
 
 def _check_int(name: str, value: Any, spec: dict) -> str | None:
@@ -94,10 +99,10 @@ def check_value(spec: dict, value: Any) -> str | None:
 def resolve(parameter_specs: list[dict], given: dict[str, Any]) -> Resolved:
     """Fill defaults and check every value; unknown and missing parameters are errors."""
     values: dict[str, Any] = {}
-    errors: list[str] = []
+    problems: dict[str, str] = {}
     known = {spec.get("name") for spec in parameter_specs}
     for name in sorted(set(given) - known):
-        errors.append(f"parameter {name!r} is not defined by the template")
+        problems[name] = f"parameter {name!r} is not defined by the template"
     for spec in parameter_specs:
         name = spec.get("name", "?")
         if name in given:
@@ -105,14 +110,14 @@ def resolve(parameter_specs: list[dict], given: dict[str, Any]) -> Resolved:
         elif "default" in spec:
             value = spec["default"]
         else:
-            errors.append(f"parameter {name!r} is required (the template gives no default)")
+            problems[name] = f"parameter {name!r} is required (the template gives no default)"
             continue
         problem = check_value(spec, value)
         if problem:
-            errors.append(problem)
+            problems[name] = problem
         else:
             values[name] = value
-    return Resolved(values=values, errors=errors)
+    return Resolved(values=values, problems=problems)
 
 
 def env_name(parameter: str) -> str:

@@ -46,11 +46,13 @@ def _parent_of(body: object) -> dict:
 
 
 def customize_answer(parent: dict) -> dict:
-    """Bring the Workspace's template in as a related object, by name."""
+    """Bring in the Workspace's template by name, and the storage classes (whether a class
+    allows volume expansion decides whether a bigger home volume can be asked for)."""
+    rules: list[dict] = [{"apiVersion": "storage.k8s.io/v1", "resource": "storageclasses", "labelSelector": {}}]
     template = (parent.get("spec") or {}).get("template")
-    if not isinstance(template, str) or not template:
-        return {"relatedResources": []}
-    return {"relatedResources": [{"apiVersion": crd.API_VERSION, "resource": crd.TEMPLATE_PLURAL, "names": [template]}]}
+    if isinstance(template, str) and template:
+        rules.insert(0, {"apiVersion": crd.API_VERSION, "resource": crd.TEMPLATE_PLURAL, "names": [template]})
+    return {"relatedResources": rules}
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> Flask:

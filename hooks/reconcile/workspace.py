@@ -21,7 +21,7 @@ from hooks.render.quota import render_limit_range, render_resource_quota
 from hooks.render.secret import render_secret
 from hooks.render.service import render_service
 from hooks.render.serviceaccount import render_service_account
-from hooks.render.storage import render_pvc
+from hooks.render.storage import render_pvc, resize_blocked
 from hooks.settings import Settings
 
 TEMPLATE_KEY = f"{crd.TEMPLATE_KIND}.{crd.API_VERSION}"
@@ -37,7 +37,9 @@ def find_template(related: dict, name: str) -> dict | None:
     return None
 
 
-def render_children(ws: model.WorkspaceModel, settings: Settings, children: dict, replicas: int) -> list[dict]:
+def render_children(
+    ws: model.WorkspaceModel, settings: Settings, children: dict, replicas: int, grow_volume: bool = True
+) -> list[dict]:
     """Every desired child, in a fixed order (cluster-scoped namespace first)."""
     ns = ws.namespace
     return [
@@ -52,7 +54,7 @@ def render_children(ws: model.WorkspaceModel, settings: Settings, children: dict
             settings.gateway_public_key,
             observed.get(children, observed.SECRET, names.SECRET, ns),
         ),
-        render_pvc(ws, observed.get(children, observed.PVC, names.PVC, ns)),
+        render_pvc(ws, observed.get(children, observed.PVC, names.PVC, ns), grow_volume),
         render_deployment(ws, replicas),
         render_service(ws),
         render_ingress(ws, settings),
@@ -127,10 +129,12 @@ def _deployment_state(seen: dict | None) -> tuple[str, str]:
     return "progressing", ""
 
 
-def _storage_condition(pvc: dict | None) -> Condition:
+def _storage_condition(pvc: dict | None, resize_problem: str | None = None) -> Condition:
     if not pvc:
         return Condition("StorageReady", False, "NotCreated", "the home volume is being created")
     phase = (pvc.get("status") or {}).get("phase", "Pending")
+    if phase == "Bound" and resize_problem:
+        return Condition("StorageReady", True, "ResizeUnsupported", resize_problem)
     if phase == "Bound":
         return Condition("StorageReady", True, "Bound", "the home volume is bound")
     return Condition("StorageReady", False, phase, f"the home volume is {phase.lower()}")
@@ -215,7 +219,10 @@ def sync(parent: dict, children: dict, related: dict, now: datetime, settings: S
         started = now
 
     ns = ws.namespace
-    desired = _in_creation_order(render_children(ws, settings, children, 1 if running else 0), children, ns)
+    seen_pvc = observed.get(children, observed.PVC, names.PVC, ns)
+    resize_problem = resize_blocked(ws, seen_pvc, related)
+    replicas = 1 if running else 0
+    desired = _in_creation_order(render_children(ws, settings, children, replicas, not resize_problem), children, ns)
     seen_deploy = observed.get(children, observed.DEPLOYMENT, names.DEPLOYMENT, ns)
     deploy = next((c for c in desired if c["kind"] == "Deployment"), None)
     pending = running and deploy is not None and _keep_running_pod(deploy, seen_deploy, ws.template_hash)
@@ -261,7 +268,7 @@ def sync(parent: dict, children: dict, related: dict, now: datetime, settings: S
         previous.get("conditions"),
         [
             Condition("TemplateResolved", True, "Resolved", f"template {ws.template_name!r} resolved"),
-            _storage_condition(observed.get(children, observed.PVC, names.PVC, ns)),
+            _storage_condition(seen_pvc, resize_problem),
             ready,
             update,
         ],

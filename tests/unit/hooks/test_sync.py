@@ -238,6 +238,25 @@ def test_storage_only_grows(python_template: dict) -> None:
     assert pvc["spec"]["resources"]["requests"]["storage"] == "50Gi"
 
 
+def test_volume_grows_only_where_the_storage_class_allows_it(python_template: dict) -> None:
+    _, children = factories.converged(parent(), python_template)
+    children[observed.PVC]["ws-alice-dev/home"]["spec"]["storageClassName"] = "standard"
+    bigger = parent(storage={"size": "30Gi"})
+    fixed = {"StorageClass.storage.k8s.io/v1": {"standard": {"metadata": {"name": "standard"}}}}
+    answer = workspace.sync(bigger, children, {**related(python_template), **fixed}, NOW, SETTINGS)
+    pvc = next(c for c in answer["children"] if c["kind"] == "PersistentVolumeClaim")
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    assert conds(answer["status"])["StorageReady"] == ("True", "ResizeUnsupported")
+    assert "does not allow growing it to 30Gi" in next(
+        c["message"] for c in answer["status"]["conditions"] if c["type"] == "StorageReady"
+    )
+    growable = {"StorageClass.storage.k8s.io/v1": {"standard": {"allowVolumeExpansion": True}}}
+    answer = workspace.sync(bigger, children, {**related(python_template), **growable}, NOW, SETTINGS)
+    pvc = next(c for c in answer["children"] if c["kind"] == "PersistentVolumeClaim")
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "30Gi"
+    assert conds(answer["status"])["StorageReady"] == ("True", "Bound")
+
+
 def test_secret_values_are_read_back_from_the_observed_secret(python_template: dict) -> None:
     _, children = factories.converged(parent(), python_template)
     children[observed.SECRET]["ws-alice-dev/workspace"]["data"]["password"] = "a2VwdA=="

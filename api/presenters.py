@@ -1,0 +1,90 @@
+"""What the api shows of Kubernetes objects: plain dicts in the shape the OpenAPI document
+declares. Pure functions, so the shape is tested without a cluster."""
+
+import base64
+
+from common import accounts, crd
+
+
+def workspace(obj: dict) -> dict:
+    meta = obj.get("metadata") or {}
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    notes = meta.get("annotations") or {}
+    return {
+        "name": meta.get("name", ""),
+        "owner": spec.get("owner", ""),
+        "template": spec.get("template", ""),
+        "parameters": spec.get("parameters") or {},
+        "running": bool(spec.get("running", True)),
+        "sshAuthorizedKeys": spec.get("sshAuthorizedKeys") or [],
+        "idleTimeoutSeconds": spec.get("idleTimeoutSeconds"),
+        "storage": spec.get("storage") or {},
+        "phase": status.get("phase", crd.PHASE_PENDING),
+        "message": status.get("message", ""),
+        "stoppedReason": status.get("stoppedReason", ""),
+        "conditions": status.get("conditions") or [],
+        "ideURL": status.get("ideURL", ""),
+        "sshCommand": status.get("sshCommand", ""),
+        "lastActivity": notes.get(crd.ANNOTATION_LAST_ACTIVITY, ""),
+        "keepAliveUntil": notes.get(crd.ANNOTATION_KEEP_ALIVE_UNTIL, ""),
+        "updatePending": bool(status.get("updatePending", False)),
+        "createdAt": meta.get("creationTimestamp", ""),
+        "deleting": bool(meta.get("deletionTimestamp")),
+    }
+
+
+def template(obj: dict, usage: int | None = None) -> dict:
+    spec = obj.get("spec") or {}
+    out = {
+        "name": (obj.get("metadata") or {}).get("name", ""),
+        "displayName": spec.get("displayName", ""),
+        "description": spec.get("description", ""),
+        "image": spec.get("image", ""),
+        "resources": spec.get("resources") or {},
+        "storage": spec.get("storage") or {},
+        "idleTimeoutSeconds": spec.get("idleTimeoutSeconds"),
+        "parameters": spec.get("parameters") or [],
+        "spec": spec,
+    }
+    if usage is not None:
+        out["usage"] = usage
+    return out
+
+
+def event(obj: dict) -> dict:
+    involved = obj.get("involvedObject") or {}
+    return {
+        "type": obj.get("type", ""),
+        "reason": obj.get("reason", ""),
+        "message": obj.get("message", ""),
+        "object": f"{involved.get('kind', '')}/{involved.get('name', '')}",
+        "count": obj.get("count") or 1,
+        "time": obj.get("lastTimestamp")
+        or obj.get("eventTime")
+        or (obj.get("metadata") or {}).get("creationTimestamp"),
+    }
+
+
+def token(secret: dict) -> dict:
+    data = secret.get("data") or {}
+
+    def text(key: str) -> str:
+        return base64.b64decode(data[key]).decode() if key in data else ""
+
+    name = (secret.get("metadata") or {}).get("name", "")
+    return {
+        "id": name.removeprefix(accounts.TOKEN_PREFIX),
+        "name": text("name"),
+        "created": text("created"),
+        "expires": text("expires"),
+    }
+
+
+def user(configmap: dict, admins: tuple[str, ...] = ()) -> dict:
+    name = ((configmap.get("metadata") or {}).get("labels") or {}).get(accounts.USER_LABEL, "")
+    return {
+        "name": name,
+        "admin": accounts.is_admin(configmap) or name in admins,
+        "keys": len(accounts.keys_of(configmap)),
+    }

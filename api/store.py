@@ -1,0 +1,193 @@
+"""The api's Kubernetes I/O: Workspaces, templates, events, and the account store
+(users as ConfigMaps, tokens as Secrets; see common/accounts.py)."""
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from kubernetes import dynamic
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
+
+from common import accounts, crd, names
+from common.timefmt import format_time
+from cps1 import kube
+
+FIELD_MANAGER = "cps1-api"
+
+
+class KubernetesRejected(Exception):
+    """The API server refused a write; `fields` maps each field to its message."""
+
+    def __init__(self, status: int, message: str, fields: dict[str, str]) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.fields = fields
+
+
+def rejected(err: ApiException) -> KubernetesRejected:
+    try:
+        body = json.loads(err.body or "{}")
+    except ValueError:
+        body = {}
+    causes = (body.get("details") or {}).get("causes") or []
+    fields = {str(c.get("field", "")): str(c.get("message", "")) for c in causes if c.get("field")}
+    return KubernetesRejected(err.status or 500, str(body.get("message") or err.reason), fields)
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    admin: bool
+
+
+class Store:
+    def __init__(self, client: dynamic.DynamicClient, system_namespace: str) -> None:
+        self.client = client
+        self.ns = system_namespace
+
+    def _res(self, api_version: str, kind: str):  # type: ignore[no-untyped-def]
+        return kube.resource(self.client, api_version, kind)
+
+    # Workspaces and templates -------------------------------------------------------------
+
+    def workspaces(self) -> list[dict]:
+        return list(self._res(crd.API_VERSION, crd.WORKSPACE_KIND).get().to_dict()["items"])
+
+    def workspace(self, name: str) -> dict | None:
+        return kube.get(self.client, crd.API_VERSION, crd.WORKSPACE_KIND, name)
+
+    def create_workspace(self, body: dict) -> dict:
+        return self._write(lambda: self._res(crd.API_VERSION, crd.WORKSPACE_KIND).create(body=body))
+
+    def patch_workspace(self, name: str, patch: dict) -> dict:
+        return self._write(
+            lambda: self._res(crd.API_VERSION, crd.WORKSPACE_KIND).patch(
+                name=name, body=patch, content_type="application/merge-patch+json"
+            )
+        )
+
+    def delete_workspace(self, name: str) -> None:
+        self._write(lambda: self._res(crd.API_VERSION, crd.WORKSPACE_KIND).delete(name=name))
+
+    def templates(self) -> list[dict]:
+        return list(self._res(crd.API_VERSION, crd.TEMPLATE_KIND).get().to_dict()["items"])
+
+    def template(self, name: str) -> dict | None:
+        return kube.get(self.client, crd.API_VERSION, crd.TEMPLATE_KIND, name)
+
+    def save_template(self, body: dict, create: bool, dry_run: bool = False) -> dict:
+        res = self._res(crd.API_VERSION, crd.TEMPLATE_KIND)
+        extra = {"query_params": [("dryRun", "All")]} if dry_run else {}
+        if create:
+            return self._write(lambda: res.create(body=body, **extra))
+        return self._write(lambda: res.replace(body=body, name=body["metadata"]["name"], **extra))
+
+    def delete_template(self, name: str) -> None:
+        self._write(lambda: self._res(crd.API_VERSION, crd.TEMPLATE_KIND).delete(name=name))
+
+    def events(self, workspace: str, limit: int = 50) -> list[dict]:
+        """Recent events of the Workspace object and of everything in its namespace."""
+        res = self._res("v1", "Event")
+        items = res.get(namespace=names.namespace_for(workspace)).to_dict()["items"]
+        items += [
+            e
+            for e in res.get(field_selector=f"involvedObject.name={workspace}").to_dict()["items"]
+            if e.get("involvedObject", {}).get("kind") == crd.WORKSPACE_KIND
+        ]
+
+        def when(event: dict) -> str:
+            return str(event.get("lastTimestamp") or event.get("eventTime") or event["metadata"]["creationTimestamp"])
+
+        return sorted(items, key=when)[-limit:]
+
+    def _write(self, call):  # type: ignore[no-untyped-def]
+        try:
+            out = call()
+        except NotFoundError:
+            raise
+        except ConflictError:
+            raise
+        except ApiException as err:
+            raise rejected(err) from err
+        return out.to_dict() if hasattr(out, "to_dict") else out
+
+    # Accounts -------------------------------------------------------------------------------
+
+    def user_configmap(self, name: str) -> dict | None:
+        return kube.get(self.client, "v1", "ConfigMap", accounts.user_configmap(name), self.ns)
+
+    def ensure_user(self, name: str, admin: bool | None = None) -> dict:
+        """Create the user's ConfigMap if missing; set `admin` when given."""
+        existing = self.user_configmap(name)
+        data = dict((existing or {}).get("data") or {"admin": "false", "keys.json": "[]"})
+        if admin is not None:
+            data["admin"] = "true" if admin else "false"
+        if existing and existing.get("data") == data:
+            return existing
+        return kube.apply(
+            self.client,
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": accounts.user_configmap(name),
+                    "namespace": self.ns,
+                    "labels": {accounts.KIND_LABEL: "user", accounts.USER_LABEL: name},
+                },
+                "data": data,
+            },
+        )
+
+    def users(self) -> list[dict]:
+        return list(
+            self._res("v1", "ConfigMap")
+            .get(namespace=self.ns, label_selector=f"{accounts.KIND_LABEL}=user")
+            .to_dict()["items"]
+        )
+
+    def save_keys(self, user: str, keys: list[dict]) -> None:
+        self.ensure_user(user)
+        self._res("v1", "ConfigMap").patch(
+            name=accounts.user_configmap(user),
+            namespace=self.ns,
+            body={"data": {"keys.json": json.dumps(keys, sort_keys=True)}},
+            content_type="application/merge-patch+json",
+        )
+
+    def tokens(self, user: str) -> list[dict]:
+        selector = f"{accounts.KIND_LABEL}=token,{accounts.USER_LABEL}={user}"
+        return list(self._res("v1", "Secret").get(namespace=self.ns, label_selector=selector).to_dict()["items"])
+
+    def token_secret(self, token_id: str) -> dict | None:
+        return kube.get(self.client, "v1", "Secret", accounts.token_secret(token_id), self.ns)
+
+    def create_token(self, user: str, name: str, expires: datetime | None, token: str | None = None) -> tuple[str, str]:
+        """A new token for `user`: (token id, the token itself, shown once). Only its hash is kept."""
+        token_id = secrets.token_hex(6)
+        if token is not None:  # bootstrap: a configured token keeps a stable id
+            token_id = accounts.token_id(token) or token_id
+        token = token or f"cps1_{token_id}_{secrets.token_urlsafe(32)}"
+        data = {"hash": accounts.token_hash(token), "name": name, "created": format_time(datetime.now(UTC))}
+        if expires:
+            data["expires"] = format_time(expires)
+        kube.apply(
+            self.client,
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": accounts.token_secret(token_id),
+                    "namespace": self.ns,
+                    "labels": {accounts.KIND_LABEL: "token", accounts.USER_LABEL: user},
+                },
+                "type": "Opaque",
+                "stringData": data,
+            },
+        )
+        return token_id, token
+
+    def delete_token(self, token_id: str) -> None:
+        self._res("v1", "Secret").delete(name=accounts.token_secret(token_id), namespace=self.ns)

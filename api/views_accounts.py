@@ -1,0 +1,168 @@
+"""/api/v1/me (who am I, my SSH keys, my API tokens) and /api/v1/users (admins)."""
+
+from datetime import timedelta
+
+from apiflask import APIBlueprint, HTTPTokenAuth, abort
+
+from api import presenters, schemas
+from api.app import current_user, deps, forbid_unless_admin
+from common import accounts
+from common.timefmt import format_time
+
+MAX_KEYS = 32
+MAX_TOKENS = 20
+
+
+def _issue_token(user: str, json_data: dict) -> dict:
+    store, _, now = deps()
+    if len(store.tokens(user)) >= MAX_TOKENS:
+        abort(409, f"at most {MAX_TOKENS} tokens per user; revoke one first")
+    days = json_data.get("expiresInDays")
+    expires = now() + timedelta(days=days) if days else None
+    token_id, token = store.create_token(user, json_data["name"], expires)
+    created = format_time(now())
+    return {
+        "id": token_id,
+        "name": json_data["name"],
+        "created": created,
+        "expires": format_time(expires) if expires else "",
+        "token": token,
+    }
+
+
+def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
+    bp = APIBlueprint("accounts", __name__, url_prefix="/api/v1", tag="Accounts")
+
+    @bp.get("/me")
+    @bp.auth_required(auth)
+    @bp.output(schemas.User)
+    def me() -> dict:
+        """Who the caller is."""
+        store, settings, _ = deps()
+        user = current_user()
+        return {
+            **presenters.user(store.user_configmap(user.name) or {}, settings.admins),
+            "name": user.name,
+            "admin": user.admin,
+        }
+
+    @bp.get("/me/keys")
+    @bp.auth_required(auth)
+    @bp.output(schemas.KeyList)
+    def list_keys() -> dict:
+        """Your registered SSH public keys (the gateway accepts them for all your Workspaces)."""
+        store, _, _ = deps()
+        return {"items": accounts.keys_of(store.user_configmap(current_user().name))}
+
+    @bp.post("/me/keys")
+    @bp.auth_required(auth)
+    @bp.input(schemas.KeyIn, location="json")
+    @bp.output(schemas.Key, status_code=201)
+    @bp.doc(responses=[201, 401, 409, 422])
+    def add_key(json_data: dict) -> dict:
+        """Register an SSH public key (an authorized_keys line)."""
+        store, _, now = deps()
+        try:
+            key = accounts.parse_public_key(json_data["key"])
+        except ValueError as err:
+            abort(422, str(err), detail={"fields": {"key": str(err)}})
+        user = current_user().name
+        keys = accounts.keys_of(store.user_configmap(user))
+        if any(k.get("fingerprint") == key.fingerprint for k in keys):
+            abort(409, f"key {key.fingerprint} is already registered")
+        if len(keys) >= MAX_KEYS:
+            abort(409, f"at most {MAX_KEYS} keys per user")
+        entry = {
+            "name": json_data.get("name") or key.comment or key.type,
+            "key": key.line,
+            "fingerprint": key.fingerprint,
+            "added": format_time(now()),
+        }
+        store.save_keys(user, [*keys, entry])
+        return entry
+
+    @bp.delete("/me/keys/<path:fingerprint>")
+    @bp.auth_required(auth)
+    @bp.output({}, status_code=204)
+    @bp.doc(responses=[204, 401, 404])
+    def remove_key(fingerprint: str) -> tuple[str, int]:
+        """Remove a registered key by its SHA256 fingerprint."""
+        store, _, _ = deps()
+        user = current_user().name
+        keys = accounts.keys_of(store.user_configmap(user))
+        kept = [k for k in keys if k.get("fingerprint") != fingerprint]
+        if len(kept) == len(keys):
+            abort(404, f"no key with fingerprint {fingerprint}")
+        store.save_keys(user, kept)
+        return "", 204
+
+    @bp.get("/me/tokens")
+    @bp.auth_required(auth)
+    @bp.output(schemas.TokenList)
+    def list_tokens() -> dict:
+        """Your API tokens (never the tokens themselves)."""
+        store, _, _ = deps()
+        return {
+            "items": sorted(
+                (presenters.token(s) for s in store.tokens(current_user().name)), key=lambda t: t["created"]
+            )
+        }
+
+    @bp.post("/me/tokens")
+    @bp.auth_required(auth)
+    @bp.input(schemas.TokenIn, location="json")
+    @bp.output(schemas.TokenCreated, status_code=201)
+    @bp.doc(responses=[201, 401, 409, 422])
+    def create_token(json_data: dict) -> dict:
+        """A new API token; the answer is the only time it is shown."""
+        return _issue_token(current_user().name, json_data)
+
+    @bp.delete("/me/tokens/<token_id>")
+    @bp.auth_required(auth)
+    @bp.output({}, status_code=204)
+    @bp.doc(responses=[204, 401, 404])
+    def revoke_token(token_id: str) -> tuple[str, int]:
+        """Revoke one of your tokens."""
+        store, _, _ = deps()
+        secret = store.token_secret(token_id) if token_id.isalnum() else None
+        owner = ((secret or {}).get("metadata", {}).get("labels") or {}).get(accounts.USER_LABEL)
+        if owner != current_user().name:
+            abort(404, f"no token {token_id}")
+        store.delete_token(token_id)
+        return "", 204
+
+    @bp.get("/users")
+    @bp.auth_required(auth)
+    @bp.output(schemas.UserList)
+    @bp.doc(responses=[200, 401, 403])
+    def list_users() -> dict:
+        """Every user (admins)."""
+        forbid_unless_admin()
+        store, settings, _ = deps()
+        return {"items": sorted((presenters.user(c, settings.admins) for c in store.users()), key=lambda u: u["name"])}
+
+    @bp.post("/users")
+    @bp.auth_required(auth)
+    @bp.input(schemas.UserIn, location="json")
+    @bp.output(schemas.User, status_code=201)
+    @bp.doc(responses=[201, 401, 403, 409, 422])
+    def create_user(json_data: dict) -> dict:
+        """Create a user, or change whether one is an admin (admins)."""
+        forbid_unless_admin()
+        store, settings, _ = deps()
+        return presenters.user(store.ensure_user(json_data["name"], admin=json_data["admin"]), settings.admins)
+
+    @bp.post("/users/<name>/tokens")
+    @bp.auth_required(auth)
+    @bp.input(schemas.TokenIn, location="json")
+    @bp.output(schemas.TokenCreated, status_code=201)
+    @bp.doc(responses=[201, 401, 403, 404, 409, 422])
+    def create_user_token(name: str, json_data: dict) -> dict:
+        """Issue a token for a user, to hand over once (admins)."""
+        forbid_unless_admin()
+        store, _, _ = deps()
+        if accounts.user_name_error(name) or store.user_configmap(name) is None:
+            abort(404, f"user {name!r} not found")
+        return _issue_token(name, json_data)
+
+    return bp
