@@ -23,7 +23,7 @@ BODY = json.dumps(json.loads((ROOT / "tests/unit/hooks/fixtures/sync-running.jso
 
 def serve(app: str, workers: int, run_dir: Path) -> tuple[Process, str]:
     env = {"CPS1_SECRET_SEED": TEST_SEED, "CPS1_GATEWAY_PUBLIC_KEY": GATEWAY_KEY, "CPS1_LOG_LEVEL": "WARNING"}
-    proc, url = install.hooks_process(run_dir, env, workers, app)
+    proc, url = install.gunicorn_process(run_dir, env, workers, app)
     proc.start()
     proc.wait_ready(30)
     return proc, f"{url}/sync"

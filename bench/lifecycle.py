@@ -49,7 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     run_dir = Path(tempfile.mkdtemp(prefix="cps1-bench-"))
     with LocalCluster(run_dir, nodes=2, metacontroller_workers=args.mc_workers) as cluster:
-        hooks, url = install.hooks_process(run_dir, {"CPS1_LOG_LEVEL": "WARNING"}, workers=args.hooks_workers)
+        hooks, url = install.gunicorn_process(run_dir, {"CPS1_LOG_LEVEL": "WARNING"}, workers=args.hooks_workers)
         cluster.launch(hooks)
         client = kube.dynamic_client(cluster.kubeconfig)
         install.install_crds(client)

@@ -36,7 +36,7 @@ def up(args: argparse.Namespace) -> int:
     cluster = LocalCluster(run_dir, nodes=args.nodes)
     cluster.start()
     try:
-        hooks, hooks_url = install.hooks_process(run_dir)
+        hooks, hooks_url = install.gunicorn_process(run_dir)
         cluster.launch(hooks)
         client = kube.dynamic_client(cluster.kubeconfig)
         install.install_crds(client)

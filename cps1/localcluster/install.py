@@ -47,11 +47,11 @@ def install_controller(client, hooks_url: str) -> dict:  # type: ignore[no-untyp
     return kube.apply(client, controller_manifest(hooks_url))
 
 
-def hooks_process(
+def gunicorn_process(
     run_dir: Path, env: dict[str, str] | None = None, workers: int = 2, app: str = "hooks.wsgi:app"
 ) -> tuple[Process, str]:
-    """A WSGI app (the hooks by default) under the hooks' gunicorn settings on a free loopback
-    port, and its base URL."""
+    """A WSGI app (the hooks by default) under CPS1's gunicorn settings on a free loopback port,
+    and its base URL."""
     port = free_port()
     url = f"http://{LOOPBACK}:{port}"
     name = app.split(".")[0]
@@ -62,7 +62,7 @@ def hooks_process(
             "-m",
             "gunicorn",
             "-c",
-            str(ROOT / "hooks" / "gunicorn.conf.py"),
+            str(ROOT / "common" / "gunicorn_settings.py"),
             "--bind",
             f"{LOOPBACK}:{port}",
             "--workers",

@@ -79,7 +79,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
 
 @pytest.fixture(scope="session")
 def env(cluster: LocalCluster) -> Iterator[Env]:
-    hooks, hooks_url = install.hooks_process(
+    hooks, hooks_url = install.gunicorn_process(
         cluster.run_dir,
         {
             "CPS1_SECRET_SEED": TEST_SEED,
