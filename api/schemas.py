@@ -11,6 +11,7 @@ DNS_LABEL = Regexp(
     names.DNS_LABEL.pattern, error="lower-case letters, digits and '-', starting and ending alphanumeric"
 )
 QUANTITY = Regexp(r"^[0-9]+(\.[0-9]+)?([KMGTPE]i|[kMGTPE])?$", error="a storage size such as 10Gi")
+LABEL_TEXT = Regexp(r"^[A-Za-z0-9][A-Za-z0-9 ._@:+/-]*$", error="letters, digits, spaces and . _ @ : + / -")
 MAX_IDLE = 7 * 24 * 3600
 
 
@@ -135,7 +136,7 @@ class Validation(Schema):
 
 class KeyIn(Schema):
     key = String(required=True, validate=Length(1, 16384))
-    name = String(validate=Length(0, 63))
+    name = String(validate=[Length(1, 63), LABEL_TEXT])
 
 
 class Key(Schema):
@@ -154,7 +155,7 @@ class KeyList(Schema):
 
 
 class TokenIn(Schema):
-    name = String(required=True, validate=Length(1, 63))
+    name = String(required=True, validate=[Length(1, 63), LABEL_TEXT])
     expiresInDays = Integer(validate=Range(1, 365))
 
 

@@ -127,18 +127,20 @@ class Store:
             data["admin"] = "true" if admin else "false"
         if existing and existing.get("data") == data:
             return existing
-        return kube.apply(
-            self.client,
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {
-                    "name": accounts.user_configmap(name),
-                    "namespace": self.ns,
-                    "labels": {accounts.KIND_LABEL: "user", accounts.USER_LABEL: name},
+        return self._write(
+            lambda: kube.apply(
+                self.client,
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {
+                        "name": accounts.user_configmap(name),
+                        "namespace": self.ns,
+                        "labels": {accounts.KIND_LABEL: "user", accounts.USER_LABEL: name},
+                    },
+                    "data": data,
                 },
-                "data": data,
-            },
+            )
         )
 
     def users(self) -> list[dict]:
@@ -150,11 +152,13 @@ class Store:
 
     def save_keys(self, user: str, keys: list[dict]) -> None:
         self.ensure_user(user)
-        self._res("v1", "ConfigMap").patch(
-            name=accounts.user_configmap(user),
-            namespace=self.ns,
-            body={"data": {"keys.json": json.dumps(keys, sort_keys=True)}},
-            content_type="application/merge-patch+json",
+        self._write(
+            lambda: self._res("v1", "ConfigMap").patch(
+                name=accounts.user_configmap(user),
+                namespace=self.ns,
+                body={"data": {"keys.json": json.dumps(keys, sort_keys=True)}},
+                content_type="application/merge-patch+json",
+            )
         )
 
     def tokens(self, user: str) -> list[dict]:
@@ -173,19 +177,21 @@ class Store:
         data = {"hash": accounts.token_hash(token), "name": name, "created": format_time(datetime.now(UTC))}
         if expires:
             data["expires"] = format_time(expires)
-        kube.apply(
-            self.client,
-            {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {
-                    "name": accounts.token_secret(token_id),
-                    "namespace": self.ns,
-                    "labels": {accounts.KIND_LABEL: "token", accounts.USER_LABEL: user},
+        self._write(
+            lambda: kube.apply(
+                self.client,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {
+                        "name": accounts.token_secret(token_id),
+                        "namespace": self.ns,
+                        "labels": {accounts.KIND_LABEL: "token", accounts.USER_LABEL: user},
+                    },
+                    "type": "Opaque",
+                    "stringData": data,
                 },
-                "type": "Opaque",
-                "stringData": data,
-            },
+            )
         )
         return token_id, token
 

@@ -5,7 +5,13 @@ from apiflask import APIBlueprint, HTTPTokenAuth, abort
 
 from api import presenters, schemas
 from api.app import current_user, deps, forbid_unless_admin
-from common import crd
+from common import crd, names
+
+
+def _template(name: str) -> dict | None:
+    """The template of that name; None also for a name no template could have."""
+    store, _, _ = deps()
+    return store.template(name) if names.DNS_LABEL.match(name) and len(name) <= names.MAX_LABEL else None
 
 
 def _body(name: str, spec: dict, resource_version: str | None = None) -> dict:
@@ -45,8 +51,7 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
     @bp.doc(responses=[200, 401, 404])
     def get_template(name: str) -> dict:
         """One template with its typed parameters (the console's create form)."""
-        store, _, _ = deps()
-        template = store.template(name)
+        template = _template(name)
         if template is None:
             abort(404, f"template {name!r} not found")
         return presenters.template(template, usage().get(name, 0) if current_user().admin else None)
@@ -85,7 +90,7 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
         """Replace a template's spec (admins). Running Workspaces pick it up at their next start."""
         forbid_unless_admin()
         store, _, _ = deps()
-        existing = store.template(name)
+        existing = _template(name)
         if existing is None:
             abort(404, f"template {name!r} not found")
         body = _body(name, json_data["spec"], existing["metadata"]["resourceVersion"])
@@ -99,6 +104,8 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
         """Delete a template (admins). Workspaces made from it report Failed and keep their data."""
         forbid_unless_admin()
         store, _, _ = deps()
+        if _template(name) is None:
+            abort(404, f"template {name!r} not found")
         store.delete_template(name)
         return "", 204
 

@@ -8,12 +8,12 @@ from apiflask import APIBlueprint, HTTPTokenAuth, abort
 
 from api import activity, presenters, schemas
 from api.app import current_user, deps
-from common import crd, parameters
+from common import crd, names, parameters
 
 
 def _visible(name: str) -> dict:
     store, _, _ = deps()
-    obj = store.workspace(name)
+    obj = None if names.workspace_name_error(name) else store.workspace(name)
     user = current_user()
     if obj is None or not (user.admin or (obj.get("spec") or {}).get("owner") == user.name):
         abort(404, f"workspace {name!r} not found")

@@ -1,5 +1,6 @@
 """Small Kubernetes client helpers shared by the api, the local cluster, `cps1 dev` and the tests."""
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,10 +17,17 @@ def dynamic_client(kubeconfig: Path | str) -> dynamic.DynamicClient:
 
 
 def _configuration(kubeconfig: Path | str):  # type: ignore[no-untyped-def]
+    """A client configuration: the kubeconfig named, else in-cluster credentials inside a pod,
+    else $KUBECONFIG or ~/.kube/config."""
     from kubernetes.client import Configuration
 
     conf = Configuration()
-    config.load_kube_config(config_file=str(kubeconfig), client_configuration=conf)
+    if kubeconfig:
+        config.load_kube_config(config_file=str(kubeconfig), client_configuration=conf)
+    elif "KUBERNETES_SERVICE_HOST" in os.environ:
+        config.load_incluster_config(client_configuration=conf)
+    else:
+        config.load_kube_config(client_configuration=conf)
     return conf
 
 

@@ -327,3 +327,69 @@ def test_health_metrics_and_openapi(app) -> None:  # type: ignore[no-untyped-def
     document = client.get("/api/v1/openapi.json").json
     assert document["openapi"].startswith("3.")
     assert "/api/v1/workspaces/{name}/start" in document["paths"]
+
+
+def test_ide_prober_records_heartbeats(env, users: dict[str, Api], alice_ws: str) -> None:  # type: ignore[no-untyped-def]
+    """code-server cannot run on kwok's simulated pods; a loopback server answers its /healthz."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from api import prober
+
+    beat = int(time.time() * 1000) + 5000
+
+    class CodeServerHealth(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"status": "alive", "lastHeartbeat": beat}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), CodeServerHealth)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        wait_until(lambda: users["alice"].get(f"/workspaces/{alice_ws}").json["phase"] == "Running", what="Running")
+        store = Store(env.client, SYSTEM_NS)
+        url = f"http://127.0.0.1:{server.server_address[1]}/healthz?ws={{workspace}}&ns={{namespace}}"
+        assert prober.probe_once(store, url) >= 1
+        notes = ws.get(env, alice_ws)["metadata"]["annotations"]
+        assert notes[crd.ANNOTATION_LAST_ACTIVITY_SOURCE] == "ide"
+        assert prober.probe_once(store, url) == 0  # the same heartbeat is not recorded twice
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_openapi_document_matches_the_implementation(app, users: dict[str, Api]) -> None:  # type: ignore[no-untyped-def]
+    """schemathesis drives every operation of the served document with generated requests and
+    checks that no answer is a server error and every status and body is the documented one."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    # Semantic checks (a well-formed but wrong SSH key, an unknown template) answer 4xx on
+    # schema-valid input by design, so "positive data acceptance" is not among the checks.
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    token = users["bob"].headers["Authorization"]
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 20
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def check(case) -> None:  # type: ignore[no-untyped-def]
+            case.call_and_validate(headers={"Authorization": token}, checks=checks)
+
+        check()

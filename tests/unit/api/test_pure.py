@@ -1,0 +1,44 @@
+"""The api's pure pieces: presenters, activity patches, the heartbeat decision, settings."""
+
+from datetime import UTC, datetime
+
+from api import activity, presenters, prober
+from api.settings import Settings
+from common import crd
+
+NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+
+
+def test_heartbeat_newer_than_recorded_activity_is_recorded() -> None:
+    ws = {"metadata": {"annotations": {crd.ANNOTATION_LAST_ACTIVITY: "2026-11-22T11:00:00Z"}}}
+    beat = int(NOW.timestamp() * 1000) + 123
+    patch = prober.heartbeat_activity(ws, {"status": "alive", "lastHeartbeat": beat})
+    assert patch == {"metadata": {"annotations": {crd.ANNOTATION_LAST_ACTIVITY: "2026-11-22T12:00:00Z",
+                                                  crd.ANNOTATION_LAST_ACTIVITY_SOURCE: "ide"}}}
+
+
+def test_stale_expired_or_malformed_heartbeats_are_ignored() -> None:
+    ws = {"metadata": {"annotations": {crd.ANNOTATION_LAST_ACTIVITY: "2026-11-22T12:00:00Z"}}}
+    old = int(NOW.timestamp() * 1000)
+    assert prober.heartbeat_activity(ws, {"status": "alive", "lastHeartbeat": old}) is None
+    assert prober.heartbeat_activity(ws, {"status": "expired", "lastHeartbeat": old + 10**6}) is None
+    for junk in (None, [], {"status": "alive"}, {"status": "alive", "lastHeartbeat": "soon"},
+                 {"status": "alive", "lastHeartbeat": True}):
+        assert prober.heartbeat_activity(ws, junk) is None
+
+
+def test_keep_alive_patch() -> None:
+    patch = activity.keep_alive_patch(NOW, 3600)["metadata"]["annotations"]
+    assert patch[crd.ANNOTATION_KEEP_ALIVE_UNTIL] == "2026-11-22T13:00:00Z"
+    assert patch[crd.ANNOTATION_LAST_ACTIVITY_SOURCE] == "api"
+
+
+def test_workspace_presenter_fills_defaults() -> None:
+    shown = presenters.workspace({"metadata": {"name": "w"}, "spec": {"owner": "a", "template": "t"}})
+    assert shown["phase"] == "Pending" and shown["running"] is True and shown["conditions"] == []
+
+
+def test_proxy_trust_is_by_network_and_off_by_default() -> None:
+    assert not Settings().trusts_proxy("127.0.0.1")
+    on = Settings(proxy_user_header="X-Forwarded-User", proxy_trusted_networks=("10.0.0.0/8",))
+    assert on.trusts_proxy("10.2.3.4") and not on.trusts_proxy("192.168.1.1") and not on.trusts_proxy("junk")
