@@ -26,15 +26,22 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="print the children CPS1 would create for Workspace YAML")
     render.add_argument("paths", nargs="+", help="YAML files or directories (Workspaces and their templates)")
     render.set_defaults(func=_render)
-    from cps1 import dev
+    from cps1 import commands, dev
 
     dev.add_parser(sub)
+    commands.add_parsers(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from cps1.client import ApiError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except ApiError as err:
+        print(f"cps1: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -393,3 +393,54 @@ def test_openapi_document_matches_the_implementation(app, users: dict[str, Api])
             case.call_and_validate(headers={"Authorization": token}, checks=checks)
 
         check()
+
+
+def test_cli_against_a_served_api(
+    env,
+    app,
+    root: Api,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from cps1 import cli
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    monkeypatch.setenv("CPS1_CONFIG", str(tmp_path / "config.json"))
+    monkeypatch.delenv("CPS1_API_URL", raising=False)
+    monkeypatch.delenv("CPS1_TOKEN", raising=False)
+    try:
+        assert cli.main(["ws", "list"]) == 1
+        assert "not logged in" in capsys.readouterr().err
+        assert cli.main(["login", "--url", url, "--token", ROOT_TOKEN]) == 0
+        assert "logged in as root (admin)" in capsys.readouterr().out
+        assert (tmp_path / "config.json").stat().st_mode & 0o777 == 0o600
+        template = tmp_path / "t.yaml"
+        template.write_text(
+            "apiVersion: cps1.io/v1alpha1\nkind: WorkspaceTemplate\nmetadata: {name: cli-go}\n"
+            "spec: {image: cps1/workspace-go:0.1.0}\n"
+        )
+        assert cli.main(["template", "apply", "-f", str(template)]) == 0
+        assert cli.main(["template", "apply", "-f", str(template)]) == 0
+        assert capsys.readouterr().out.splitlines() == ["created template cli-go", "updated template cli-go"]
+        assert cli.main(["ws", "create", "cli-ws", "--template", "cli-go", "--wait", "--timeout", "90"]) == 0
+        progress = capsys.readouterr()
+        assert "created cli-ws" in progress.out and "cli-ws: Running" in progress.err
+        assert cli.main(["ws", "list"]) == 0
+        assert "cli-ws" in capsys.readouterr().out
+        assert cli.main(["ws", "ssh-config", "cli-ws"]) == 0
+        assert "Host cps1-cli-ws\n  HostName 127.0.0.1\n  Port 2222\n  User cli-ws" in capsys.readouterr().out
+        assert cli.main(["ws", "stop", "cli-ws"]) == 0
+        assert cli.main(["ws", "create", "bad name", "--template", "cli-go"]) == 1
+        assert "name" in capsys.readouterr().err
+        assert cli.main(["ws", "delete", "cli-ws"]) == 0
+        ws.wait_gone(env, "cli-ws")
+    finally:
+        server.shutdown()
+        ws.delete(env, "cli-go", "WorkspaceTemplate")

@@ -1,0 +1,155 @@
+"""`cps1 login`, `cps1 ws ...` and `cps1 template ...`: the Workspace API from a terminal."""
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from cps1.client import ApiError, Client, save_login
+
+TERMINAL = {"Running", "Failed"}
+
+
+def _print_table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def wait_running(client: Client, name: str, timeout: float, out=sys.stderr) -> dict:  # type: ignore[no-untyped-def]
+    """Poll until the Workspace is Running (or Failed), printing each phase change."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        ws = client.call("GET", f"/workspaces/{name}")
+        if ws["phase"] != last:
+            last = ws["phase"]
+            print(f"{name}: {last}" + (f" ({ws['message']})" if ws.get("message") else ""), file=out)
+        if ws["phase"] in TERMINAL:
+            return ws  # type: ignore[no-any-return]
+        if time.monotonic() > deadline:
+            raise ApiError(408, f"{name} was not Running after {timeout:.0f}s (now {last})")
+        time.sleep(1)
+
+
+def _params(pairs: list[str]) -> dict:
+    """`key=value` pairs; values are read as YAML scalars, so 2 is a number and true a bool."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ApiError(400, f"--param takes key=value, got {pair!r}")
+        out[key] = yaml.safe_load(value) if value else ""
+    return out
+
+
+def ssh_config(ws: dict) -> str:
+    """An ~/.ssh/config block for the Workspace, from the SSH command in its status."""
+    match = re.match(r"ssh(?: -p (\d+))? (\S+)@(\S+)$", ws.get("sshCommand", ""))
+    if not match:
+        raise ApiError(409, f"{ws['name']} has no SSH address yet")
+    port, user, host = match.groups()
+    return (
+        f"Host cps1-{ws['name']}\n  HostName {host}\n  Port {port or 22}\n  User {user}\n"
+        "  IdentitiesOnly yes\n  ServerAliveInterval 30\n"
+    )
+
+
+def login(args: argparse.Namespace) -> int:
+    me = Client(args.url, args.token).call("GET", "/me")
+    path = save_login(args.url, args.token)
+    print(f"logged in as {me['name']}{' (admin)' if me['admin'] else ''}; saved to {path}")
+    return 0
+
+
+def ws_command(args: argparse.Namespace) -> int:
+    client = Client.from_login()
+    if args.ws_command == "list":
+        query = "?owner=" + args.owner if args.owner else ""
+        items = client.call("GET", f"/workspaces{query}")["items"]
+        _print_table(
+            [[w["name"], w["owner"], w["template"], w["phase"], w["stoppedReason"], w["lastActivity"]] for w in items],
+            ["NAME", "OWNER", "TEMPLATE", "PHASE", "STOPPED", "LAST ACTIVITY"],
+        )
+        return 0
+    if args.ws_command == "create":
+        body = {
+            "name": args.name,
+            "template": args.template,
+            "parameters": _params(args.param),
+            "running": not args.stopped,
+        }
+        ws = client.call("POST", "/workspaces", body)
+        print(f"created {ws['name']} from {ws['template']}")
+    elif args.ws_command in ("start", "stop"):
+        ws = client.call("POST", f"/workspaces/{args.name}/{args.ws_command}")
+        print(f"{args.ws_command} requested for {args.name}")
+    elif args.ws_command == "delete":
+        client.call("DELETE", f"/workspaces/{args.name}")
+        print(f"deleting {args.name}")
+        return 0
+    elif args.ws_command == "ssh-config":
+        sys.stdout.write(ssh_config(client.call("GET", f"/workspaces/{args.name}")))
+        return 0
+    if getattr(args, "wait", False) and ws.get("running", True):
+        ws = wait_running(client, ws["name"], args.timeout)
+        return 0 if ws["phase"] == "Running" else 1
+    return 0
+
+
+def template_command(args: argparse.Namespace) -> int:
+    client = Client.from_login()
+    if args.template_command == "list":
+        items = client.call("GET", "/templates")["items"]
+        _print_table(
+            [[t["name"], t["displayName"], t["image"], ",".join(p["name"] for p in t["parameters"])] for t in items],
+            ["NAME", "DISPLAY NAME", "IMAGE", "PARAMETERS"],
+        )
+        return 0
+    for doc in yaml.safe_load_all(Path(args.file).read_text()):
+        if not doc or doc.get("kind") != "WorkspaceTemplate":
+            continue
+        name, spec = doc["metadata"]["name"], doc.get("spec") or {}
+        try:
+            client.call("PUT", f"/templates/{name}", {"spec": spec})
+            print(f"updated template {name}")
+        except ApiError as err:
+            if err.status != 404:
+                raise
+            client.call("POST", "/templates", {"name": name, "spec": spec})
+            print(f"created template {name}")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    log_in = sub.add_parser("login", help="save the API address and a token")
+    log_in.add_argument("--url", required=True)
+    log_in.add_argument("--token", required=True)
+    log_in.set_defaults(func=login)
+
+    ws = sub.add_parser("ws", help="your Workspaces").add_subparsers(dest="ws_command", required=True)
+    listing = ws.add_parser("list")
+    listing.add_argument("--owner", help="admins: someone else's")
+    create = ws.add_parser("create")
+    create.add_argument("name")
+    create.add_argument("--template", required=True)
+    create.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
+    create.add_argument("--stopped", action="store_true", help="create without starting")
+    for verb in ("start", "stop", "delete", "ssh-config"):
+        ws.add_parser(verb).add_argument("name")
+    for name in ("create", "start"):
+        ws.choices[name].add_argument("--wait", action="store_true", help="show progress until Running")
+        ws.choices[name].add_argument("--timeout", type=float, default=300)
+    for cmd in ws.choices.values():
+        cmd.set_defaults(func=ws_command)
+
+    template = sub.add_parser("template", help="Workspace templates").add_subparsers(
+        dest="template_command", required=True
+    )
+    template.add_parser("list").set_defaults(func=template_command)
+    apply = template.add_parser("apply", help="create or update templates from YAML (admins)")
+    apply.add_argument("-f", "--file", required=True)
+    apply.set_defaults(func=template_command)
