@@ -3,11 +3,13 @@
 import argparse
 import json
 import os
+import secrets
 import sys
 from pathlib import Path
 
 from cps1.localcluster import processes
 
+SYSTEM_NAMESPACE = "cps1-system"
 DEFAULT_DIR = Path(os.environ.get("CPS1_DEV_DIR", Path.home() / ".cache" / "cps1" / "dev"))
 HELM_HINT = """KUBECONFIG is set, so CPS1 would not start a local control plane.
 To install CPS1 on that cluster, use the Helm chart:
@@ -43,12 +45,25 @@ def up(args: argparse.Namespace) -> int:
         install.install_controller(client, hooks_url)
         for template in install.load_yaml_dir(install.EXAMPLE_TEMPLATES):
             kube.apply(client, template)
+        kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}})
+        admin_token = f"cps1_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+        api_env = {
+            "CPS1_API_KUBECONFIG": str(cluster.kubeconfig),
+            "CPS1_API_SYSTEM_NAMESPACE": SYSTEM_NAMESPACE,
+            "CPS1_API_BOOTSTRAP_ADMIN": "admin",
+            "CPS1_API_BOOTSTRAP_TOKEN": admin_token,
+        }
+        api, api_url = install.gunicorn_process(run_dir, api_env, app="api.wsgi:app")
+        cluster.launch(api)
     except BaseException:
         cluster.stop()
         raise
     print(f"""CPS1 is running on a local control plane.
     export KUBECONFIG={cluster.kubeconfig}
     hooks:      {hooks_url}  (/healthz /readyz /metrics)
+    api:        {api_url}/api/v1  (OpenAPI: {api_url}/api/v1/openapi.json)
+    log in:     cps1 login --url {api_url} --token {admin_token}
+                (the first admin's token: keep it; `cps1 dev down` forgets it)
     templates:  python, node, go  (from examples/templates)
     try:        cps1 render examples/workspaces examples/templates
                 kubectl apply -f examples/workspaces/alice-api.yaml && kubectl get ws -w
