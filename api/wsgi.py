@@ -1,4 +1,4 @@
-"""WSGI entry point: `gunicorn -c api/gunicorn.conf.py api.wsgi:app`."""
+"""WSGI entry point: `gunicorn -c common/gunicorn_conf.py api.wsgi:app`."""
 
 from api.app import create_app
 from common import logging as cps1_logging

@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn: `gunicorn -c hooks/gunicorn.conf.py hooks.wsgi:app`."""
+"""WSGI entry point for gunicorn: `gunicorn -c common/gunicorn_conf.py hooks.wsgi:app`."""
 
 from common import logging as cps1_logging
 from hooks.app import create_app

@@ -62,7 +62,7 @@ def gunicorn_process(
             "-m",
             "gunicorn",
             "-c",
-            str(ROOT / "common" / "gunicorn_settings.py"),
+            str(ROOT / "common" / "gunicorn_conf.py"),
             "--bind",
             f"{LOOPBACK}:{port}",
             "--workers",

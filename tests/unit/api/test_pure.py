@@ -13,8 +13,14 @@ def test_heartbeat_newer_than_recorded_activity_is_recorded() -> None:
     ws = {"metadata": {"annotations": {crd.ANNOTATION_LAST_ACTIVITY: "2026-11-22T11:00:00Z"}}}
     beat = int(NOW.timestamp() * 1000) + 123
     patch = prober.heartbeat_activity(ws, {"status": "alive", "lastHeartbeat": beat})
-    assert patch == {"metadata": {"annotations": {crd.ANNOTATION_LAST_ACTIVITY: "2026-11-22T12:00:00Z",
-                                                  crd.ANNOTATION_LAST_ACTIVITY_SOURCE: "ide"}}}
+    assert patch == {
+        "metadata": {
+            "annotations": {
+                crd.ANNOTATION_LAST_ACTIVITY: "2026-11-22T12:00:00Z",
+                crd.ANNOTATION_LAST_ACTIVITY_SOURCE: "ide",
+            }
+        }
+    }
 
 
 def test_stale_expired_or_malformed_heartbeats_are_ignored() -> None:
@@ -22,8 +28,13 @@ def test_stale_expired_or_malformed_heartbeats_are_ignored() -> None:
     old = int(NOW.timestamp() * 1000)
     assert prober.heartbeat_activity(ws, {"status": "alive", "lastHeartbeat": old}) is None
     assert prober.heartbeat_activity(ws, {"status": "expired", "lastHeartbeat": old + 10**6}) is None
-    for junk in (None, [], {"status": "alive"}, {"status": "alive", "lastHeartbeat": "soon"},
-                 {"status": "alive", "lastHeartbeat": True}):
+    for junk in (
+        None,
+        [],
+        {"status": "alive"},
+        {"status": "alive", "lastHeartbeat": "soon"},
+        {"status": "alive", "lastHeartbeat": True},
+    ):
         assert prober.heartbeat_activity(ws, junk) is None
 
 

@@ -29,6 +29,17 @@ def related(*templates: dict) -> dict:
     return {workspace.TEMPLATE_KEY: {t["metadata"]["name"]: t for t in templates}}
 
 
+def request_body(children: dict, *templates: dict, finalizing: bool = False, **spec: object) -> dict:
+    """A whole hook request as Metacontroller posts it."""
+    return {
+        "controller": {},
+        "parent": parent(**spec),
+        "children": children,
+        "related": related(*templates),
+        "finalizing": finalizing,
+    }
+
+
 def stored(child: dict, **status: object) -> dict:
     """A child as the API server and Metacontroller would hand it back: server fields,
     the controller reference, the last-applied annotation, and a status."""

@@ -18,13 +18,7 @@ def client() -> FlaskClient:
 
 def test_sync_answers_children_and_status(client: FlaskClient, python_template: dict) -> None:
     _, children = factories.converged(parent(), python_template)
-    body = {
-        "controller": {},
-        "parent": parent(),
-        "children": children,
-        "related": related(python_template),
-        "finalizing": False,
-    }
+    body = factories.request_body(children, python_template)
     response = client.post("/sync", json=body)
     assert response.status_code == 200
     answer = response.get_json()
@@ -108,13 +102,7 @@ def _mutate(rng: random.Random, value: object, depth: int = 0) -> object:
 def test_fuzz_no_200_answer_omits_an_observed_volume(client: FlaskClient, python_template: dict) -> None:
     rng = random.Random(1234)
     _, children = factories.converged(parent(), python_template)
-    body = {
-        "controller": {},
-        "parent": parent(),
-        "children": children,
-        "related": related(python_template),
-        "finalizing": False,
-    }
+    body = factories.request_body(children, python_template)
     answered = 0
     for _ in range(3000):
         mutated = body

@@ -1,10 +1,10 @@
-"""gunicorn settings shared by the hooks and the api; each service's gunicorn.conf.py names its
-app and imports these. Values can be overridden by CPS1_BIND, CPS1_WORKERS, CPS1_TIMEOUT and
-CPS1_LOG_LEVEL (or gunicorn's own command-line flags).
+"""The gunicorn configuration of the hooks and the api (one file, the app named on the command
+line): `gunicorn -c common/gunicorn_conf.py hooks.wsgi:app` or `... api.wsgi:app`. Values can be
+overridden by CPS1_BIND, CPS1_WORKERS, CPS1_TIMEOUT and CPS1_LOG_LEVEL (or gunicorn's own flags).
 
 Per-worker metric files are aggregated on /metrics. prometheus_client reads
 PROMETHEUS_MULTIPROC_DIR when it is first imported, so this module sets it before that import
-(when unset) and must be imported first; the directory is emptied at every start.
+(when unset) before importing it; the directory is emptied at every start.
 """
 
 import os
