@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup controlplane run stop test test-unit lint clean
+.PHONY: setup controlplane run stop test test-faults test-unit lint clean
 
 $(BIN)/cps1: setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,10 @@ stop:
 # Unit tests and end-to-end tests against the local control plane.
 test: setup controlplane lint
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The opt-in fault tier: a storm of changes while components crash, hang and fail.
+test-faults: setup controlplane
+	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
 test-unit: setup
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

@@ -1,8 +1,10 @@
 """Shared pieces of the benchmarks: percentiles and a loopback load loop."""
 
+import os
 import statistics
 import threading
 import time
+from pathlib import Path
 
 import requests
 
@@ -45,3 +47,43 @@ def load(url: str, body: bytes, requests_total: int, concurrency: int) -> tuple[
     for thread in threads:
         thread.join()
     return len(latencies) / (time.perf_counter() - started), latencies
+
+
+def group_cpu_seconds(leader_pid: int) -> float:
+    """CPU time (user + system) used so far by every live process in `leader_pid`'s group,
+    read from /proc (gunicorn's workers and the Go servers' threads included)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == leader_pid:  # field 5 of stat: the process group
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def histogram_quantiles(metrics_page: str, name: str, quantiles: tuple[float, ...] = (0.5, 0.95, 0.99)) -> dict:
+    """Quantiles (bucket upper bounds, in seconds) of a Prometheus histogram summed over labels."""
+    buckets: dict[float, float] = {}
+    for line in metrics_page.splitlines():
+        if line.startswith(f"{name}_bucket{{"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            bound = float("inf") if le == "+Inf" else float(le)
+            buckets[bound] = buckets.get(bound, 0) + float(line.rsplit(" ", 1)[1])
+    if not buckets:
+        return {}
+    total = buckets[max(buckets)]
+    out = {}
+    for q in quantiles:
+        out[q] = next((b for b in sorted(buckets) if total and buckets[b] >= q * total), float("inf"))
+    return out
+
+
+def counter_total(metrics_page: str, name: str, match: str = "") -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics_page.splitlines()
+        if line.startswith(name + "{") and match in line
+    )

@@ -8,6 +8,7 @@ listener is on 127.0.0.1 on a port the kernel picked; nothing here dials a pod o
 import json
 import os
 import secrets
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,8 @@ class LocalCluster:
     run_dir: Path
     nodes: int = 1
     metacontroller_workers: int = 5
+    metacontroller_qps: float = 50
+    metacontroller_burst: int = 100
     timeout: float = 90.0
     procs: list[Process] = field(default_factory=list)
     ports: dict[str, int] = field(default_factory=dict)
@@ -267,8 +270,8 @@ class LocalCluster:
                         f"--debug-addr={LOOPBACK}:{p['metacontroller']}",
                         "--discovery-interval=2s",
                         f"--workers={self.metacontroller_workers}",
-                        "--client-go-qps=50",
-                        "--client-go-burst=100",
+                        f"--client-go-qps={self.metacontroller_qps}",
+                        f"--client-go-burst={self.metacontroller_burst}",
                         "--events-qps=1",
                     ],
                     self._log("metacontroller"),
@@ -312,6 +315,22 @@ class LocalCluster:
         state = self.run_dir / "state.json"
         if state.exists():
             state.unlink()
+
+    def process(self, name: str) -> Process:
+        return next(p for p in self.procs if p.name == name)
+
+    def kill(self, name: str) -> None:
+        """Kill a component at once, as a crash would (SIGKILL, no grace); `revive` restarts it."""
+        proc = self.process(name)
+        proc.signal(signal.SIGKILL)
+        proc.stop()
+
+    def revive(self, name: str) -> None:
+        """Start a stopped component again with the same flags and ports, and wait until ready."""
+        proc = self.process(name)
+        proc.start()
+        self._save_state()
+        proc.wait_ready(self.timeout)
 
     def logs(self) -> dict[str, str]:
         return {p.name: processes.tail(p.log, 200) for p in self.procs}

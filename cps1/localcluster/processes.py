@@ -83,6 +83,12 @@ class Process:
                 self.popen.wait(wait)
         self.popen = None
 
+    def signal(self, sig: signal.Signals) -> None:
+        """Send `sig` to the whole process group (SIGKILL a crash, SIGSTOP/SIGCONT a pause)."""
+        if self.popen is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, sig)
+
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,6 +1,7 @@
 """A recording pass-through in front of the hooks: Metacontroller calls it, it forwards to
 the real hooks unchanged and keeps each request and answer as JSON (the contract tests'
-fixtures come from here). It listens on 127.0.0.1 only."""
+fixtures come from here). The fault tests set `fail_with` to make it answer an error status
+instead for a while. It listens on 127.0.0.1 only."""
 
 import json
 import shutil
@@ -21,6 +22,7 @@ class Recorder:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._seq = count()
+        self.fail_with: int | None = None
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -29,6 +31,13 @@ class Recorder:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if recorder.fail_with:
+                    code, payload = recorder.fail_with, b'{"error": "injected fault"}'
+                    self.send_response(code)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 try:
                     answer = requests.post(
                         recorder.target + self.path, data=body, headers={"Content-Type": "application/json"}, timeout=10

@@ -1,0 +1,151 @@
+"""Scale: N Workspaces at once on the local control plane, for N in a list (default 1,50,200,500).
+
+For each N: time until all are Running after a create, all Stopped after a stop, all Running
+after a start, and all gone (Workspaces and namespaces) after a delete; the hooks' request rate
+and latency quantiles (from their /metrics), and the CPU seconds of the hooks, Metacontroller and
+kube-apiserver. Growth is reported as time per Workspace and as a ratio to the smallest N run.
+
+    .venv/bin/python -m bench.scale [--sizes 1,50,200,500] [--mc-workers 5] [--hooks-workers 2]
+        [--mc-qps 50 --mc-burst 100] [--nodes 6]
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+from bench.common import counter_total, group_cpu_seconds, histogram_quantiles
+from cps1 import kube
+from cps1.localcluster import install
+from cps1.localcluster.cluster import LocalCluster
+from tests.conftest import ROOT, load
+
+API = "cps1.io/v1alpha1"
+COMPONENTS = ("hooks", "metacontroller", "kube-apiserver")
+
+
+def phases(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    items = kube.resource(client, API, "Workspace").get().to_dict()["items"]
+    return {w["metadata"]["name"]: (w.get("status") or {}).get("phase", "") for w in items}
+
+
+def until(check: Callable[[], bool], timeout: float) -> float:
+    started = time.monotonic()
+    while not check():
+        if time.monotonic() - started > timeout:
+            raise SystemExit(f"not done within {timeout:.0f}s")
+        time.sleep(0.25)
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1,50,200,500")
+    parser.add_argument("--mc-workers", type=int, default=5)
+    parser.add_argument("--mc-qps", type=float, default=50)
+    parser.add_argument("--mc-burst", type=int, default=100)
+    parser.add_argument("--hooks-workers", type=int, default=2)
+    parser.add_argument("--nodes", type=int, default=6)
+    parser.add_argument("--timeout", type=float, default=1800)
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",")]
+    run_dir = Path(tempfile.mkdtemp(prefix="cps1-scale-"))
+    rows = []
+    cluster = LocalCluster(
+        run_dir,
+        nodes=args.nodes,
+        metacontroller_workers=args.mc_workers,
+        metacontroller_qps=args.mc_qps,
+        metacontroller_burst=args.mc_burst,
+    )
+    with cluster:
+        hooks, url = install.gunicorn_process(run_dir, {"CPS1_LOG_LEVEL": "WARNING"}, workers=args.hooks_workers)
+        cluster.launch(hooks)
+        client = kube.dynamic_client(cluster.kubeconfig)
+        install.install_crds(client)
+        install.install_controller(client, url)
+        kube.apply(client, load(ROOT / "examples/templates/python.yaml"))
+        workspaces = kube.resource(client, API, "Workspace")
+        namespaces = kube.resource(client, "v1", "Namespace")
+        for n in sizes:
+            names = [f"scale-{n}-{i:04d}" for i in range(n)]
+            wanted = set(names)
+
+            def all_in(phase: str, wanted: set[str] = wanted) -> bool:
+                seen = phases(client)
+                return all(seen.get(name) == phase for name in wanted)
+
+            def gone(wanted: set[str] = wanted) -> bool:
+                left = {ns["metadata"]["name"] for ns in namespaces.get().to_dict()["items"]}
+                return not (wanted & set(phases(client))) and not ({f"ws-{w}" for w in wanted} & left)
+
+            def each(action: Callable[[str], object], names: list[str] = names) -> None:
+                for name in names:
+                    action(name)
+
+            def set_running(value: bool) -> Callable[[str], object]:
+                return lambda name: workspaces.patch(
+                    name=name, body={"spec": {"running": value}}, content_type="application/merge-patch+json"
+                )
+
+            before_page = requests.get(f"{url}/metrics", timeout=5).text
+            cpu_before = {c: group_cpu_seconds(cluster.process(c).pid or 0) for c in COMPONENTS}
+            started = time.monotonic()
+
+            def timed(action: Callable[[str], object], done: Callable[[], bool]) -> float:
+                mark = time.monotonic()
+                each(action)
+                until(done, args.timeout)
+                return time.monotonic() - mark
+
+            def create(name: str) -> object:
+                spec = {"owner": "bench", "template": "python", "parameters": {"cpu": "500m", "memory": "1Gi"}}
+                return kube.apply(
+                    client, {"apiVersion": API, "kind": "Workspace", "metadata": {"name": name}, "spec": spec}
+                )
+
+            timings = {
+                "create->Running": timed(create, lambda: all_in("Running")),
+                "stop->Stopped": timed(set_running(False), lambda: all_in("Stopped")),
+                "start->Running": timed(set_running(True), lambda: all_in("Running")),
+                "delete->gone": timed(lambda name: workspaces.delete(name=name), gone),
+            }
+            elapsed = time.monotonic() - started
+            page = requests.get(f"{url}/metrics", timeout=5).text
+            hook_calls = counter_total(page, "cps1_hook_requests_total") - counter_total(
+                before_page, "cps1_hook_requests_total"
+            )
+            quantiles = histogram_quantiles(page, "cps1_hook_duration_seconds")
+            cpu = {c: group_cpu_seconds(cluster.process(c).pid or 0) - cpu_before[c] for c in COMPONENTS}
+            rows.append((n, timings, hook_calls / elapsed, quantiles, cpu, elapsed))
+            print(f"N={n}: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()), flush=True)
+    print(
+        f"\nMetacontroller workers {args.mc_workers}, client QPS {args.mc_qps}/burst {args.mc_burst}; "
+        f"hooks gunicorn workers {args.hooks_workers}; {args.nodes} kwok nodes"
+    )
+    base_n, base_t = rows[0][0], rows[0][1]
+    print(
+        f"{'N':>5} {'create':>8} {'stop':>7} {'start':>7} {'delete':>8} {'s/ws(create)':>12} "
+        f"{'vs N=' + str(base_n):>8} {'hook req/s':>10} {'p50/p95/p99 ms (cumulative)':>28} "
+        f"{'CPU s hooks/mc/apiserver':>26}"
+    )
+    for n, timings, rate, q, cpu, _ in rows:
+        per = timings["create->Running"] / n
+        ratio = timings["create->Running"] / base_t["create->Running"]
+        qs = "/".join(f"{q.get(x, 0) * 1000:.0f}" for x in (0.5, 0.95, 0.99))
+        print(
+            f"{n:>5} {timings['create->Running']:>8.1f} {timings['stop->Stopped']:>7.1f} "
+            f"{timings['start->Running']:>7.1f} {timings['delete->gone']:>8.1f} {per:>12.3f} {ratio:>8.1f} "
+            f"{rate:>10.1f} {qs:>28} {'/'.join(f'{cpu[c]:.0f}' for c in COMPONENTS):>26}"
+        )
+    print(
+        f"median time per workspace to Running: {statistics.median(r[1]['create->Running'] / r[0] for r in rows):.3f}s"
+    )
+
+
+if __name__ == "__main__":
+    main()
