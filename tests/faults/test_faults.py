@@ -1,0 +1,214 @@
+"""The fault tier (opt-in: `make test-faults`): a storm of creates, stops, starts, parameter
+changes and deletes while the hooks are killed, paused past Metacontroller's timeout and made to
+answer errors, Metacontroller is killed, and the Kubernetes API server is killed. Afterwards
+every Workspace converges, no home volume was deleted except by a delete that asked for it, no
+Workspace that should run was ever scaled down, and nothing keeps writing."""
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from common import crd
+from cps1 import kube
+from tests.e2e import workspaces as ws
+from tests.e2e.conftest import wait_until
+
+COUNT = 24
+NAMES = [f"storm-{i:02d}" for i in range(COUNT)]
+STOPPED = set(NAMES[0:6])  # stopped during the storm and left stopped
+RESTARTED = set(NAMES[6:9])  # stopped, then started again
+DELETED = set(NAMES[20:24])  # deleted during the storm
+RETUNED = set(NAMES[9:12])  # parameters changed during the storm
+ALWAYS_RUNNING = set(NAMES) - STOPPED - RESTARTED - DELETED
+
+
+class Observer:
+    """Polls the cluster twice a second in a thread and keeps what went wrong: home volumes that
+    disappeared (or were replaced) and Deployments of always-running Workspaces scaled to zero.
+    Errors while the API server is down are skipped."""
+
+    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
+        self.client = client
+        self.volumes: dict[str, str] = {}  # namespace -> PVC uid
+        self.lost_volumes: set[str] = set()
+        self.scaled_down: set[str] = set()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def poll(self) -> None:
+        pvcs = kube.resource(self.client, "v1", "PersistentVolumeClaim").get().to_dict()["items"]
+        seen = {p["metadata"]["namespace"]: p["metadata"]["uid"] for p in pvcs if p["metadata"]["name"] == "home"}
+        for namespace, uid in self.volumes.items():
+            if seen.get(namespace) != uid:
+                self.lost_volumes.add(namespace)
+        self.volumes.update(seen)
+        for deploy in kube.resource(self.client, "apps/v1", "Deployment").get().to_dict()["items"]:
+            name = deploy["metadata"]["namespace"].removeprefix("ws-")
+            if name in ALWAYS_RUNNING and deploy["spec"].get("replicas") == 0:
+                self.scaled_down.add(name)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with contextlib.suppress(Exception):  # the API server is down on purpose for a while
+                self.poll()
+            time.sleep(0.5)
+
+
+@pytest.fixture
+def observer(faulty_env) -> Iterator[Observer]:  # type: ignore[no-untyped-def]
+    watcher = Observer(faulty_env.client)
+    watcher.thread.start()
+    yield watcher
+    watcher.stop.set()
+    watcher.thread.join()
+
+
+def create(env, name: str) -> None:  # type: ignore[no-untyped-def]
+    ws.workspace(env, name, "storm-python", parameters={"cpu": "500m"})
+
+
+def retry(call, attempts: int = 40) -> None:  # type: ignore[no-untyped-def]
+    """The storm keeps going through an API server restart, like a GitOps tool would."""
+    for _ in range(attempts):
+        try:
+            call()
+            return
+        except Exception:
+            time.sleep(0.5)
+    call()
+
+
+def test_storm_with_faults_converges_and_loses_nothing(faulty_env, observer: Observer) -> None:  # type: ignore[no-untyped-def]
+    env, cluster, proxy = faulty_env, faulty_env.cluster, faulty_env.recorder
+    ws.template(env, "storm-python")
+    for name in NAMES[:8]:
+        create(env, name)
+    wait_until(lambda: all(ws.status(env, n).get("phase") == "Running" for n in NAMES[:8]), 120, what="first wave")
+
+    # The hooks crash while Workspaces are being created.
+    cluster.kill("hooks")
+    for name in NAMES[8:16]:
+        create(env, name)
+    time.sleep(3)
+    cluster.revive("hooks")
+
+    # Metacontroller crashes while Workspaces are stopped.
+    cluster.kill("metacontroller")
+    for name in STOPPED | RESTARTED:
+        ws.patch(env, name, {"spec": {"running": False}})
+    time.sleep(3)
+    cluster.revive("metacontroller")
+
+    # The hooks hang past Metacontroller's 10 s webhook timeout.
+    cluster.process("hooks").signal(signal.SIGSTOP)
+    for name in NAMES[16:24]:
+        create(env, name)
+    time.sleep(15)
+    cluster.process("hooks").signal(signal.SIGCONT)
+    wait_until(
+        lambda: all(ws.status(env, n).get("phase") == "Stopped" for n in STOPPED | RESTARTED),
+        180,
+        what="the stopped ones Stopped",
+    )
+
+    # The hooks answer errors for a while.
+    proxy.fail_with = 500
+    for name in RESTARTED:
+        ws.patch(env, name, {"spec": {"running": True}})
+    for name in RETUNED:
+        ws.patch(env, name, {"spec": {"parameters": {"cpu": "1"}}})
+    for name in DELETED:
+        ws.delete(env, name)
+    time.sleep(8)
+    proxy.fail_with = None
+
+    # The Kubernetes API server crashes.
+    cluster.kill("kube-apiserver")
+    time.sleep(3)
+    cluster.revive("kube-apiserver")
+    retry(lambda: ws.patch(env, NAMES[12], {"metadata": {"annotations": {"storm": "done"}}}))
+
+    # Everything converges.
+    def converged() -> bool:
+        for name in NAMES:
+            status = ws.status(env, name)
+            if name in DELETED:
+                if ws.get(env, name) or ws.child(env, name, "v1", "Namespace", f"ws-{name}"):
+                    return False
+            elif status.get("phase") != (crd.PHASE_STOPPED if name in STOPPED else crd.PHASE_RUNNING):
+                return False
+        return True
+
+    wait_until(converged, 300, interval=1, what="every Workspace in its desired state")
+    for name in RETUNED:
+        deploy = ws.child(env, name, "apps/v1", "Deployment", "workspace")
+        assert deploy["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "1"
+    assert all(ws.status(env, n)["stoppedReason"] == "" for n in ALWAYS_RUNNING | RESTARTED)
+
+    # Nothing was lost or wrongly stopped.
+    time.sleep(1)
+    assert observer.lost_volumes <= {f"ws-{n}" for n in DELETED}
+    assert {f"ws-{n}" for n in DELETED} <= observer.lost_volumes  # the watch did see deletions
+    assert observer.scaled_down == set()
+
+    # And nothing keeps writing: no update loop after the storm.
+    def versions() -> dict[str, str]:
+        out = {}
+        for name in set(NAMES) - DELETED:
+            out[name] = ws.get(env, name)["metadata"]["resourceVersion"]
+            out[name + "/deploy"] = ws.child(env, name, "apps/v1", "Deployment", "workspace")["metadata"][
+                "resourceVersion"
+            ]
+        return out
+
+    time.sleep(5)
+    before = versions()
+    time.sleep(10)
+    assert versions() == before
+
+
+BROKEN_SPECS = {
+    "unknown-template": {"template": "no-such-template"},
+    "out-of-bounds": {"parameters": {"cpu": "64"}},
+    "wrong-type": {"parameters": {"cpu": True}},
+    "unknown-parameter": {"parameters": {"colour": "blue"}},
+    "bad-enum": {"parameters": {"pythonVersion": "2.7"}},
+}
+
+
+def test_bad_input_at_scale_does_not_disturb_healthy_workspaces(faulty_env, observer: Observer) -> None:  # type: ignore[no-untyped-def]
+    env = faulty_env
+    ws.template(env, "bad-python")
+    ws.template(env, "doomed")
+    doomed = [f"doomed-{i}" for i in range(6)]
+    for name in doomed:
+        ws.workspace(env, name, "doomed")
+    wait_until(lambda: all(ws.status(env, n).get("phase") == "Running" for n in doomed), 120, what="doomed Running")
+    before = {n: ws.child(env, n, "v1", "PersistentVolumeClaim", "home")["metadata"]["uid"] for n in doomed}
+    broken = []
+    for kind, spec in BROKEN_SPECS.items():
+        template = spec.get("template", "bad-python")
+        extra = {key: value for key, value in spec.items() if key != "template"}
+        for i in range(6):
+            broken.append(f"bad-{kind}-{i}")
+            ws.workspace(env, broken[-1], template, **extra)
+    ws.delete(env, "doomed", "WorkspaceTemplate")  # the template vanishes under running Workspaces
+    healthy = [f"healthy-{i}" for i in range(12)]
+    for name in healthy:
+        ws.workspace(env, name, "bad-python")
+    wait_until(lambda: all(ws.status(env, n).get("phase") == "Running" for n in healthy), 120, what="healthy Running")
+    wait_until(
+        lambda: all(ws.status(env, n).get("phase") == "Failed" for n in broken + doomed),
+        120,
+        what="every broken Workspace Failed",
+    )
+    reasons = {ws.condition(env, n, "TemplateResolved")["reason"] for n in broken + doomed}
+    assert reasons == {"TemplateNotFound", "InvalidParameters"}
+    for name in doomed:  # Failed, but nothing of theirs was removed or scaled down
+        assert ws.child(env, name, "v1", "PersistentVolumeClaim", "home")["metadata"]["uid"] == before[name]
+        assert ws.child(env, name, "apps/v1", "Deployment", "workspace")["spec"]["replicas"] == 1
+    assert not {f"ws-{n}" for n in doomed + healthy} & observer.lost_volumes
