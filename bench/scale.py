@@ -51,6 +51,12 @@ def main() -> None:
     parser.add_argument("--hooks-workers", type=int, default=2)
     parser.add_argument("--nodes", type=int, default=6)
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument(
+        "--broken",
+        type=int,
+        default=0,
+        help="then repeat every size with this many broken Workspaces present, and compare",
+    )
     args = parser.parse_args()
     sizes = [int(n) for n in args.sizes.split(",")]
     run_dir = Path(tempfile.mkdtemp(prefix="cps1-scale-"))
@@ -71,8 +77,27 @@ def main() -> None:
         kube.apply(client, load(ROOT / "examples/templates/python.yaml"))
         workspaces = kube.resource(client, API, "Workspace")
         namespaces = kube.resource(client, "v1", "Namespace")
-        for n in sizes:
-            names = [f"scale-{n}-{i:04d}" for i in range(n)]
+        plan = [(n, "") for n in sizes] + ([(n, "b") for n in sizes] if args.broken else [])
+        for n, tag in plan:
+            if tag and not any(name.startswith("broken-") for name in phases(client)):
+                for i in range(args.broken):
+                    spec = [
+                        {"template": "no-such"},
+                        {"template": "python", "parameters": {"cpu": "64"}},
+                        {"template": "python", "parameters": {"colour": "blue"}},
+                    ][i % 3]
+                    kube.apply(
+                        client,
+                        {
+                            "apiVersion": API,
+                            "kind": "Workspace",
+                            "metadata": {"name": f"broken-{i:04d}"},
+                            "spec": {"owner": "bench", **spec},
+                        },
+                    )
+                until(lambda: sum(p == "Failed" for p in phases(client).values()) >= args.broken, args.timeout)
+                print(f"{args.broken} broken Workspaces are Failed; measuring again", flush=True)
+            names = [f"scale{tag}-{n}-{i:04d}" for i in range(n)]
             wanted = set(names)
 
             def all_in(phase: str, wanted: set[str] = wanted) -> bool:
@@ -88,9 +113,12 @@ def main() -> None:
                     action(name)
 
             def set_running(value: bool) -> Callable[[str], object]:
-                return lambda name: workspaces.patch(
-                    name=name, body={"spec": {"running": value}}, content_type="application/merge-patch+json"
-                )
+                def patch(workspace: str) -> object:
+                    return workspaces.patch(
+                        name=workspace, body={"spec": {"running": value}}, content_type="application/merge-patch+json"
+                    )
+
+                return patch
 
             before_page = requests.get(f"{url}/metrics", timeout=5).text
             cpu_before = {c: group_cpu_seconds(cluster.process(c).pid or 0) for c in COMPONENTS}
@@ -121,8 +149,11 @@ def main() -> None:
             )
             quantiles = histogram_quantiles(page, "cps1_hook_duration_seconds")
             cpu = {c: group_cpu_seconds(cluster.process(c).pid or 0) - cpu_before[c] for c in COMPONENTS}
-            rows.append((n, timings, hook_calls / elapsed, quantiles, cpu, elapsed))
-            print(f"N={n}: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()), flush=True)
+            rows.append((n, timings, hook_calls / elapsed, quantiles, cpu, elapsed, tag))
+            print(
+                f"N={n}{' with broken' if tag else ''}: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items()),
+                flush=True,
+            )
     print(
         f"\nMetacontroller workers {args.mc_workers}, client QPS {args.mc_qps}/burst {args.mc_burst}; "
         f"hooks gunicorn workers {args.hooks_workers}; {args.nodes} kwok nodes"
@@ -133,18 +164,25 @@ def main() -> None:
         f"{'vs N=' + str(base_n):>8} {'hook req/s':>10} {'p50/p95/p99 ms (cumulative)':>28} "
         f"{'CPU s hooks/mc/apiserver':>26}"
     )
-    for n, timings, rate, q, cpu, _ in rows:
+    for n, timings, rate, q, cpu, _, tag in rows:
         per = timings["create->Running"] / n
         ratio = timings["create->Running"] / base_t["create->Running"]
         qs = "/".join(f"{q.get(x, 0) * 1000:.0f}" for x in (0.5, 0.95, 0.99))
         print(
-            f"{n:>5} {timings['create->Running']:>8.1f} {timings['stop->Stopped']:>7.1f} "
+            f"{str(n) + ('*' if tag else ''):>5} {timings['create->Running']:>8.1f} {timings['stop->Stopped']:>7.1f} "
             f"{timings['start->Running']:>7.1f} {timings['delete->gone']:>8.1f} {per:>12.3f} {ratio:>8.1f} "
             f"{rate:>10.1f} {qs:>28} {'/'.join(f'{cpu[c]:.0f}' for c in COMPONENTS):>26}"
         )
-    print(
-        f"median time per workspace to Running: {statistics.median(r[1]['create->Running'] / r[0] for r in rows):.3f}s"
-    )
+    clean = [r for r in rows if not r[6]]
+    per_ws = statistics.median(r[1]["create->Running"] / r[0] for r in clean)
+    print(f"median time per workspace to Running (clean runs): {per_ws:.3f}s")
+    for row in rows:
+        if row[6]:
+            base = next(r for r in clean if r[0] == row[0])
+            ratio = row[1]["create->Running"] / base[1]["create->Running"]
+            print(
+                f"* N={row[0]} with {args.broken} broken Workspaces present: create->Running {ratio:.2f}x the clean run"
+            )
 
 
 if __name__ == "__main__":
