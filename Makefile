@@ -16,7 +16,7 @@ $(BIN)/cps1: setup.cfg pyproject.toml
 setup: $(BIN)/cps1
 
 controlplane:
-	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller >/dev/null
+	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller helm >/dev/null
 
 # Set up and run CPS1 on the local control plane (or explain Helm when KUBECONFIG is set).
 run: setup controlplane

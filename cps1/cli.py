@@ -26,10 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="print the children CPS1 would create for Workspace YAML")
     render.add_argument("paths", nargs="+", help="YAML files or directories (Workspaces and their templates)")
     render.set_defaults(func=_render)
-    from cps1 import commands, dev
+    from cps1 import commands, dev, keygen
 
     dev.add_parser(sub)
     commands.add_parsers(sub)
+    keygen.add_parser(sub)
     return parser
 
 

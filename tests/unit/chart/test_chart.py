@@ -1,0 +1,152 @@
+"""The Helm chart without a cluster: lint, render every scenario in helm/cps1/ci, validate every
+rendered object against the Kubernetes 1.36 schemas, the values schema, security defaults, and
+that the chart's CRDs and CompositeController match the top-level ones."""
+
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from cps1.localcluster.cluster import binaries
+from tests.conftest import ROOT
+
+CHART = ROOT / "helm" / "cps1"
+SCENARIOS = sorted((CHART / "ci").glob("*-values.yaml"))
+WORKLOADS = ("Deployment", "StatefulSet", "Job", "Pod")
+
+
+@cache
+def helm() -> str:
+    return str(binaries(("helm",))["helm"] / "helm")
+
+
+def run_helm(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([helm(), *args], capture_output=True, text=True, check=False)
+
+
+@cache
+def render(values: Path | None = None, *sets: str) -> list[dict]:
+    args = ["template", "cps1", str(CHART), "--namespace", "cps1-system", "--kube-version", "1.36.3", "--include-crds"]
+    if values:
+        args += ["-f", str(values)]
+    for item in sets:
+        args += ["--set", item]
+    out = run_helm(*args)
+    assert out.returncode == 0, out.stderr
+    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+
+
+def test_lint_strict() -> None:
+    out = run_helm("lint", "--strict", str(CHART))
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("values", SCENARIOS, ids=lambda p: p.stem)
+def test_every_rendered_object_is_valid(values: Path) -> None:
+    vendored = CHART / "charts" / "metacontroller" / "crds" / "metacontroller-crds.yaml"
+    crds = {d["spec"]["names"]["kind"]: d for d in yaml.safe_load_all(vendored.read_text()) if d}
+    for doc in render(values):
+        if doc["apiVersion"].startswith("metacontroller.k8s.io/"):
+            schema = crds[doc["kind"]]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+            jsonschema.Draft7Validator(schema).validate(doc)
+        else:
+            kubernetes_validate.validate(doc, "1.36", strict=True)
+
+
+@pytest.mark.parametrize("values", SCENARIOS, ids=lambda p: p.stem)
+def test_workloads_run_non_root_with_nothing_extra(values: Path) -> None:
+    for doc in render(values):
+        if doc["kind"] not in WORKLOADS:
+            continue
+        pod = doc["spec"] if doc["kind"] == "Pod" else doc["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, doc["metadata"]["name"]
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in pod["containers"]:
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"] == {"drop": ["ALL"]}
+            assert container["resources"]["limits"]
+
+
+def by_name(docs: list[dict], kind: str, suffix: str) -> dict:
+    return next(d for d in docs if d["kind"] == kind and d["metadata"]["name"].endswith(suffix))
+
+
+def test_least_privilege_identities() -> None:
+    docs = render()
+    assert by_name(docs, "ServiceAccount", "-hooks")["automountServiceAccountToken"] is False
+    assert by_name(docs, "ServiceAccount", "-console")["automountServiceAccountToken"] is False
+    bound = {s["name"] for d in docs if d["kind"] in ("RoleBinding", "ClusterRoleBinding") for s in d["subjects"]}
+    assert not any(name.endswith(("-hooks", "-console")) for name in bound)
+    gateway = by_name(docs, "ClusterRole", "-gateway")
+    assert gateway["rules"] == [
+        {"apiGroups": ["cps1.io"], "resources": ["workspaces"], "verbs": ["get", "list", "watch", "patch"]}
+    ]
+    api_role = by_name(docs, "Role", "-api")
+    assert api_role["rules"][0]["resources"] == ["configmaps", "secrets"]
+
+
+def test_components_switch_off() -> None:
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in render(CHART / "ci" / "minimal-values.yaml")}
+    assert not any(name.endswith(("-console", "-gateway")) for _, name in kinds)
+    assert not any(kind in ("Ingress", "NetworkPolicy") for kind, _ in kinds)
+    assert any(kind == "StatefulSet" and "metacontroller" in name for kind, name in kinds)
+    off = {(d["kind"], d["metadata"]["name"]) for d in render(CHART / "ci" / "no-metacontroller-values.yaml")}
+    assert not any(kind == "StatefulSet" for kind, _ in off)
+    assert ("CompositeController", "cps1-workspaces") in off
+
+
+def test_tls_and_ide_domain_reach_ingress_and_hooks() -> None:
+    docs = render(CHART / "ci" / "tls-values.yaml")
+    assert by_name(docs, "Ingress", "cps1")["spec"]["tls"] == [
+        {"hosts": ["cps1.example.com"], "secretName": "cps1-tls"}
+    ]
+    env = {
+        e["name"]: e.get("value")
+        for e in by_name(docs, "Deployment", "-hooks")["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["CPS1_IDE_DOMAIN"] == "ws.example.com" and env["CPS1_INGRESS_TLS_SECRET"] == "cps1-tls"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("bogus=1", "additional properties 'bogus' not allowed"),
+        ("gateway.service.type=ClusterIP", "value must be one of 'LoadBalancer', 'NodePort'"),
+        ("hooks.replicas=0", "/hooks/replicas"),
+        ("api.bootstrapAdmin=Not_A_User", "/api/bootstrapAdmin"),
+        ("ingress.tls.enabled=true", "/ingress/tls/secretName"),
+        ("controller.hookTimeout=soon", "/controller/hookTimeout"),
+        ("gateway.service.nodePort=80", "/gateway/service/nodePort"),
+    ],
+)
+def test_schema_rejects_bad_values_with_a_clear_message(setting: str, message: str) -> None:
+    out = run_helm("template", "cps1", str(CHART), "--kube-version", "1.36.3", "--set", setting)
+    assert out.returncode != 0
+    assert message in out.stderr
+
+
+def test_chart_crds_are_the_top_level_crds() -> None:
+    for path in sorted((ROOT / "crds").glob("*.yaml")):
+        assert (CHART / "crds" / path.name).read_text() == path.read_text(), path.name
+
+
+def test_chart_compositecontroller_is_the_top_level_one() -> None:
+    rendered = by_name(render(), "CompositeController", "cps1-workspaces")
+    source = yaml.safe_load((ROOT / "metacontroller" / "workspace-controller.yaml").read_text())
+    for hook in source["spec"]["hooks"].values():
+        hook["webhook"]["service"] = {**hook["webhook"]["service"], "name": "cps1-hooks"}
+    assert rendered["spec"] == source["spec"]
+
+
+def test_every_value_is_documented() -> None:
+    """Every key at the first two levels of values.yaml has a comment line right above it."""
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if re.match(r"^(  )?[A-Za-z]+:", line):
+            assert lines[number - 1].lstrip().startswith("#"), f"values.yaml:{number + 1}: {line.strip()}"
