@@ -22,6 +22,22 @@ def _state(run_dir: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def console_process(run_dir: Path, api_url: str, env: dict[str, str] | None = None) -> tuple[processes.Process, str]:
+    """The web console (Streamlit, headless, no usage statistics) on a free loopback port,
+    pointed at the API, ready when Streamlit's own /_stcore/health answers; and its URL."""
+    port = processes.free_port()
+    url = f"http://{processes.LOOPBACK}:{port}"
+    argv = [sys.executable, "-m", "console", "--server.address", processes.LOOPBACK, "--server.port", str(port)]
+    proc = processes.Process(
+        "console",
+        argv,
+        run_dir / "logs" / f"console-{port}.log",
+        {"CPS1_CONSOLE_API_URL": api_url, **(env or {})},
+        lambda: processes.http_ok(f"{url}/_stcore/health"),
+    )
+    return proc, url
+
+
 def up(args: argparse.Namespace) -> int:
     if os.environ.get("KUBECONFIG") and not args.force_local:
         print(HELM_HINT)
@@ -55,6 +71,8 @@ def up(args: argparse.Namespace) -> int:
         }
         api, api_url = install.gunicorn_process(run_dir, api_env, app="api.wsgi:app")
         cluster.launch(api)
+        console, console_url = console_process(run_dir, api_url)
+        cluster.launch(console)
     except BaseException:
         cluster.stop()
         raise
@@ -62,6 +80,7 @@ def up(args: argparse.Namespace) -> int:
     export KUBECONFIG={cluster.kubeconfig}
     hooks:      {hooks_url}  (/healthz /readyz /metrics)
     api:        {api_url}/api/v1  (OpenAPI: {api_url}/api/v1/openapi.json)
+    console:    {console_url}  (sign in with the admin token below)
     log in:     cps1 login --url {api_url} --token {admin_token}
                 (the first admin's token: keep it; `cps1 dev down` forgets it)
     templates:  python, node, go  (from examples/templates)
@@ -98,7 +117,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dev = sub.add_parser("dev", help="run CPS1 on a local control plane")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True)
     for name, func, text in (
-        ("up", up, "start the control plane, Metacontroller and the hooks; install CPS1"),
+        ("up", up, "start the control plane, Metacontroller, the hooks, the API and the console; install CPS1"),
         ("down", down, "stop every process `dev up` started"),
         ("status", status, "show what runs"),
     ):

@@ -1,0 +1,145 @@
+"""The console's only backend: the CPS1 Workspace API over HTTP.
+
+One method per operation the console uses, returning the API's JSON as plain dicts; every
+failure is a `console.errors.ApiError`. The caller's credential (a bearer token, or the user
+name an authenticating proxy vouched for) is held by the client object only, which lives in the
+user's Streamlit session; it never goes into a URL, an error message or a log. No Streamlit here.
+"""
+
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from console import errors
+
+
+class ApiClient:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str = "",
+        proxy_header: str = "",
+        proxy_user: str = "",
+        timeout: float = 15.0,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        # Only our own credentials go out: no ~/.netrc, no proxy settings from the environment.
+        self.session.trust_env = False
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+        elif proxy_header and proxy_user:
+            self.session.headers[proxy_header] = proxy_user
+
+    def call(self, method: str, path: str, *, body: dict | None = None, params: dict | None = None) -> Any:
+        """JSON of the answer (None for 204); ApiError with the API's message otherwise."""
+        try:
+            answer = self.session.request(
+                method, f"{self.url}/api/v1{path}", json=body, params=params, timeout=self.timeout
+            )
+        except requests.RequestException as err:
+            raise errors.Unreachable(self.url, type(err).__name__) from err
+        if answer.status_code == 204:
+            return None
+        try:
+            data = answer.json()
+        except ValueError:
+            data = None
+        if answer.status_code >= 400:
+            if not isinstance(data, dict):
+                data = {"message": answer.reason or "error"}
+            kind = errors.Unauthorized if answer.status_code == 401 else errors.ApiError
+            fields = errors.flatten_detail(data.get("detail"))
+            raise kind(answer.status_code, str(data.get("message") or answer.reason), fields)
+        if data is None:
+            raise errors.ApiError(answer.status_code, "the API answered something that is not JSON")
+        return data
+
+    # Who am I -----------------------------------------------------------------------------
+
+    def me(self) -> dict:
+        return self.call("GET", "/me")
+
+    # Workspaces ---------------------------------------------------------------------------
+
+    def workspaces(self, *, owner: str = "", template: str = "", phase: str = "") -> list[dict]:
+        """Your Workspaces; an admin's call lists everyone's, narrowed by the filters given."""
+        params = {k: v for k, v in (("owner", owner), ("template", template), ("phase", phase)) if v}
+        return self.call("GET", "/workspaces", params=params)["items"]
+
+    def workspace(self, name: str) -> dict:
+        return self.call("GET", f"/workspaces/{_seg(name)}")
+
+    def create_workspace(self, body: dict) -> dict:
+        return self.call("POST", "/workspaces", body=body)
+
+    def update_workspace(self, name: str, body: dict) -> dict:
+        return self.call("PATCH", f"/workspaces/{_seg(name)}", body=body)
+
+    def start(self, name: str) -> dict:
+        return self.call("POST", f"/workspaces/{_seg(name)}/start")
+
+    def stop(self, name: str) -> dict:
+        return self.call("POST", f"/workspaces/{_seg(name)}/stop")
+
+    def delete_workspace(self, name: str) -> None:
+        self.call("DELETE", f"/workspaces/{_seg(name)}")
+
+    def events(self, name: str) -> list[dict]:
+        return self.call("GET", f"/workspaces/{_seg(name)}/events")["items"]
+
+    # Templates ----------------------------------------------------------------------------
+
+    def templates(self) -> list[dict]:
+        return self.call("GET", "/templates")["items"]
+
+    def template(self, name: str) -> dict:
+        return self.call("GET", f"/templates/{_seg(name)}")
+
+    def validate_template(self, name: str, spec: dict) -> None:
+        """Raises ApiError (422 with the fields) when the API server would refuse the template."""
+        self.call("POST", "/templates/validate", body={"name": name, "spec": spec})
+
+    def create_template(self, name: str, spec: dict) -> dict:
+        return self.call("POST", "/templates", body={"name": name, "spec": spec})
+
+    def replace_template(self, name: str, spec: dict) -> dict:
+        return self.call("PUT", f"/templates/{_seg(name)}", body={"spec": spec})
+
+    def delete_template(self, name: str) -> None:
+        self.call("DELETE", f"/templates/{_seg(name)}")
+
+    # SSH keys -----------------------------------------------------------------------------
+
+    def keys(self) -> list[dict]:
+        return self.call("GET", "/me/keys")["items"]
+
+    def add_key(self, key: str, name: str = "") -> dict:
+        body = {"key": key, **({"name": name} if name else {})}
+        return self.call("POST", "/me/keys", body=body)
+
+    def remove_key(self, fingerprint: str) -> None:
+        # A fingerprint holds '/' and '+': the API's route takes the rest of the path.
+        self.call("DELETE", f"/me/keys/{quote(fingerprint, safe='/:')}")
+
+    # Users (admins) -----------------------------------------------------------------------
+
+    def users(self) -> list[dict]:
+        return self.call("GET", "/users")["items"]
+
+    def create_user(self, name: str, *, admin: bool = False) -> dict:
+        """Create a user, or change whether an existing one is an admin."""
+        return self.call("POST", "/users", body={"name": name, "admin": admin})
+
+    def issue_token(self, user: str, name: str, expires_in_days: int | None = None) -> dict:
+        """A token for `user` to hand over; the answer is the only time it is shown."""
+        body: dict = {"name": name, **({"expiresInDays": expires_in_days} if expires_in_days else {})}
+        return self.call("POST", f"/users/{_seg(user)}/tokens", body=body)
+
+
+def _seg(name: str) -> str:
+    """A name as one path segment, so a stray '/' or '?' cannot reach another route."""
+    return quote(name, safe="")

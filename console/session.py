@@ -1,0 +1,86 @@
+"""Who is using the console, kept in the user's Streamlit session and nowhere else.
+
+The API token a user signs in with lives only in ``st.session_state`` (server-side, per
+browser tab): never in a file, a URL, a cookie or a log, and gone when the tab closes or the
+user signs out. Behind an authenticating proxy (``CPS1_CONSOLE_PROXY_USER_HEADER``), the
+proxy's identity header of the page request is forwarded to the API instead, which decides
+whether to trust it (CPS1_API_PROXY_TRUSTED_NETWORKS must hold the console's address). The
+proxy must strip that header from what browsers send, and the console must be reachable only
+through the proxy: otherwise anyone could name themselves in it.
+"""
+
+import streamlit as st
+
+from console import errors
+from console.api_client import ApiClient
+from console.settings import Settings
+
+TOKEN = "cps1.token"
+USER = "cps1.user"
+NOTICE = "cps1.signin-notice"
+
+
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def proxy_user(config: Settings) -> str:
+    """The user name the authenticating proxy sent with this page, or "" (not configured, or
+    absent)."""
+    if not config.proxy_user_header:
+        return ""
+    return str(st.context.headers.get(config.proxy_user_header) or "").strip()
+
+
+def client() -> ApiClient:
+    """A client with this session's credential: the token signed in with, else the proxy's
+    identity, else none (every call then answers 401)."""
+    config = settings()
+    token = st.session_state.get(TOKEN, "")
+    return ApiClient(
+        config.api_url,
+        token=token,
+        proxy_header=config.proxy_user_header,
+        proxy_user="" if token else proxy_user(config),
+        timeout=config.timeout_seconds,
+    )
+
+
+def current_user() -> dict | None:
+    """``{"name", "admin", ...}`` of the signed-in user, or None. With a proxy identity and no
+    token, the first page of a session asks the API who that is; a refusal is kept as a
+    notice for the sign-in page rather than raised."""
+    if USER in st.session_state:
+        return st.session_state[USER]  # type: ignore[no-any-return]
+    config = settings()
+    if TOKEN in st.session_state or not proxy_user(config):
+        return None
+    try:
+        me = client().me()
+    except errors.ApiError as err:
+        st.session_state[NOTICE] = f"Your sign-in through the proxy was not accepted: {errors.describe(err)}"
+        return None
+    st.session_state[USER] = me
+    return me
+
+
+def sign_in(token: str) -> dict:
+    """Check the token with the API (``GET /me``) and keep it for this session only."""
+    config = settings()
+    me = ApiClient(config.api_url, token=token, timeout=config.timeout_seconds).me()
+    st.session_state[TOKEN] = token
+    st.session_state[USER] = me
+    st.session_state.pop(NOTICE, None)
+    return me
+
+
+def sign_out(notice: str = "") -> None:
+    """Forget the credential and everything else of this session, form values included, so
+    whoever signs in next in this tab sees nothing of it."""
+    st.session_state.clear()
+    if notice:
+        st.session_state[NOTICE] = notice
+
+
+def signed_in_by_proxy() -> bool:
+    return USER in st.session_state and TOKEN not in st.session_state

@@ -1,0 +1,29 @@
+"""The console's configuration, read from CPS1_CONSOLE_* variables at every script run (cheap,
+and a test can change it without restarting anything)."""
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    # The Workspace API, the console's only backend.
+    api_url: str = "http://127.0.0.1:8080"
+    # When the console sits behind an authenticating proxy (oauth2-proxy style), the header that
+    # carries the user's name. The console forwards it to the API, which must name the same
+    # header (CPS1_API_PROXY_USER_HEADER) and trust the console's address. Off when empty.
+    proxy_user_header: str = ""
+    # How often live tables refresh, in seconds.
+    refresh_seconds: float = 5.0
+    # Per API request, in seconds.
+    timeout_seconds: float = 15.0
+
+    @classmethod
+    def from_env(cls, prefix: str = "CPS1_CONSOLE_") -> "Settings":
+        env = os.environ
+        return cls(
+            api_url=env.get(prefix + "API_URL", cls.api_url).rstrip("/"),
+            proxy_user_header=env.get(prefix + "PROXY_USER_HEADER", "").strip(),
+            refresh_seconds=float(env.get(prefix + "REFRESH_SECONDS", str(cls.refresh_seconds))),
+            timeout_seconds=float(env.get(prefix + "TIMEOUT_SECONDS", str(cls.timeout_seconds))),
+        )

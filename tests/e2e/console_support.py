@@ -1,0 +1,63 @@
+"""What the console's end-to-end tests share: the real Workspace API under gunicorn on the
+local control plane (started by PID, stopped by PID), users with tokens issued through it, and
+the template the tests create workspaces from."""
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+
+from cps1 import kube
+from cps1.localcluster import install
+from tests.e2e import workspaces as ws
+
+SYSTEM_NS = "cps1-console-test"
+ADMIN = "root"
+ADMIN_TOKEN = "cps1_c0c0c0c0c0c0_" + "a" * 40
+PROXY_HEADER = "X-Forwarded-User"
+TEMPLATE = "console-python"
+APP = Path(__file__).resolve().parents[2] / "console" / "streamlit_app.py"
+
+
+@contextlib.contextmanager
+def running_api(env, run_dir: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The API (`api.wsgi:app`, 2 workers) with a bootstrap admin and the proxy header on, and
+    the test template; yields its URL."""
+    kube.apply(env.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NS}})
+    ws.template(env, TEMPLATE)
+    api, url = install.gunicorn_process(
+        run_dir,
+        {
+            "CPS1_API_KUBECONFIG": str(env.cluster.kubeconfig),
+            "CPS1_API_SYSTEM_NAMESPACE": SYSTEM_NS,
+            "CPS1_API_BOOTSTRAP_ADMIN": ADMIN,
+            "CPS1_API_BOOTSTRAP_TOKEN": ADMIN_TOKEN,
+            "CPS1_API_PROXY_USER_HEADER": PROXY_HEADER,
+        },
+        app="api.wsgi:app",
+    )
+    api.start()
+    try:
+        api.wait_ready(60)
+        yield url
+    finally:
+        api.stop()
+
+
+def admin_call(api_url: str, method: str, path: str, body: dict | None = None) -> dict:
+    answer = requests.request(
+        method,
+        f"{api_url}/api/v1{path}",
+        json=body,
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return answer.json() if answer.status_code != 204 else {}
+
+
+def user_token(api_url: str, name: str) -> str:
+    """Create (or keep) user `name` and issue a fresh token for them, as an admin would."""
+    admin_call(api_url, "POST", "/users", {"name": name})
+    return str(admin_call(api_url, "POST", f"/users/{name}/tokens", {"name": "console-e2e"})["token"])

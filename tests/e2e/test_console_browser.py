@@ -1,0 +1,215 @@
+"""The console as a person uses it: the real console (`python -m console`, Streamlit on
+127.0.0.1) in Debian's headless Chromium driven by Playwright, against the real API on the local
+control plane. A screenshot of every page goes to test-artifacts/console/.
+
+Chromium comes from Debian (`apt-get install chromium`), never from `playwright install`; the
+flags below keep it from dialling anything but the console on loopback.
+"""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from cps1 import dev
+from cps1.localcluster.processes import Process
+from tests.e2e import console_support as support
+from tests.e2e import workspaces as ws
+from tests.e2e.conftest import ARTIFACTS
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = ARTIFACTS / "console"
+WAIT_MS = 30_000
+RUNNING_MS = 120_000
+
+
+# This 2-core machine is shared: give a rerun more than expect()'s default 5 seconds.
+expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        message = "Debian's chromium is needed: apt-get install -y chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def api_url(env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    with support.running_api(env, tmp_path_factory.mktemp("console-browser-api")) as url:
+        yield url
+
+
+def _console(run_dir: Path, api_url: str, env: dict[str, str]) -> Iterator[str]:
+    proc: Process
+    proc, url = dev.console_process(run_dir, api_url, {"CPS1_CONSOLE_REFRESH_SECONDS": "1", **env})
+    proc.start()
+    try:
+        proc.wait_ready(60)
+        yield url
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def console_url(api_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _console(tmp_path_factory.mktemp("console"), api_url, {})
+
+
+@pytest.fixture(scope="module")
+def proxied_console_url(api_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from _console(
+        tmp_path_factory.mktemp("console-proxied"),
+        api_url,
+        {"CPS1_CONSOLE_PROXY_USER_HEADER": support.PROXY_HEADER},
+    )
+
+
+def settle(page: Page) -> None:
+    """Wait until the script run is over: mid-run, Streamlit still shows some of the previous
+    run's elements next to the new ones."""
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0)
+    expect(page.locator("[data-stale='true']")).to_have_count(0)
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    settle(page)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def open_page(browser: Browser, url: str, headers: dict[str, str] | None = None) -> Page:
+    context = browser.new_context(viewport={"width": 1400, "height": 1600}, extra_http_headers=headers or {})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    page.goto(url)
+    return page
+
+
+def sign_in(page: Page, token: str) -> None:
+    page.get_by_label("API token", exact=True).fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="My workspaces")).to_be_visible()
+
+
+def go(page: Page, link: str, heading: str) -> None:
+    page.get_by_role("link", name=link).click()
+    expect(page.get_by_role("heading", name=heading)).to_be_visible()
+
+
+def test_sign_in_create_watch_it_run_stop_and_delete(  # type: ignore[no-untyped-def]
+    env, chromium: Browser, console_url: str, api_url: str
+) -> None:
+    name = "web-ws"
+    token = support.user_token(api_url, "erin")
+    page = open_page(chromium, console_url)
+    try:
+        expect(page.get_by_label("API token", exact=True)).to_be_visible()
+        shot(page, "01-sign-in")
+        sign_in(page, token)
+        expect(page.get_by_text("Signed in as erin")).to_be_visible()
+        expect(page.get_by_text("You have no workspaces yet.")).to_be_visible()
+        shot(page, "02-my-workspaces-empty")
+
+        go(page, "New workspace", "New workspace")
+        page.get_by_label("Template", exact=True).click()
+        page.get_by_role("option", name=f"Python 3.11 ({support.TEMPLATE})").click()
+        settle(page)
+        expect(page.get_by_text("Python 3.11 with pip")).to_be_visible()
+        page.get_by_label("Name", exact=True).fill(name)
+        shot(page, "03-create-form")
+        page.get_by_role("button", name="Create workspace").click()
+        expect(page.get_by_text(f"Created workspace {name}.")).to_be_visible()
+        expect(page.get_by_text(f"{name} is running.")).to_be_visible(timeout=RUNNING_MS)
+        shot(page, "04-create-running")
+
+        page.get_by_role("link", name="See it in My workspaces").click()
+        expect(page.get_by_role("heading", name=name)).to_be_visible()
+        expect(page.get_by_text(f"Host cps1-{name}")).to_be_visible()
+        expect(page.get_by_role("link", name="Open IDE")).to_have_attribute("href", ws.status(env, name)["ideURL"])
+        shot(page, "05-my-workspaces-running")
+
+        admin_pages(chromium, console_url)
+
+        page.get_by_role("button", name="Stop").click()
+        expect(page.get_by_text(f"Stopping {name}; its home volume is kept.")).to_be_visible()
+        badge = page.locator(".stMarkdownBadge")  # the phase badge of the details
+        expect(badge).to_have_text("Stopped", timeout=RUNNING_MS)
+        assert ws.status(env, name)["phase"] == "Stopped"
+        shot(page, "06-stopped")
+
+        go(page, "SSH keys", "SSH keys")
+        shot(page, "07-ssh-keys")
+        go(page, "My workspaces", "My workspaces")
+
+        page.get_by_role("button", name="Delete").click()
+        expect(page.get_by_text(f"Delete workspace {name}?")).to_be_visible()
+        shot(page, "08-delete-confirmation")
+        page.get_by_role("button", name=f"Yes, delete {name}").click()
+        expect(page.get_by_text("You have no workspaces yet.")).to_be_visible(timeout=RUNNING_MS)
+        ws.wait_gone(env, name)
+        shot(page, "09-deleted")
+    finally:
+        page.context.close()
+        ws.delete(env, name)
+
+
+def admin_pages(chromium: Browser, console_url: str) -> None:
+    """While erin's workspace runs: what an admin sees of it, and the template editor."""
+    page = open_page(chromium, console_url)
+    try:
+        sign_in(page, support.ADMIN_TOKEN)
+        go(page, "All workspaces", "All workspaces")
+        expect(page.get_by_role("heading", name="web-ws")).to_be_visible()
+        expect(page.get_by_text("· owner erin")).to_be_visible()
+        shot(page, "10-admin-all-workspaces")
+        go(page, "Templates", "Templates")
+        page.get_by_label("Edit", exact=True).click()
+        page.get_by_role("option", name=support.TEMPLATE, exact=True).click()
+        settle(page)
+        expect(page.get_by_label("Image", exact=True)).to_have_value("cps1/workspace-python:0.1.0")
+        shot(page, "11-admin-template-form")
+        page.get_by_text("YAML", exact=True).click()
+        settle(page)
+        expect(page.get_by_label("Manifest", exact=True)).to_be_visible()
+        page.get_by_role("button", name="Validate").click()
+        expect(page.get_by_text(f"Template {support.TEMPLATE} is valid.")).to_be_visible()
+        shot(page, "12-admin-template-yaml")
+    finally:
+        page.context.close()
+
+
+def test_the_proxy_identity_signs_in_without_a_token(chromium: Browser, proxied_console_url: str) -> None:
+    page = open_page(chromium, proxied_console_url, {support.PROXY_HEADER: "proxied-pat"})
+    try:
+        expect(page.get_by_text("Signed in as proxied-pat")).to_be_visible()
+        expect(page.get_by_text("by your organisation's sign-in")).to_be_visible()
+        expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+        expect(page.get_by_label("API token", exact=True)).to_have_count(0)
+        shot(page, "13-proxy-signed-in")
+    finally:
+        page.context.close()
+    anonymous = open_page(chromium, proxied_console_url)
+    try:
+        expect(anonymous.get_by_text(f"{support.PROXY_HEADER} header, and this request had none")).to_be_visible()
+        expect(anonymous.get_by_label("API token", exact=True)).to_be_visible()
+    finally:
+        anonymous.context.close()
