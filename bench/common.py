@@ -1,7 +1,9 @@
 """Shared pieces of the benchmarks: percentiles and a loopback load loop."""
 
 import os
+import signal
 import statistics
+import sys
 import threading
 import time
 from pathlib import Path
@@ -87,3 +89,9 @@ def counter_total(metrics_page: str, name: str, match: str = "") -> float:
         for line in metrics_page.splitlines()
         if line.startswith(name + "{") and match in line
     )
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM (from `timeout`, or a CI stop) into a normal exit, so that the benchmark's
+    `with LocalCluster(...)` stops every process it started instead of orphaning them."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

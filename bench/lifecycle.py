@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import summary
+from bench.common import exit_on_sigterm, summary
 from cps1 import kube
 from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster
@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--hooks-workers", type=int, default=2)
     parser.add_argument("--mc-workers", type=int, default=5)
     args = parser.parse_args()
+    exit_on_sigterm()
     run_dir = Path(tempfile.mkdtemp(prefix="cps1-bench-"))
     with LocalCluster(run_dir, nodes=2, metacontroller_workers=args.mc_workers) as cluster:
         hooks, url = install.gunicorn_process(run_dir, {"CPS1_LOG_LEVEL": "WARNING"}, workers=args.hooks_workers)

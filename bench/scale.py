@@ -18,7 +18,7 @@ from pathlib import Path
 
 import requests
 
-from bench.common import counter_total, group_cpu_seconds, histogram_quantiles
+from bench.common import counter_total, exit_on_sigterm, group_cpu_seconds, histogram_quantiles
 from cps1 import kube
 from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster
@@ -58,6 +58,7 @@ def main() -> None:
         help="then repeat every size with this many broken Workspaces present, and compare",
     )
     args = parser.parse_args()
+    exit_on_sigterm()
     sizes = [int(n) for n in args.sizes.split(",")]
     run_dir = Path(tempfile.mkdtemp(prefix="cps1-scale-"))
     rows = []
