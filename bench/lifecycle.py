@@ -45,7 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workspaces", type=int, default=20)
     parser.add_argument("--hooks-workers", type=int, default=2)
-    parser.add_argument("--mc-workers", type=int, default=5)
+    parser.add_argument("--mc-workers", type=int, default=10)
     args = parser.parse_args()
     exit_on_sigterm()
     run_dir = Path(tempfile.mkdtemp(prefix="cps1-bench-"))

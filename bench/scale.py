@@ -45,7 +45,7 @@ def until(check: Callable[[], bool], timeout: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1,50,200,500")
-    parser.add_argument("--mc-workers", type=int, default=5)
+    parser.add_argument("--mc-workers", type=int, default=10)
     parser.add_argument("--mc-qps", type=float, default=50)
     parser.add_argument("--mc-burst", type=int, default=100)
     parser.add_argument("--hooks-workers", type=int, default=2)

@@ -78,7 +78,7 @@ class LocalCluster:
 
     run_dir: Path
     nodes: int = 1
-    metacontroller_workers: int = 5
+    metacontroller_workers: int = 10
     metacontroller_qps: float = 50
     metacontroller_burst: int = 100
     timeout: float = 90.0
