@@ -5,6 +5,7 @@
 no randomness; the same request and `now` always give the same answer.
 """
 
+import base64
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from hooks.render.ingress import render_ingress
 from hooks.render.namespace import render_namespace
 from hooks.render.networkpolicy import render_network_policy
 from hooks.render.quota import render_limit_range, render_resource_quota
-from hooks.render.secret import render_secret
+from hooks.render.secret import HOST_KEY_PUB, render_secret
 from hooks.render.service import render_service
 from hooks.render.serviceaccount import render_service_account
 from hooks.render.storage import render_pvc, resize_blocked
@@ -166,7 +167,7 @@ def _failed(parent: dict, children: dict, settings: Settings, now: datetime, rea
         stoppedReason=previous.get("stoppedReason", ""),
         updatePending=bool(previous.get("updatePending", False)),
     )
-    for key in ("lastStartTime", "templateHash"):
+    for key in ("lastStartTime", "templateHash", "sshHostKey"):
         if previous.get(key):
             status[key] = previous[key]
     ns = names.namespace_for(meta.get("name", ""))
@@ -222,7 +223,8 @@ def sync(parent: dict, children: dict, related: dict, now: datetime, settings: S
     seen_pvc = observed.get(children, observed.PVC, names.PVC, ns)
     resize_problem = resize_blocked(ws, seen_pvc, related)
     replicas = 1 if running else 0
-    desired = _in_creation_order(render_children(ws, settings, children, replicas, not resize_problem), children, ns)
+    rendered = render_children(ws, settings, children, replicas, not resize_problem)
+    desired = _in_creation_order(rendered, children, ns)
     seen_deploy = observed.get(children, observed.DEPLOYMENT, names.DEPLOYMENT, ns)
     deploy = next((c for c in desired if c["kind"] == "Deployment"), None)
     pending = running and deploy is not None and _keep_running_pod(deploy, seen_deploy, ws.template_hash)
@@ -248,6 +250,9 @@ def sync(parent: dict, children: dict, related: dict, now: datetime, settings: S
             phase, ready = crd.PHASE_STOPPING, Condition("Ready", False, "Stopping", f"the workspace is being {why}")
 
     status = _base_status(parent, settings, now)
+    secret = next(c for c in rendered if c["kind"] == "Secret")
+    # The public host key, so the gateway can pin the Workspace's sshd without reading Secrets.
+    status["sshHostKey"] = base64.b64decode(secret["data"][HOST_KEY_PUB]).decode().strip()
     status.update(
         phase=phase,
         message=ready.message,

@@ -1,6 +1,7 @@
 """Table tests of the sync decision: observed children and inputs in, phase, conditions and
 children out. Pure: no cluster."""
 
+import base64
 import copy
 from dataclasses import replace
 from datetime import timedelta
@@ -56,6 +57,9 @@ def test_converged_workspace_is_running(python_template: dict) -> None:
     assert status["sshCommand"] == "ssh -p 2222 alice-dev@127.0.0.1"
     assert status["stoppedReason"] == ""
     assert "resyncAfterSeconds" in answer  # the idle deadline
+    secret = next(c for c in answer["children"] if c["kind"] == "Secret")
+    published = base64.b64decode(secret["data"]["ssh_host_ed25519_key.pub"]).decode().strip()
+    assert status["sshHostKey"] == published and published.startswith("ssh-ed25519 ")
 
 
 @pytest.mark.parametrize(

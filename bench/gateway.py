@@ -1,0 +1,356 @@
+"""The SSH gateway against a direct OpenSSH connection to the same sshd, in the same run.
+
+    .venv/bin/python -m bench.gateway [--size-mib 512] [--runs 3] [--logins 20]
+        [--sessions 100] [--session-mib 16] [--configs stock,tuned,...] [--concurrent-configs ...]
+
+Starts a local control plane with the hooks, one Workspace, a real sshd on 127.0.0.1 from the
+Workspace's Secret, and the gateway as `python -m gateway` (one process per configuration, so
+its CPU and memory are read from /proc). Measured with the OpenSSH client:
+
+- login latency: `ssh ... true`, median of --logins;
+- upload `head -c N /dev/zero | ssh ... 'cat >/dev/null'` and download `ssh ... 'head -c N
+  /dev/zero' >/dev/null`, median of --runs, with the gateway's CPU seconds per GiB;
+- --sessions concurrent downloads of --session-mib each: aggregate MB/s, gateway CPU and peak
+  memory; and the gateway's memory with that many idle sessions open.
+
+Configurations: `stock` is Paramiko's defaults (its cipher list, so OpenSSH picks aes128-ctr +
+hmac-sha2-256-etm; rekey every 2^29 bytes; 2 MiB windows on both hops); `tuned` is the gateway's
+defaults (AES-GCM only, rekey every 2^32 bytes, 512 KiB window towards the Workspace);
+`tuned-window-8m`, `tuned-packet-256k` and `tuned-upstream-window-2m` vary one setting each.
+Every process listens on 127.0.0.1; the client, sshd and gateway share the machine's cores, so
+compare numbers within one run only.
+"""
+
+import argparse
+import base64
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from cps1 import kube
+from cps1.localcluster import install
+from cps1.localcluster.cluster import LocalCluster
+from cps1.localcluster.processes import Process, free_port, http_ok
+from gateway import keys
+from tests.conftest import ROOT, load
+from tests.constants import GATEWAY_KEY, GATEWAY_PRIVATE_KEY
+from tests.e2e import gateway_support as gs
+
+API = "cps1.io/v1alpha1"
+NS = "cps1-bench"
+WORKSPACE = "bench-ws"
+CONFIGS: dict[str, dict[str, str]] = {
+    "stock": {
+        "CPS1_GATEWAY_CIPHERS": "",
+        "CPS1_GATEWAY_REKEY_BYTES": "0",
+        "CPS1_GATEWAY_UPSTREAM_WINDOW_SIZE": str(2 * 1024 * 1024),
+    },
+    "tuned": {},
+    "tuned-window-8m": {"CPS1_GATEWAY_WINDOW_SIZE": str(8 * 1024 * 1024)},
+    "tuned-packet-256k": {"CPS1_GATEWAY_MAX_PACKET_SIZE": str(256 * 1024)},
+    "tuned-upstream-window-2m": {"CPS1_GATEWAY_UPSTREAM_WINDOW_SIZE": str(2 * 1024 * 1024)},
+}
+MB = 1e6
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def memory_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+class Target:
+    """Where the OpenSSH client connects: the gateway, or the sshd directly."""
+
+    def __init__(self, name: str, port: int, login: str, known: Path, key: Path, options: list[str]) -> None:
+        self.name, self.port, self.login, self.known, self.key, self.options = name, port, login, known, key, options
+
+    def argv(self, *command: str) -> list[str]:
+        return [
+            *gs.ssh_base(self.key, self.known, *self.options),
+            "-p",
+            str(self.port),
+            f"{self.login}@127.0.0.1",
+            *command,
+        ]
+
+
+def login_latency(target: Target) -> float:
+    began = time.perf_counter()
+    subprocess.run(target.argv("true"), check=True, stdin=subprocess.DEVNULL, timeout=60)
+    return time.perf_counter() - began
+
+
+def transfer(target: Target, direction: str, size: int) -> float:
+    began = time.perf_counter()
+    if direction == "upload":
+        producer = subprocess.Popen(["head", "-c", str(size), "/dev/zero"], stdout=subprocess.PIPE)
+        subprocess.run(target.argv("cat > /dev/null"), stdin=producer.stdout, check=True, timeout=600)
+        assert producer.stdout is not None
+        producer.stdout.close()
+        producer.wait()
+    else:
+        subprocess.run(
+            target.argv(f"head -c {size} /dev/zero"),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            check=True,
+            timeout=600,
+        )
+    return time.perf_counter() - began
+
+
+def interleaved(targets: list[Target], pids: dict[str, int], size: int, runs: int, logins: int) -> dict[str, dict]:
+    """Every measurement round visits every target in turn, so a change in the machine's load
+    (it is shared) touches all of them alike; medians over the rounds."""
+    samples: dict[str, dict[str, list[float]]] = {t.name: {} for t in targets}
+
+    def add(name: str, key: str, value: float) -> None:
+        samples[name].setdefault(key, []).append(value)
+
+    for target in targets:
+        login_latency(target)  # warm-up
+    for _ in range(logins):
+        for target in targets:
+            add(target.name, "login_s", login_latency(target))
+    for _ in range(runs):
+        for direction in ("upload", "download"):
+            for target in targets:
+                pid = pids.get(target.name)
+                before = cpu_seconds(pid) if pid else 0.0
+                wall = transfer(target, direction, size)
+                add(target.name, f"{direction}_MBps", size / wall / MB)
+                if pid:
+                    add(
+                        target.name,
+                        f"{direction}_gateway_cpu_s_per_GiB",
+                        (cpu_seconds(pid) - before) * (1 << 30) / size,
+                    )
+    return {name: {key: statistics.median(values) for key, values in keys.items()} for name, keys in samples.items()}
+
+
+def concurrent(target: Target, sessions: int, size: int, gateway_pid: int | None) -> dict[str, float]:
+    """`sessions` downloads at once, then (through a gateway) `sessions` idle sessions held open."""
+    pid = gateway_pid
+    before_cpu = cpu_seconds(pid) if pid else 0.0
+    base_rss = memory_kib(pid, "VmRSS") if pid else 0
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while pid and not done.is_set():
+            peak[0] = max(peak[0], memory_kib(pid, "VmRSS"))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    began = time.perf_counter()
+    procs = [
+        subprocess.Popen(target.argv(f"head -c {size} /dev/zero"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+        for _ in range(sessions)
+    ]
+    received = 0
+    for proc in procs:
+        out, _ = proc.communicate(timeout=900)
+        received += len(out)
+    wall = time.perf_counter() - began
+    done.set()
+    sampler.join()
+    result: dict[str, float] = {
+        "sessions": sessions,
+        "failed": sum(1 for p in procs if p.returncode != 0),
+        "aggregate_MBps": received / wall / MB,
+        "bytes_ok": received == sessions * size,
+        "wall_s": wall,
+    }
+    if not pid:
+        return result
+    cpu = cpu_seconds(pid) - before_cpu
+    idle = [
+        subprocess.Popen(target.argv("echo ready; sleep 60"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+        for _ in range(sessions)
+    ]
+    for proc in idle:
+        assert proc.stdout is not None
+        proc.stdout.readline()
+    time.sleep(1)
+    idle_rss = memory_kib(pid, "VmRSS")
+    threads = int(memory_kib(pid, "Threads"))
+    for proc in idle:
+        proc.kill()
+        proc.communicate()
+    result.update(
+        gateway_cpu_s=cpu,
+        gateway_cpu_percent_of_one_core=100 * cpu / wall,
+        gateway_rss_base_MiB=base_rss / 1024,
+        gateway_rss_peak_MiB=peak[0] / 1024,
+        gateway_rss_idle_sessions_MiB=idle_rss / 1024,
+        gateway_threads_idle_sessions=threads,
+    )
+    return result
+
+
+def start_gateway(run_dir: Path, kubeconfig: Path, sshd: gs.Sshd, key_file: Path, name: str) -> tuple[Process, int]:
+    port, health = free_port(), free_port()
+    env = {
+        "CPS1_GATEWAY_LISTEN": f"127.0.0.1:{port}",
+        "CPS1_GATEWAY_HEALTH_LISTEN": f"127.0.0.1:{health}",
+        "CPS1_GATEWAY_KUBECONFIG": str(kubeconfig),
+        "CPS1_GATEWAY_SYSTEM_NAMESPACE": NS,
+        "CPS1_GATEWAY_HOST_KEY_SECRET": "bench-gateway-host-key",
+        "CPS1_GATEWAY_UPSTREAM": f"127.0.0.1:{sshd.port}",
+        "CPS1_GATEWAY_UPSTREAM_USER": gs.USER,
+        "CPS1_GATEWAY_UPSTREAM_KEY_FILE": str(key_file),
+        "CPS1_GATEWAY_MAX_CONNECTIONS_PER_USER": "1000",
+        "CPS1_GATEWAY_LOG_LEVEL": "WARNING",
+        **CONFIGS[name],
+    }
+    proc = Process(f"gateway-{name}", [sys.executable, "-m", "gateway"], run_dir / f"gateway-{name}.log", env)
+    proc.ready = lambda: http_ok(f"http://127.0.0.1:{health}/readyz")
+    proc.start()
+    proc.wait_ready(30)
+    return proc, port
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mib", type=int, default=512)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--logins", type=int, default=20)
+    parser.add_argument("--sessions", type=int, default=100)
+    parser.add_argument("--session-mib", type=int, default=16)
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument("--concurrent-configs", default="stock,tuned,tuned-upstream-window-2m")
+    args = parser.parse_args()
+    size = args.size_mib * 1024 * 1024
+    run_dir = Path(tempfile.mkdtemp(prefix="cps1-bench-gateway-"))
+    results: dict[str, dict] = {}
+    with LocalCluster(run_dir, nodes=1) as cluster:
+        hooks, url = install.gunicorn_process(
+            run_dir, {"CPS1_GATEWAY_PUBLIC_KEY": GATEWAY_KEY, "CPS1_LOG_LEVEL": "WARNING"}, workers=1
+        )
+        cluster.launch(hooks)
+        client = kube.dynamic_client(cluster.kubeconfig)
+        install.install_crds(client)
+        install.install_controller(client, url)
+        kube.apply(client, load(ROOT / "examples/templates/python.yaml"))
+        env = SimpleNamespace(client=client)
+        key = gs.client_key(run_dir, "bench")
+        gs.namespace(env, NS)
+        gs.user_configmap(env, NS, "bench", [key.public])
+        kube.apply(
+            client,
+            {
+                "apiVersion": API,
+                "kind": "Workspace",
+                "metadata": {"name": WORKSPACE},
+                "spec": {"owner": "bench", "template": "python"},
+            },
+        )
+        kube.wait_for(
+            lambda: (
+                ((kube.get(client, API, "Workspace", WORKSPACE) or {}).get("status") or {}).get("phase") == "Running"
+            ),
+            120,
+            "the benchmark Workspace did not run",
+        )
+        sshd = gs.sshd_for(env, WORKSPACE, run_dir / "sshd", [key.public])
+        key_file = run_dir / "gateway_key"
+        key_file.write_text(GATEWAY_PRIVATE_KEY)
+        key_file.chmod(0o600)
+        host_pub = gs.workspace_secret(env, WORKSPACE)["ssh_host_ed25519_key.pub"].strip()
+        direct_known = gs.known_hosts(run_dir / "known_direct", sshd.port, host_pub)
+        gateways: dict[str, Process] = {}
+        try:
+            targets = [
+                Target("direct-default", sshd.port, gs.USER, direct_known, key.path, []),
+                Target(
+                    "direct-aes128gcm", sshd.port, gs.USER, direct_known, key.path, ["-c", "aes128-gcm@openssh.com"]
+                ),
+            ]
+            pids: dict[str, int] = {}
+            for name in args.configs.split(","):
+                gateway, port = start_gateway(run_dir, cluster.kubeconfig, sshd, key_file, name)
+                gateways[name] = gateway
+                secret = kube.get(client, "v1", "Secret", "bench-gateway-host-key", NS) or {}
+                host_key = keys.load_private_key(base64.b64decode(secret["data"][keys.HOST_KEY]).decode())
+                known = gs.known_hosts(run_dir / f"known_{name}", port, keys.public_line(host_key))
+                targets.append(Target(f"gateway-{name}", port, WORKSPACE, known, key.path, []))
+                assert gateway.pid is not None
+                pids[f"gateway-{name}"] = gateway.pid
+            print("measuring logins and transfers, interleaved", file=sys.stderr, flush=True)
+            results.update(interleaved(targets, pids, size, args.runs, args.logins))
+            if args.sessions:
+                wanted = {"direct-default", *(f"gateway-{c}" for c in args.concurrent_configs.split(","))}
+                for target in targets:
+                    if target.name in wanted:
+                        print(
+                            f"measuring {args.sessions} concurrent sessions: {target.name}", file=sys.stderr, flush=True
+                        )
+                        results[target.name]["concurrent"] = concurrent(
+                            target, args.sessions, args.session_mib * 1024 * 1024, pids.get(target.name)
+                        )
+        finally:
+            for gateway in gateways.values():
+                if gateway.popen is not None:
+                    gateway.popen.send_signal(signal.SIGTERM)
+                gateway.stop()
+            sshd.stop()
+    report(results, args)
+
+
+def report(results: dict[str, dict], args: argparse.Namespace) -> None:
+    direct = results["direct-default"]
+    same = results["direct-aes128gcm"]
+    print(f"\n{args.size_mib} MiB transfers, median of {args.runs}; logins median of {args.logins}")
+    print(f"{'path':28} {'login ms':>9} {'up MB/s':>9} {'down MB/s':>10} {'gw CPU s/GiB up/down':>22}")
+    for name, r in results.items():
+        cpu = ""
+        if "upload_gateway_cpu_s_per_GiB" in r:
+            cpu = f"{r['upload_gateway_cpu_s_per_GiB']:.2f} / {r['download_gateway_cpu_s_per_GiB']:.2f}"
+        print(f"{name:28} {1000 * r['login_s']:9.0f} {r['upload_MBps']:9.0f} {r['download_MBps']:10.0f} {cpu:>22}")
+    print("\nratios gateway / direct (upload, download, login time):")
+    for name, r in results.items():
+        if not name.startswith("gateway-"):
+            continue
+        for label, ref in (("OpenSSH default cipher", direct), ("same cipher, aes128-gcm", same)):
+            print(
+                f"  {name:26} vs {label:24} up {r['upload_MBps'] / ref['upload_MBps']:.2f}  "
+                f"down {r['download_MBps'] / ref['download_MBps']:.2f}  login {r['login_s'] / ref['login_s']:.2f}"
+            )
+    for name, r in results.items():
+        if "concurrent" not in r:
+            continue
+        c = r["concurrent"]
+        line = (
+            f"\n{name}: {c['sessions']} concurrent downloads of {args.session_mib} MiB: "
+            f"{c['aggregate_MBps']:.0f} MB/s aggregate in {c['wall_s']:.1f}s, {c['failed']} failed"
+        )
+        if "gateway_cpu_s" in c:
+            line += (
+                f"; gateway CPU {c['gateway_cpu_percent_of_one_core']:.0f}% of one core, RSS "
+                f"{c['gateway_rss_base_MiB']:.0f} MiB idle -> {c['gateway_rss_peak_MiB']:.0f} MiB peak; "
+                f"{c['sessions']} idle sessions open: {c['gateway_rss_idle_sessions_MiB']:.0f} MiB, "
+                f"{c['gateway_threads_idle_sessions']} threads"
+            )
+        print(line)
+    print("\n" + json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""The gateway's Kubernetes I/O, kept to what its ServiceAccount may do.
+
+Reads: Workspaces (with the sshd host key the hooks publish in their status, to pin the
+upstream) and user ConfigMaps in the system namespace (common/accounts.py). Writes: merge patches of a
+Workspace's activity annotations and `spec.running`, and its own host key Secret. Every call has
+a timeout so a slow API server cannot hold an SSH connection forever.
+"""
+
+import logging
+import os
+from datetime import datetime
+
+import urllib3
+from kubernetes import config, dynamic
+from kubernetes.client import Configuration, api_client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic.exceptions import NotFoundError
+
+from common import accounts, crd
+from common.timefmt import format_time
+
+log = logging.getLogger("cps1.gateway.cluster")
+MERGE_PATCH = "application/merge-patch+json"
+# What a call to an unreachable or unhappy API server raises.
+_FAILURES = (ApiException, OSError, urllib3.exceptions.HTTPError)
+
+
+class ClusterError(Exception):
+    """The Kubernetes API could not answer; the message is safe to show to a client."""
+
+
+def activity_patch(now: datetime, start: bool) -> dict:
+    """The annotations the idle policy reads; with `start`, also ask the Workspace to run."""
+    patch: dict = {
+        "metadata": {
+            "annotations": {
+                crd.ANNOTATION_LAST_ACTIVITY: format_time(now),
+                crd.ANNOTATION_LAST_ACTIVITY_SOURCE: "ssh",
+            }
+        }
+    }
+    if start:
+        patch["spec"] = {"running": True}
+    return patch
+
+
+def load_configuration(kubeconfig: str) -> Configuration:
+    """In-cluster config when running in a pod without a kubeconfig, else the kubeconfig."""
+    conf = Configuration()
+    if not kubeconfig and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        config.load_incluster_config(client_configuration=conf)
+    else:
+        config.load_kube_config(config_file=kubeconfig or None, client_configuration=conf)
+    return conf
+
+
+class Cluster:
+    def __init__(self, client: dynamic.DynamicClient, system_namespace: str, timeout: float = 5.0) -> None:
+        self.system_namespace = system_namespace
+        self.timeout = timeout
+        # Resolve the kinds once: discovery is then never done concurrently from SSH threads.
+        self._workspaces = client.resources.get(api_version=crd.API_VERSION, kind=crd.WORKSPACE_KIND)
+        self._configmaps = client.resources.get(api_version="v1", kind="ConfigMap")
+        self._secrets = client.resources.get(api_version="v1", kind="Secret")
+
+    @classmethod
+    def connect(cls, kubeconfig: str, system_namespace: str) -> "Cluster":
+        client = dynamic.DynamicClient(api_client.ApiClient(configuration=load_configuration(kubeconfig)))
+        return cls(client, system_namespace)
+
+    def _get(self, resource, name: str, namespace: str | None = None) -> dict | None:  # type: ignore[no-untyped-def]
+        try:
+            return resource.get(name=name, namespace=namespace, _request_timeout=self.timeout).to_dict()
+        except NotFoundError:
+            return None
+        except _FAILURES as err:
+            log.warning("kubernetes read failed", extra={"object": name, "error": str(err)})
+            raise ClusterError("the gateway cannot reach the cluster right now; try again shortly") from err
+
+    def workspace(self, name: str) -> dict | None:
+        return self._get(self._workspaces, name)
+
+    def user(self, name: str) -> dict | None:
+        return self._get(self._configmaps, accounts.user_configmap(name), self.system_namespace)
+
+    def user_keys(self, name: str) -> list[str]:
+        """The user's registered keys as authorized_keys lines (none for an unknown user)."""
+        return [str(k["key"]) for k in accounts.keys_of(self.user(name))]
+
+    def workspace_host_key(self, name: str) -> str | None:
+        """The public sshd host key the hooks publish in the Workspace's status (so the gateway
+        needs no access to Secrets in Workspace namespaces), as an authorized_keys line."""
+        workspace = self.workspace(name)
+        key = ((workspace or {}).get("status") or {}).get("sshHostKey")
+        return str(key).strip() if key else None
+
+    def patch_workspace(self, name: str, patch: dict) -> None:
+        try:
+            self._workspaces.patch(name=name, body=patch, content_type=MERGE_PATCH, _request_timeout=self.timeout)
+        except _FAILURES as err:
+            raise ClusterError(f"could not update workspace {name!r}: {err}") from err
+
+    def secret(self, namespace: str, name: str) -> dict | None:
+        return self._get(self._secrets, name, namespace)
+
+    def create_secret(self, body: dict) -> dict:
+        """Create a Secret; ApiException (409 when another replica won the race) propagates."""
+        return self._secrets.create(body=body, _request_timeout=self.timeout).to_dict()  # type: ignore[no-any-return]
+
+    def reachable(self) -> bool:
+        try:
+            self._workspaces.get(limit=1, _request_timeout=self.timeout)
+        except _FAILURES:
+            return False
+        return True

@@ -1,0 +1,160 @@
+"""The accept loop: limits at the door, a thread per connection, a graceful stop.
+
+Refused before any SSH is spoken (the socket is closed, as sshd does under MaxStartups): a
+connection over the total limit, and a source that failed authentication too often recently.
+On stop the listener closes at once, connections without channels end, and sessions get
+`drain_seconds` to finish before they are closed.
+"""
+
+import contextlib
+import dataclasses
+import logging
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import paramiko
+
+from gateway import activity, cluster, settings
+from gateway.connection import Connection
+from gateway.limits import AuthFailures, ConnectionLimits
+from gateway.metrics import Metrics
+from gateway.transport import Tuning, tuned_socket
+
+log = logging.getLogger("cps1.gateway.server")
+ACCEPT_POLL_SECONDS = 0.5
+READY_CACHE_SECONDS = 5.0
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: settings.Settings,
+        kube: cluster.Cluster,
+        host_key: paramiko.PKey,
+        upstream_key: paramiko.PKey,
+        metrics: Metrics | None = None,
+        resolve: Callable[[str], tuple[str, int]] | None = None,
+    ) -> None:
+        self.settings = config
+        # Where a Workspace's sshd listens: the `upstream` setting, or a resolver given in-process
+        # (the e2e tests run one loopback sshd per Workspace).
+        self.resolve = resolve or config.upstream_address
+        self.cluster = kube
+        self.host_key = host_key
+        self.upstream_key = upstream_key
+        self.metrics = metrics or Metrics()
+        self.tuning = Tuning(
+            window_size=config.window_size,
+            max_packet_size=config.max_packet_size,
+            ciphers=config.ciphers,
+            fallback_ciphers=config.fallback_ciphers,
+            rekey_bytes=config.rekey_bytes,
+            keepalive_seconds=config.keepalive_seconds,
+        )
+        # Workspace sshds are OpenSSH: AES-GCM, no fallback.
+        self.upstream_tuning = dataclasses.replace(
+            self.tuning, window_size=config.upstream_window_size or config.window_size, fallback_ciphers=()
+        )
+        self.limits = ConnectionLimits(config.max_connections, config.max_connections_per_user)
+        self.auth_failures = AuthFailures(config.auth_failures_per_source, config.auth_failure_window_seconds)
+        self.activity = activity.ActivityRecorder(
+            lambda name, now: kube.patch_workspace(name, cluster.activity_patch(now, start=False)),
+            config.activity_interval_seconds,
+            on_result=lambda ok: self.metrics.activity_writes.labels("ok" if ok else "error").inc(),
+        )
+        self.connections: set[Connection] = set()
+        self.drain_deadline: float | None = None
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ready_at = 0.0
+        self._ready = False
+        host, port = settings.split_address(config.listen)
+        self.listener = socket.create_server((host, port), backlog=128, reuse_port=False)
+        self.address: tuple[str, int] = self.listener.getsockname()[:2]
+
+    # Serving -----------------------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        self.activity.start()
+        log.info(
+            "gateway listening",
+            extra={"address": f"{self.address[0]}:{self.address[1]}", "host_key": self.host_key.fingerprint},
+        )
+        while not self._stopped.is_set():
+            try:
+                readable, _, _ = select.select([self.listener], [], [], ACCEPT_POLL_SECONDS)
+            except (OSError, ValueError):
+                break
+            if not readable:
+                continue
+            try:
+                sock, peer = self.listener.accept()
+            except OSError:
+                continue
+            self._admit(sock, peer)
+
+    def _admit(self, sock: socket.socket, peer: tuple[str, int]) -> None:
+        source = peer[0]
+        if self.auth_failures.blocked(source):
+            self.metrics.rejected.labels("auth-failures").inc()
+            log.warning("refused a source with too many failed logins", extra={"source": source})
+            sock.close()
+            return
+        if not self.limits.open():
+            self.metrics.rejected.labels("total").inc()
+            log.warning("refused a connection: gateway at its connection limit", extra={"source": source})
+            sock.close()
+            return
+        conn = Connection(self, tuned_socket(sock), peer)
+        with self._lock:
+            self.connections.add(conn)
+        self.metrics.connections.inc()
+        threading.Thread(target=self._run, args=(conn,), name=f"conn-{peer[0]}:{peer[1]}", daemon=True).start()
+
+    def _run(self, conn: Connection) -> None:
+        try:
+            conn.run()
+        finally:
+            with self._lock:
+                self.connections.discard(conn)
+            self.limits.close()
+            self.metrics.connections.dec()
+
+    def start(self) -> threading.Thread:
+        """Serve in a background thread (tests, and __main__)."""
+        self._thread = threading.Thread(target=self.serve_forever, name="gateway", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def stop(self, drain: float | None = None) -> None:
+        """Stop accepting, let sessions finish for `drain` seconds, then close what is left."""
+        drain = self.settings.drain_seconds if drain is None else drain
+        self._stopped.set()
+        with contextlib.suppress(OSError):
+            self.listener.close()
+        if self._thread is not None:
+            self._thread.join(5)
+        self.drain_deadline = time.monotonic() + drain
+        log.info("gateway stopping", extra={"connections": len(self.connections), "drain_seconds": drain})
+        while time.monotonic() < self.drain_deadline + 2 and self.connections:
+            time.sleep(0.1)
+        for conn in list(self.connections):
+            if conn.transport is not None:
+                conn.transport.close()
+        self.activity.stop()
+
+    # Health ------------------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        """Accepting, and the Kubernetes API answers (checked at most every few seconds)."""
+        if self._stopped.is_set():
+            return False
+        now = time.monotonic()
+        if now - self._ready_at > READY_CACHE_SECONDS:
+            self._ready = self.cluster.reachable()
+            self._ready_at = now
+        return self._ready

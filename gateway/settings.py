@@ -1,0 +1,122 @@
+"""The gateway's configuration, read once from CPS1_GATEWAY_* variables.
+
+Defaults are safe for a laptop (loopback listeners) and sensible for a cluster; the Helm chart
+sets the listen addresses, the key paths and the limits.
+"""
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from common import names
+
+
+def split_address(text: str) -> tuple[str, int]:
+    """`host:port` (or `[v6]:port`) as a (host, port) pair; ValueError names the problem."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"expected host:port, got {text!r}")
+    return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where clients connect, and the side port for /healthz, /readyz and /metrics.
+    listen: str = "127.0.0.1:2222"
+    health_listen: str = "127.0.0.1:9102"
+    # Kubernetes: a kubeconfig path, or empty for in-cluster config (then $KUBECONFIG).
+    kubeconfig: str = ""
+    # Where users' keys live (common/accounts.py) and the gateway's host key Secret.
+    system_namespace: str = "cps1-system"
+    host_key_secret: str = "cps1-gateway-host-key"
+    # A host key file instead of the Secret (read-only deployments mount it).
+    host_key_file: str = ""
+    # The Workspace's sshd, as a format string over {workspace} and {namespace}. Tests map it
+    # to a loopback sshd; in a cluster it is the Workspace's Service.
+    upstream: str = f"{names.SERVICE}.{{namespace}}.svc:22"
+    upstream_user: str = "coder"
+    # The private half of the key the hooks install in every Workspace's authorized_keys.
+    upstream_key_file: str = "/etc/cps1-gateway/upstream/id_ed25519"
+    # Pin the Workspace sshd's host key to the one the hooks publish in the Workspace's status.
+    verify_upstream_host_key: bool = True
+    upstream_connect_timeout_seconds: float = 20.0
+    # Limits.
+    max_connections: int = 1000
+    max_connections_per_user: int = 20
+    max_channels_per_connection: int = 64
+    max_auth_tries: int = 6
+    auth_failures_per_source: int = 30
+    auth_failure_window_seconds: float = 60.0
+    login_grace_seconds: float = 30.0
+    # A connection with no channel data either way for this long is closed (0: never).
+    idle_timeout_seconds: float = 3600.0
+    # Starting a stopped Workspace.
+    start_timeout_seconds: float = 300.0
+    # A Workspace stopped as idle less than this long ago is restarted only by a real session
+    # (shell, exec, subsystem), not by a port-forward or a bare reconnect.
+    restart_grace_seconds: float = 300.0
+    # At most one activity write per Workspace per interval while sessions are open.
+    activity_interval_seconds: float = 60.0
+    # SSH tuning (see gateway/transport.py for why these values).
+    window_size: int = 2 * 1024 * 1024
+    # The window the gateway advertises to Workspace sshds (0: window_size). In-cluster round
+    # trips are short: 512 KiB covers 1.7 ms at 300 MB/s, and it halves the memory a busy
+    # download holds in the gateway (bench/gateway.py: 100 downloads peaked at 192 MiB, not 336).
+    upstream_window_size: int = 512 * 1024
+    max_packet_size: int = 32768
+    ciphers: tuple[str, ...] = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
+    # Also offered to clients not known to speak GCM (see transport.ciphers_for).
+    fallback_ciphers: tuple[str, ...] = ("aes128-ctr", "aes256-ctr")
+    rekey_bytes: int = 2**32
+    keepalive_seconds: int = 30
+    # On SIGTERM: stop accepting, let sessions finish for this long, then close them.
+    drain_seconds: float = 20.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, prefix: str = "CPS1_GATEWAY_", environ: dict[str, str] | None = None) -> "Settings":
+        """Settings from `prefix`+FIELD variables; unset ones keep their defaults."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get(prefix + field.name.upper())
+            if raw is None:
+                continue
+            values[field.name] = _convert(field.name, field.type, raw)
+        if "kubeconfig" not in values and env.get("KUBECONFIG"):
+            values["kubeconfig"] = env["KUBECONFIG"]
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        split_address(self.listen)
+        split_address(self.health_listen)
+        try:
+            self.upstream_address("example")
+        except (KeyError, IndexError) as err:
+            raise ValueError("CPS1_GATEWAY_UPSTREAM may use only {workspace} and {namespace}") from err
+        if self.max_connections < 1 or self.max_connections_per_user < 1:
+            raise ValueError("connection limits must be at least 1")
+
+    def upstream_address(self, workspace: str) -> tuple[str, int]:
+        """Where the Workspace's sshd listens, from the `upstream` format string."""
+        text = self.upstream.format(workspace=workspace, namespace=names.namespace_for(workspace))
+        return split_address(text)
+
+
+def _convert(name: str, kind: object, raw: str) -> object:
+    try:
+        if kind in (bool, "bool"):
+            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(raw)
+            return raw.lower() in ("1", "true", "yes")
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        if kind in (tuple[str, ...], "tuple[str, ...]"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+    except ValueError as err:
+        raise ValueError(f"CPS1_GATEWAY_{name.upper()}: cannot read {raw!r} as {kind}") from err
+    return raw

@@ -1,0 +1,303 @@
+"""A Paramiko Transport fit for a relay, and the few raw channel messages Paramiko lacks.
+
+Paramiko is a fine SSH library but was not written for a man-in-the-middle relay. This module
+holds every use of its internals in one place (paramiko>=3.4; checked against 5.1):
+
+- Rekey safety: when the transport thread must answer something (a CLOSE, a request reply, a
+  channel open confirmation) while a key exchange is in progress, stock Paramiko either blocks
+  that thread waiting for the peer's NEWKEYS that only it can read, killing the connection
+  after 30 s (paramiko #822), or sends the message anyway, which RFC 4253 7.1 forbids and a
+  strict peer answers by disconnecting (reproduced in tests/unit/gateway/test_relay.py). Here
+  those messages are queued and sent the moment NEWKEYS arrives, before sending re-opens for
+  other threads, so nothing overtakes them.
+- Channel requests Paramiko drops: `signal`, `break` and `exit-signal` are handed to a hook on
+  the channel so the relay can pass them on.
+- direct-tcpip opens are answered asynchronously: the transport thread hands them to a worker
+  that starts the Workspace or dials upstream, and the answer (with a readable failure text
+  the client prints) is sent later. A slow upstream never stalls the client's other channels.
+- Tuning measured in /work/shared/notes/gateway.md: TCP_NODELAY (Paramiko sets none), 2 MiB
+  windows (bigger is slower: the OpenSSH peer buffers up to the window), AES-GCM (a third less
+  CPU per byte than aes128-ctr+hmac), rarer rekeys.
+"""
+
+import re
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import paramiko
+from paramiko.common import (
+    MSG_CHANNEL_REQUEST,
+    cMSG_CHANNEL_FAILURE,
+    cMSG_CHANNEL_OPEN_FAILURE,
+    cMSG_CHANNEL_OPEN_SUCCESS,
+    cMSG_CHANNEL_REQUEST,
+    cMSG_CHANNEL_SUCCESS,
+)
+from paramiko.message import Message
+
+# RFC 4253 7.1: between KEXINIT and NEWKEYS only transport messages (below 50) may be sent.
+FIRST_DEFERRABLE = 50
+# Channel requests Paramiko ignores that a relay must carry.
+EXTRA_REQUESTS = frozenset({"signal", "break", "exit-signal"})
+RequestHook = Callable[[str, Message], bool]
+
+
+@dataclass(frozen=True)
+class Tuning:
+    window_size: int = 2 * 1024 * 1024
+    max_packet_size: int = 32768
+    ciphers: tuple[str, ...] = ()
+    # Offered after `ciphers` to clients not known to speak them (server side only).
+    fallback_ciphers: tuple[str, ...] = ()
+    rekey_bytes: int = 0
+    keepalive_seconds: int = 0
+
+
+# Clients known to speak AES-GCM: OpenSSH since 6.2 (also its Windows port), PuTTY since 0.78.
+_GCM_CLIENTS = (
+    (re.compile(r"^SSH-2\.0-OpenSSH_(?:for_Windows_)?(\d+)\.(\d+)"), (6, 2)),
+    (re.compile(r"^SSH-2\.0-PuTTY_Release_(\d+)\.(\d+)"), (0, 78)),
+)
+
+
+def ciphers_for(client_version: str, preferred: tuple[str, ...], fallback: tuple[str, ...]) -> tuple[str, ...]:
+    """The ciphers to offer a client. The client's order decides (RFC 4253 7.1), and OpenSSH
+    lists aes128-ctr before AES-GCM: offering CTR to it would cost a third more CPU per byte.
+    So clients known to speak GCM get `preferred` only; any other (JetBrains' and other Java
+    libraries, old PuTTY) also gets `fallback`, so it still connects."""
+    for pattern, minimum in _GCM_CLIENTS:
+        found = pattern.match(client_version or "")
+        if found and (int(found.group(1)), int(found.group(2))) >= minimum:
+            return preferred
+    return preferred + tuple(c for c in fallback if c not in preferred)
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    """A client's direct-tcpip channel open, not yet answered."""
+
+    sender: int
+    window: int
+    max_packet: int
+    destination: tuple[str, int]
+    origin: tuple[str, int]
+
+
+class _FlushingEvent(threading.Event):
+    """`clear_to_send`: flushes the deferred messages right before sending is allowed again.
+
+    Paramiko sets this event only in _parse_newkeys while holding clear_to_send_lock, so the
+    flush happens before any user thread can send with the new keys."""
+
+    def __init__(self, flush: Callable[[], None]) -> None:
+        super().__init__()
+        self._flush = flush
+
+    def set(self) -> None:
+        self._flush()
+        super().set()
+
+
+def _channel_request(chan: paramiko.Channel, m: Message) -> None:
+    """MSG_CHANNEL_REQUEST: extra kinds go to the channel's hook, the rest to Paramiko."""
+    hook: RequestHook | None = getattr(chan, "cps1_request_hook", None)
+    if hook is not None:
+        start = m.packet.tell()
+        kind = m.get_text()
+        want_reply = m.get_boolean()
+        if kind in EXTRA_REQUESTS:
+            ok = hook(kind, m)
+            if want_reply:
+                reply = Message()
+                reply.add_byte(cMSG_CHANNEL_SUCCESS if ok else cMSG_CHANNEL_FAILURE)
+                reply.add_int(chan.remote_chanid)
+                chan.transport._send_user_message(reply)
+            return
+        m.packet.seek(start)
+    paramiko.Channel._handle_request(chan, m)
+
+
+class GatewayTransport(paramiko.Transport):
+    _channel_handler_table: ClassVar[dict] = {
+        **paramiko.Transport._channel_handler_table,
+        MSG_CHANNEL_REQUEST: _channel_request,
+    }
+
+    def __init__(self, sock: socket.socket, tuning: Tuning) -> None:
+        super().__init__(sock, default_window_size=tuning.window_size, default_max_packet_size=tuning.max_packet_size)
+        self._deferred: list[Message] = []
+        self.clear_to_send = _FlushingEvent(self._flush_deferred)
+        # Set by the server side: receives direct-tcpip opens to answer later, and hears of a
+        # successful authentication (Paramiko's ServerInterface has no such callback).
+        self.direct_tcpip_handler: Callable[[OpenRequest], None] | None = None
+        self.on_authenticated: Callable[[], None] | None = None
+        self.tuning = tuning
+        if tuning.ciphers:
+            self.get_security_options().ciphers = tuning.ciphers
+        if tuning.rekey_bytes:
+            self.packetizer.REKEY_BYTES = self.packetizer.REKEY_PACKETS = tuning.rekey_bytes
+        if tuning.keepalive_seconds:
+            self.set_keepalive(tuning.keepalive_seconds)
+
+    # Rekey safety ------------------------------------------------------------------------
+
+    def _send_message(self, data: Message) -> None:
+        """Messages the transport thread produces itself (channel open confirmations, request
+        replies, CLOSE answers, auth replies) wait while a key exchange is in progress: stock
+        Paramiko sends some of them anyway (the peer then fails with MessageOrderError) and
+        blocks on others (#822). Key exchange messages (below 50) always go out at once."""
+        if (
+            threading.current_thread() is self
+            and not self.clear_to_send.is_set()
+            and data.asbytes()[:1] >= bytes([FIRST_DEFERRABLE])
+        ):
+            self._deferred.append(data)
+            return
+        super()._send_message(data)
+
+    def _send_user_message(self, data: Message) -> None:
+        if threading.current_thread() is not self:
+            super()._send_user_message(data)
+            return
+        with self.clear_to_send_lock:
+            self._send_message(data)
+
+    def _flush_deferred(self) -> None:
+        pending, self._deferred = self._deferred, []
+        for data in pending:
+            paramiko.Transport._send_message(self, data)
+
+    def _send_kex_init(self) -> None:
+        # The client's version string is known by now (it precedes the first KEXINIT).
+        if self.server_mode and self.tuning.ciphers and self.tuning.fallback_ciphers:
+            offered = ciphers_for(self.remote_version, self.tuning.ciphers, self.tuning.fallback_ciphers)
+            self.get_security_options().ciphers = offered
+        super()._send_kex_init()
+
+    def _auth_trigger(self) -> None:
+        super()._auth_trigger()
+        if self.server_mode and self.on_authenticated is not None:
+            self.on_authenticated()
+
+    # Asynchronous direct-tcpip -----------------------------------------------------------
+
+    def _parse_channel_open(self, m: Message) -> None:
+        if self.server_mode and self.direct_tcpip_handler is not None:
+            start = m.packet.tell()
+            if m.get_text() == "direct-tcpip":
+                sender, window, max_packet = m.get_int(), m.get_int(), m.get_int()
+                destination = (m.get_text(), m.get_int())
+                origin = (m.get_text(), m.get_int())
+                self.direct_tcpip_handler(OpenRequest(sender, window, max_packet, destination, origin))
+                return
+            m.packet.seek(start)
+        super()._parse_channel_open(m)
+
+    def accept_open(self, request: OpenRequest) -> paramiko.Channel:
+        """Confirm a deferred open; the caller must keep the returned Channel referenced."""
+        with self.lock:
+            chanid = self._next_channel()
+            chan = paramiko.Channel(chanid)
+            self._channels.put(chanid, chan)
+            self.channels_seen[chanid] = True
+            chan._set_transport(self)
+            chan._set_window(self.default_window_size, self.default_max_packet_size)
+            chan._set_remote_channel(request.sender, request.window, request.max_packet)
+        m = Message()
+        m.add_byte(cMSG_CHANNEL_OPEN_SUCCESS)
+        m.add_int(request.sender)
+        m.add_int(chanid)
+        m.add_int(self.default_window_size)
+        m.add_int(self.default_max_packet_size)
+        self._send_user_message(m)
+        return chan
+
+    def reject_open(self, request: OpenRequest, reason: int, text: str) -> None:
+        """Refuse a deferred open; OpenSSH prints `open failed: <reason>: <text>`."""
+        m = Message()
+        m.add_byte(cMSG_CHANNEL_OPEN_FAILURE)
+        m.add_int(request.sender)
+        m.add_int(reason)
+        m.add_string(text)
+        m.add_string("en")
+        self._send_user_message(m)
+
+
+def tuned_socket(sock: socket.socket) -> socket.socket:
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    return sock
+
+
+# Raw channel requests ----------------------------------------------------------------------
+
+
+def _request(chan: paramiko.Channel, kind: str, want_reply: bool) -> Message:
+    m = Message()
+    m.add_byte(cMSG_CHANNEL_REQUEST)
+    m.add_int(chan.remote_chanid)
+    m.add_string(kind)
+    m.add_boolean(want_reply)
+    return m
+
+
+def _send(chan: paramiko.Channel, m: Message, want_reply: bool) -> None:
+    """Send a request; with want_reply, wait for the answer (SSHException when refused:
+    Paramiko closes a channel whose request failed)."""
+    if want_reply:
+        chan._event_pending()
+    chan.transport._send_user_message(m)
+    if want_reply:
+        chan._wait_for_event()
+
+
+def request_pty(
+    chan: paramiko.Channel, term: str, width: int, height: int, pixel_width: int, pixel_height: int, modes: bytes
+) -> None:
+    """pty-req with the client's terminal modes (Paramiko's get_pty drops them: no erase
+    character, no IUTF8)."""
+    m = _request(chan, "pty-req", True)
+    m.add_string(term)
+    for value in (width, height, pixel_width, pixel_height):
+        m.add_int(value)
+    m.add_string(modes)
+    _send(chan, m, True)
+
+
+def send_window_change(chan: paramiko.Channel, width: int, height: int, pixel_width: int, pixel_height: int) -> None:
+    m = _request(chan, "window-change", False)
+    for value in (width, height, pixel_width, pixel_height):
+        m.add_int(value)
+    _send(chan, m, False)
+
+
+def send_env(chan: paramiko.Channel, name: bytes, value: bytes) -> None:
+    """env without waiting: sshd's AcceptEnv decides, and OpenSSH clients don't wait either."""
+    m = _request(chan, "env", False)
+    m.add_string(name)
+    m.add_string(value)
+    _send(chan, m, False)
+
+
+def send_signal(chan: paramiko.Channel, name: str) -> None:
+    m = _request(chan, "signal", False)
+    m.add_string(name)
+    _send(chan, m, False)
+
+
+def send_break(chan: paramiko.Channel, milliseconds: int) -> None:
+    m = _request(chan, "break", False)
+    m.add_int(milliseconds)
+    _send(chan, m, False)
+
+
+def send_exit_signal(chan: paramiko.Channel, name: str, core_dumped: bool, message: str) -> None:
+    m = _request(chan, "exit-signal", False)
+    m.add_string(name)
+    m.add_boolean(core_dumped)
+    m.add_string(message)
+    m.add_string("")
+    _send(chan, m, False)

@@ -1,0 +1,272 @@
+"""Helpers for the gateway's end-to-end tests: a real OpenSSH sshd standing in for a Workspace's
+sshd, client keys, user ConfigMaps, and the OpenSSH client command lines.
+
+Pods are simulated by kwok, so no container runs the Workspace's sshd; each test Workspace
+gets a real `sshd` on 127.0.0.1 instead, configured from the Workspace's own Secret (its host
+key, and authorized_keys holding the gateway's key), exactly as the pod would be.
+"""
+
+import base64
+import contextlib
+import json
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cps1 import kube
+from cps1.localcluster.processes import LOOPBACK, Process, free_port
+from tests.e2e import workspaces as ws
+
+SSHD = "/usr/sbin/sshd"
+USER = pwd.getpwuid(os.getuid()).pw_name
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid`, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    todo = list(children.get(pid, []))
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def keygen(path: Path, comment: str) -> str:
+    """A new Ed25519 key pair at `path`; returns the public line."""
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True, timeout=30
+    )
+    return Path(f"{path}.pub").read_text().strip()
+
+
+@dataclass
+class ClientKey:
+    path: Path
+    public: str
+
+
+def client_key(directory: Path, name: str) -> ClientKey:
+    path = directory / name
+    return ClientKey(path, keygen(path, f"{name}@e2e"))
+
+
+def user_configmap(env, namespace: str, user: str, keys: list[str], admin: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """A user as the api stores it (common/accounts.py): ConfigMap cps1-user-<name>."""
+    entries = [{"name": f"key{i}", "key": key, "fingerprint": "", "added": ws.now_text()} for i, key in enumerate(keys)]
+    kube.apply(
+        env.client,
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": f"cps1-user-{user}",
+                "namespace": namespace,
+                "labels": {"cps1.io/kind": "user", "cps1.io/user": user},
+            },
+            "data": {"admin": "true" if admin else "false", "keys.json": json.dumps(entries)},
+        },
+    )
+
+
+def namespace(env, name: str) -> None:  # type: ignore[no-untyped-def]
+    kube.apply(env.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+
+def workspace_secret(env, workspace: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    secret = ws.child(env, workspace, "v1", "Secret", "workspace")
+    assert secret is not None, f"workspace {workspace} has no Secret"
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
+class Sshd:
+    """A real OpenSSH sshd on 127.0.0.1 playing a Workspace's sshd."""
+
+    def __init__(self, directory: Path, host_key: str, authorized_keys: str, extra_keys: list[str] = ()) -> None:  # type: ignore[assignment]
+        directory.mkdir(parents=True, exist_ok=True)
+        self.dir = directory
+        self.port = free_port()
+        key_file = directory / "ssh_host_ed25519_key"
+        key_file.write_text(host_key)
+        key_file.chmod(0o600)
+        (directory / "authorized_keys").write_text(authorized_keys)
+        (directory / "authorized_keys_extra").write_text("".join(k + "\n" for k in extra_keys))
+        self.config = directory / "sshd_config"
+        self.config.write_text(
+            "\n".join(
+                [
+                    f"ListenAddress {LOOPBACK}",
+                    f"Port {self.port}",
+                    f"HostKey {key_file}",
+                    f"PidFile {directory / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {directory / 'authorized_keys'} {directory / 'authorized_keys_extra'}",
+                    "PermitRootLogin prohibit-password",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    "StrictModes no",
+                    "UseDNS no",
+                    "AllowTcpForwarding yes",
+                    "PermitTTY yes",
+                    "AcceptEnv LANG LC_* CPS1_*",
+                    "Subsystem sftp internal-sftp",
+                    "MaxStartups 300:30:600",
+                    "MaxSessions 300",
+                    "LogLevel VERBOSE",
+                    "",
+                ]
+            )
+        )
+        self.process = Process(f"sshd-{self.port}", [SSHD, "-D", "-e", "-f", str(self.config)], directory / "sshd.log")
+
+    def start(self) -> "Sshd":
+        if os.getuid() == 0:
+            # sshd running as root needs its privilege-separation directory; the package's service
+            # creates it when it starts, which we prevent (no system sshd on 0.0.0.0:22).
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        self.process.ready = lambda: port_open(self.port)
+        self.process.start()
+        self.process.wait_ready(20)
+        return self
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def kill_all(self) -> None:
+        """Kill the listener and every process it started, by PID, as a pod's end would: sshd
+        puts each connection in its own session, so stopping the listener alone leaves them."""
+        root = self.process.pid
+        if root is None:
+            return
+        for pid in [*descendants(root), root]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.stop()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (LOOPBACK, self.port)
+
+    def log(self) -> str:
+        return (self.dir / "sshd.log").read_text(errors="replace")
+
+
+def sshd_for(env, workspace: str, directory: Path, extra_keys: list[str] = ()) -> Sshd:  # type: ignore[no-untyped-def,assignment]
+    """An sshd configured from the Workspace's Secret, as its pod would be."""
+    data = workspace_secret(env, workspace)
+    return Sshd(directory, data["ssh_host_ed25519_key"], data["authorized_keys"], list(extra_keys)).start()
+
+
+def known_hosts(path: Path, port: int, public_line: str) -> Path:
+    path.write_text(f"[{LOOPBACK}]:{port} {public_line}\n")
+    return path
+
+
+def ssh_base(key: Path, known: Path, *options: str) -> list[str]:
+    """The OpenSSH client with nothing from the user's config, pinned to `known` host keys."""
+    return [
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-i",
+        str(key),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "IdentityAgent=none",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"UserKnownHostsFile={known}",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=20",
+        *options,
+    ]
+
+
+def wait_port(port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+class Harness:
+    """A gateway running in the test process (so the loopback guard covers its dials), with one
+    loopback sshd per Workspace it serves."""
+
+    def __init__(self, env, directory: Path, settings, upstream_key) -> None:  # type: ignore[no-untyped-def]
+        from gateway import keys
+        from gateway.cluster import Cluster
+        from gateway.health import HealthServer
+        from gateway.server import Gateway
+
+        self.env = env
+        self.dir = directory
+        self.sshds: dict[str, Sshd] = {}
+        self.cluster = Cluster.connect(settings.kubeconfig, settings.system_namespace)
+        host_key = keys.host_key(self.cluster, settings.system_namespace, settings.host_key_secret)
+        self.host_key_line = keys.public_line(host_key)
+        self.gateway = Gateway(settings, self.cluster, host_key, upstream_key, resolve=self._resolve)
+        self.port = self.gateway.address[1]
+        self.health = HealthServer(settings.health_listen, self.gateway.ready, self.gateway.metrics.registry)
+        self.health_url = "http://{}:{}".format(*self.health.address)
+        self.known = known_hosts(directory / "known_hosts", self.port, self.host_key_line)
+
+    def _resolve(self, workspace: str) -> tuple[str, int]:
+        return self.sshds[workspace].address
+
+    def start(self) -> "Harness":
+        self.gateway.start()
+        self.health.start()
+        return self
+
+    def stop(self) -> None:
+        self.gateway.stop(drain=0)
+        self.health.stop()
+        for sshd in self.sshds.values():
+            sshd.stop()
+
+    def serve(self, workspace: str, extra_keys: list[str] = ()) -> Sshd:  # type: ignore[assignment]
+        """Start the loopback sshd of `workspace` from its Secret."""
+        sshd = sshd_for(self.env, workspace, self.dir / f"sshd-{workspace}", list(extra_keys))
+        self.sshds[workspace] = sshd
+        return sshd
+
+    def ssh_command(self, key: ClientKey, login: str, *args: str, options: tuple[str, ...] = ()) -> list[str]:
+        return [*ssh_base(key.path, self.known, *options), "-p", str(self.port), f"{login}@{LOOPBACK}", *args]
+
+    def ssh(  # type: ignore[no-untyped-def]
+        self, key: ClientKey, login: str, *args: str, options: tuple[str, ...] = (), timeout: float = 120, **kwargs
+    ) -> subprocess.CompletedProcess:
+        kwargs.setdefault("stdin", subprocess.DEVNULL)
+        kwargs.setdefault("capture_output", True)
+        return subprocess.run(self.ssh_command(key, login, *args, options=options), timeout=timeout, **kwargs)

@@ -1,0 +1,758 @@
+"""The SSH gateway end to end: the real OpenSSH client (ssh, scp, sftp) against the gateway,
+relaying to a real sshd on 127.0.0.1 per Workspace, with Workspaces run by the hooks under the
+real Metacontroller on the local control plane.
+
+The gateway runs in the test process, so the loopback guard (tests/e2e/conftest.py) also covers
+every connection it opens; test_gateway_process.py runs it as `python -m gateway`.
+"""
+
+import fcntl
+import hashlib
+import http.server
+import os
+import re
+import select
+import socket
+import struct
+import subprocess
+import termios
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from common import crd
+from gateway import keys as gateway_keys
+from gateway.settings import Settings
+from tests.constants import GATEWAY_PRIVATE_KEY
+from tests.e2e import gateway_support as gs
+from tests.e2e import workspaces as ws
+from tests.e2e.conftest import wait_until
+
+NS = "cps1-gw-e2e"
+TEMPLATE = "gw-python"
+MAIN = "gw-main"
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, gs.ClientKey]:
+    directory = tmp_path_factory.mktemp("client-keys")
+    return {name: gs.client_key(directory, name) for name in ("alice", "bob", "stranger", "extra", "carol")}
+
+
+def settings_for(env, **overrides: object) -> Settings:  # type: ignore[no-untyped-def]
+    values: dict[str, object] = {
+        "listen": "127.0.0.1:0",
+        "health_listen": "127.0.0.1:0",
+        "kubeconfig": str(env.cluster.kubeconfig),
+        "system_namespace": NS,
+        "host_key_secret": "gw-e2e-host-key",
+        "upstream_user": gs.USER,
+        "upstream_connect_timeout_seconds": 10.0,
+        "start_timeout_seconds": 90.0,
+        "activity_interval_seconds": 1.0,
+        "restart_grace_seconds": 120.0,
+        "drain_seconds": 1.0,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def gw(env, keys: dict[str, gs.ClientKey], tmp_path_factory: pytest.TempPathFactory) -> Iterator[gs.Harness]:  # type: ignore[no-untyped-def]
+    gs.namespace(env, NS)
+    gs.user_configmap(env, NS, "alice", [keys["alice"].public])
+    gs.user_configmap(env, NS, "bob", [keys["bob"].public])
+    ws.template(env, TEMPLATE)
+    created = [MAIN]
+    ws.workspace(env, MAIN, TEMPLATE, sshAuthorizedKeys=[keys["extra"].public])
+    ws.wait_phase(env, MAIN, crd.PHASE_RUNNING)
+    harness = gs.Harness(
+        env,
+        tmp_path_factory.mktemp("gateway"),
+        settings_for(env),
+        gateway_keys.load_private_key(GATEWAY_PRIVATE_KEY),
+    )
+    harness.created = created  # type: ignore[attr-defined]
+    harness.serve(MAIN, extra_keys=[keys["alice"].public])
+    harness.start()
+    yield harness
+    harness.stop()
+    for name in created:
+        ws.delete(env, name)
+    for name in created:
+        ws.wait_gone(env, name)
+
+
+def new_workspace(env, gw: gs.Harness, name: str, phase: str = crd.PHASE_RUNNING, **spec: object) -> gs.Sshd:  # type: ignore[no-untyped-def]
+    gw.created.append(name)  # type: ignore[attr-defined]
+    ws.workspace(env, name, TEMPLATE, **spec)
+    ws.wait_phase(env, name, phase)
+    wait_until(lambda: ws.child(env, name, "v1", "Secret", "workspace"), what=f"the Secret of {name}")
+    return gw.serve(name)
+
+
+def text(result: subprocess.CompletedProcess) -> str:
+    return f"rc={result.returncode}\nstdout={result.stdout!r}\nstderr={result.stderr!r}"
+
+
+# Exec, stdin, exit codes ---------------------------------------------------------------------
+
+
+def test_exec_relays_stdout_stderr_and_exit_status(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    result = gw.ssh(keys["alice"], MAIN, "echo out; echo err >&2; exit 3")
+    assert result.returncode == 3, text(result)
+    assert result.stdout == b"out\n"
+    assert b"err\n" in result.stderr
+    ok = gw.ssh(keys["alice"], MAIN, "true")
+    assert ok.returncode == 0, text(ok)
+
+
+def test_exec_output_is_never_lost(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    """The classic relay race (output or exit status lost when the command ends at once)."""
+    for i in range(10):
+        result = gw.ssh(keys["alice"], MAIN, f"echo run{i}")
+        assert (result.returncode, result.stdout) == (0, f"run{i}\n".encode()), text(result)
+
+
+def test_stdin_is_relayed_and_half_closed(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    payload = os.urandom(3 * 1024 * 1024 + 17)
+    result = gw.ssh(keys["alice"], MAIN, "sha256sum", stdin=None, input=payload)
+    assert result.returncode == 0, text(result)
+    assert result.stdout.split()[0].decode() == hashlib.sha256(payload).hexdigest()
+
+
+def test_user_plus_workspace_login(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    result = gw.ssh(keys["alice"], f"alice+{MAIN}", "echo hello")
+    assert (result.returncode, result.stdout) == (0, b"hello\n"), text(result)
+
+
+def test_workspace_extra_key_is_accepted(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    result = gw.ssh(keys["extra"], MAIN, "echo via-spec-key")
+    assert (result.returncode, result.stdout) == (0, b"via-spec-key\n"), text(result)
+
+
+def test_env_requests_reach_the_workspace(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    result = gw.ssh(keys["alice"], MAIN, "echo $CPS1_E2E_VAR", options=("-o", "SetEnv=CPS1_E2E_VAR=hello-env"))
+    assert result.stdout == b"hello-env\n", text(result)
+
+
+def test_exit_signal_is_relayed(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    """A command killed by a signal: the client gets exit-signal, as without the gateway."""
+    sshd = gw.sshds[MAIN]
+    host_key = gs.workspace_secret(gw.env, MAIN)["ssh_host_ed25519_key.pub"].strip()
+    known = gs.known_hosts(gw.dir / "known_direct", sshd.port, host_key)
+    direct = subprocess.run(
+        [*gs.ssh_base(keys["alice"].path, known, "-v"), "-p", str(sshd.port), f"{gs.USER}@127.0.0.1", "kill -TERM $$"],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    relayed = gw.ssh(keys["alice"], MAIN, "kill -TERM $$", options=("-v",))
+    assert b"rtype exit-signal" in direct.stderr, text(direct)
+    assert b"rtype exit-signal" in relayed.stderr, text(relayed)
+    assert relayed.returncode == direct.returncode == 255
+
+
+def test_openssh_clients_negotiate_aes_gcm(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    """The tuned cipher (a third less gateway CPU per byte than OpenSSH's own first pick)."""
+    result = gw.ssh(keys["alice"], MAIN, "true", options=("-v",))
+    assert result.returncode == 0, text(result)
+    assert b"cipher: aes128-gcm@openssh.com" in result.stderr, text(result)
+
+
+def test_keepalives_are_answered(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    result = gw.ssh(
+        keys["alice"],
+        MAIN,
+        "sleep 3; echo alive",
+        options=("-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2"),
+    )
+    assert (result.returncode, result.stdout) == (0, b"alive\n"), text(result)
+
+
+# Interactive shell with a PTY ----------------------------------------------------------------
+
+
+class Terminal:
+    """The OpenSSH client on a real pseudo-terminal, as a developer's terminal runs it.
+
+    `setsid --ctty` makes the pty the client's controlling terminal, so resizing it sends the client
+    SIGWINCH and the client sends window-change, as when a terminal window is resized."""
+
+    def __init__(self, argv: list[str], rows: int, cols: int) -> None:
+        self.master, slave = os.openpty()
+        self.resize(rows, cols)
+        self.proc = subprocess.Popen(["setsid", "--wait", "--ctty", *argv], stdin=slave, stdout=slave, stderr=slave)
+        os.close(slave)
+        self.output = b""
+
+    def resize(self, rows: int, cols: int) -> None:
+        size = struct.pack("HHHH", rows, cols, 0, 0)
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, size)
+
+    def send(self, line: str) -> None:
+        os.write(self.master, line.encode() + b"\r")
+
+    def expect(self, pattern: bytes, timeout: float = 30) -> re.Match[bytes]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.output)
+            if found:
+                self.output = self.output[found.end() :]
+                return found
+            ready, _, _ = select.select([self.master], [], [], 0.2)
+            if ready:
+                try:
+                    self.output += os.read(self.master, 65536)
+                except OSError:
+                    break
+        raise AssertionError(f"no {pattern!r} on the terminal within {timeout}s; got {self.output[-2000:]!r}")
+
+    def close(self) -> int:
+        try:
+            return self.proc.wait(30)
+        finally:
+            os.close(self.master)
+
+
+def test_shell_with_pty_and_window_changes(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    term = Terminal(gw.ssh_command(keys["alice"], MAIN, options=("-tt",)), rows=24, cols=80)
+    try:
+        term.send("stty size | sed 's/^/SIZE=/'; tty | sed 's/^/TTY=/'")
+        assert term.expect(rb"SIZE=(\d+) (\d+)").groups() == (b"24", b"80")
+        assert term.expect(rb"TTY=(/dev/pts/\d+)")
+        term.resize(40, 132)
+        time.sleep(0.5)
+        term.send("stty size | sed 's/^/SIZE=/'")
+        assert term.expect(rb"SIZE=(\d+) (\d+)").groups() == (b"40", b"132")
+        # Terminal modes travel with the pty request: the erase character is the client's.
+        term.send("stty -a | grep -o 'erase = [^;]*' | sed 's/^/MODE=/'")
+        assert term.expect(rb"MODE=erase = (\S+)").group(1) in (b"^?", b"^H")
+        term.send("exit 7")
+        assert term.close() == 7
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+            term.proc.wait()
+
+
+# Files: sftp and scp -------------------------------------------------------------------------
+
+
+def test_sftp_upload_and_download_of_a_large_file(
+    gw: gs.Harness, keys: dict[str, gs.ClientKey], tmp_path: Path
+) -> None:
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(64 * 1024 * 1024))
+    back = tmp_path / "back.bin"
+    remote = f"/tmp/cps1-gw-e2e-{os.getpid()}.bin"
+    batch = tmp_path / "batch"
+    batch.write_text(f"put {source} {remote}\nget {remote} {back}\nrm {remote}\n")
+    argv = [
+        "sftp",
+        "-F",
+        "/dev/null",
+        "-i",
+        str(keys["alice"].path),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"UserKnownHostsFile={gw.known}",
+        "-o",
+        "BatchMode=yes",
+        "-P",
+        str(gw.port),
+        "-b",
+        str(batch),
+        f"{MAIN}@127.0.0.1",
+    ]
+    result = subprocess.run(argv, capture_output=True, timeout=300)
+    assert result.returncode == 0, text(result)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    assert hashlib.sha256(back.read_bytes()).hexdigest() == digest
+
+
+@pytest.mark.parametrize("protocol", ["sftp", "scp"])
+def test_scp_round_trip(gw: gs.Harness, keys: dict[str, gs.ClientKey], tmp_path: Path, protocol: str) -> None:
+    """scp over its default sftp protocol and over the legacy scp protocol (-O, an exec)."""
+    source = tmp_path / "file.bin"
+    source.write_bytes(os.urandom(5 * 1024 * 1024 + 3))
+    remote = f"/tmp/cps1-gw-scp-{protocol}-{os.getpid()}.bin"
+    base = [
+        "scp",
+        "-F",
+        "/dev/null",
+        "-i",
+        str(keys["alice"].path),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"UserKnownHostsFile={gw.known}",
+        "-o",
+        "BatchMode=yes",
+        "-P",
+        str(gw.port),
+        *(["-O"] if protocol == "scp" else []),
+    ]
+    up = subprocess.run([*base, str(source), f"{MAIN}@127.0.0.1:{remote}"], capture_output=True, timeout=120)
+    assert up.returncode == 0, text(up)
+    down = subprocess.run(
+        [*base, f"{MAIN}@127.0.0.1:{remote}", str(tmp_path / "copy.bin")], capture_output=True, timeout=120
+    )
+    assert down.returncode == 0, text(down)
+    assert (tmp_path / "copy.bin").read_bytes() == source.read_bytes()
+    gw.ssh(keys["alice"], MAIN, f"rm -f {remote}")
+
+
+# Port forwarding: -L, -W, ProxyJump ----------------------------------------------------------
+
+
+@pytest.fixture
+def http_server() -> Iterator[tuple[int, bytes]]:
+    """A loopback HTTP server standing in for a dev server running in the Workspace."""
+    body = b"hello from the workspace's dev server\n" * 100
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], body
+    server.shutdown()
+    server.server_close()
+
+
+def test_local_port_forward_to_a_loopback_http_server(
+    gw: gs.Harness, keys: dict[str, gs.ClientKey], http_server: tuple[int, bytes], tmp_path: Path
+) -> None:
+    http_port, body = http_server
+    local = gs.free_port()
+    forward = ("-N", "-o", "ExitOnForwardFailure=yes", "-L", f"{local}:127.0.0.1:{http_port}")
+    with open(tmp_path / "ssh.log", "wb") as log:
+        proc = subprocess.Popen(
+            gw.ssh_command(keys["alice"], MAIN, options=forward),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    try:
+        gs.wait_port(local)
+        for _ in range(5):  # several forwarded connections over one SSH connection
+            with urllib.request.urlopen(f"http://127.0.0.1:{local}/", timeout=20) as response:
+                assert response.read() == body
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def socks5_get(proxy_port: int, target_port: int) -> bytes:
+    """HTTP GET through a SOCKS5 proxy (RFC 1928, no authentication), by hand."""
+    with socket.create_connection(("127.0.0.1", proxy_port), timeout=20) as sock:
+        sock.sendall(b"\x05\x01\x00")
+        assert sock.recv(2) == b"\x05\x00"
+        sock.sendall(b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1") + target_port.to_bytes(2, "big"))
+        reply = sock.recv(10)
+        assert reply[:2] == b"\x05\x00", reply
+        sock.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+        return out
+
+
+def test_dynamic_forward_as_vs_code_uses_it(
+    gw: gs.Harness, keys: dict[str, gs.ClientKey], http_server: tuple[int, bytes], tmp_path: Path
+) -> None:
+    """VS Code Remote-SSH runs `ssh -D <port>` and reaches its server through SOCKS: one
+    direct-tcpip channel per connection, many of them over one SSH connection."""
+    http_port, body = http_server
+    local = gs.free_port()
+    with open(tmp_path / "ssh.log", "wb") as log:
+        proc = subprocess.Popen(
+            gw.ssh_command(keys["alice"], MAIN, options=("-N", "-D", f"127.0.0.1:{local}")),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    try:
+        gs.wait_port(local)
+        results: list[bytes] = []
+        threads = [threading.Thread(target=lambda: results.append(socks5_get(local, http_port))) for _ in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(results) == 10 and all(r.startswith(b"HTTP/1.0 200") and r.endswith(body) for r in results)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def test_stdio_forward_w(gw: gs.Harness, keys: dict[str, gs.ClientKey], http_server: tuple[int, bytes]) -> None:
+    http_port, body = http_server
+    request = b"GET / HTTP/1.0\r\nHost: x\r\n\r\n"
+    result = gw.ssh(keys["alice"], MAIN, options=("-W", f"127.0.0.1:{http_port}"), stdin=None, input=request)
+    assert result.returncode == 0, text(result)
+    assert result.stdout.startswith(b"HTTP/1.0 200") and result.stdout.endswith(body)
+
+
+def test_proxyjump_through_the_gateway(gw: gs.Harness, keys: dict[str, gs.ClientKey], tmp_path: Path) -> None:
+    """`ssh -J workspace@gateway inner`: the gateway relays the jump (direct-tcpip) into the
+    Workspace, whose sshd connects to `inner` (here: its own sshd, which trusts alice's key)."""
+    sshd = gw.sshds[MAIN]
+    inner_known = gs.known_hosts(
+        tmp_path / "inner_known", sshd.port, gs.workspace_secret(gw.env, MAIN)["ssh_host_ed25519_key.pub"].strip()
+    )
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"""Host gateway
+  HostName 127.0.0.1
+  Port {gw.port}
+  User {MAIN}
+  IdentityFile {keys["alice"].path}
+  IdentitiesOnly yes
+  UserKnownHostsFile {gw.known}
+  StrictHostKeyChecking yes
+  BatchMode yes
+Host inner
+  HostName 127.0.0.1
+  Port {sshd.port}
+  User {gs.USER}
+  ProxyJump gateway
+  IdentityFile {keys["alice"].path}
+  IdentitiesOnly yes
+  UserKnownHostsFile {inner_known}
+  StrictHostKeyChecking yes
+  BatchMode yes
+"""
+    )
+    result = subprocess.run(
+        ["ssh", "-F", str(config), "inner", "echo jumped"], capture_output=True, stdin=subprocess.DEVNULL, timeout=60
+    )
+    assert (result.returncode, result.stdout) == (0, b"jumped\n"), text(result)
+
+
+def test_forward_to_a_closed_port_reports_why(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    closed = gs.free_port()
+    result = gw.ssh(keys["alice"], MAIN, options=("-W", f"127.0.0.1:{closed}"))
+    assert result.returncode != 0
+    assert b"open failed" in result.stderr and b"could not connect" in result.stderr, text(result)
+
+
+# Denials and clear messages ------------------------------------------------------------------
+
+
+def test_a_key_of_another_user_is_denied_with_a_reason(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    result = gw.ssh(keys["bob"], MAIN, "true")
+    assert result.returncode == 255
+    assert b"Permission denied (publickey)" in result.stderr, text(result)
+    assert b"is not allowed on workspace 'gw-main'" in result.stderr, text(result)
+
+
+def test_an_unregistered_key_is_denied(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    result = gw.ssh(keys["stranger"], MAIN, "true")
+    assert result.returncode == 255
+    assert b"is not allowed on workspace" in result.stderr, text(result)
+
+
+def test_another_user_cannot_name_himself_into_a_workspace(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    result = gw.ssh(keys["bob"], f"bob+{MAIN}", "true")
+    assert result.returncode == 255
+    assert b"user 'bob' has no access to workspace 'gw-main'" in result.stderr, text(result)
+
+
+def test_unknown_workspace_is_named_in_the_message(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    result = gw.ssh(keys["alice"], "no-such-workspace", "true")
+    assert result.returncode == 255
+    assert b"there is no workspace named 'no-such-workspace'" in result.stderr, text(result)
+    bad = gw.ssh(keys["alice"], "Not_A_Name", "true")
+    assert bad.returncode == 255 and b"invalid login" in bad.stderr, text(bad)
+
+
+def test_only_public_keys_are_offered(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    result = gw.ssh(
+        keys["alice"],
+        MAIN,
+        "true",
+        options=("-o", "PreferredAuthentications=password,keyboard-interactive", "-o", "PubkeyAuthentication=no"),
+    )
+    assert result.returncode == 255
+    assert b"Permission denied (publickey)" in result.stderr, text(result)
+
+
+def test_failed_workspace_gets_a_readable_message(env, gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:  # type: ignore[no-untyped-def]
+    gw.created.append("gw-failed")  # type: ignore[attr-defined]
+    ws.workspace(env, "gw-failed", "gw-no-such-template")
+    ws.wait_phase(env, "gw-failed", crd.PHASE_FAILED)
+    result = gw.ssh(keys["alice"], "gw-failed", "true")
+    assert result.returncode == 255
+    assert b"workspace 'gw-failed' has failed" in result.stderr, text(result)
+    assert b"gw-no-such-template" in result.stderr, text(result)
+
+
+def test_upstream_host_key_is_pinned(env, gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:  # type: ignore[no-untyped-def]
+    """An sshd that is not the Workspace's (another host key) is refused, not trusted."""
+    sshd = new_workspace(env, gw, "gw-impostor")
+    sshd.stop()
+    impostor_key = gw.dir / "impostor_key"
+    gs.keygen(impostor_key, "impostor")
+    data = gs.workspace_secret(env, "gw-impostor")
+    gw.sshds["gw-impostor"] = gs.Sshd(
+        gw.dir / "sshd-impostor", impostor_key.read_text(), data["authorized_keys"]
+    ).start()
+    result = gw.ssh(keys["alice"], "gw-impostor", "echo should-not-run")
+    assert result.returncode == 255 and result.stdout == b"", text(result)
+    assert b"unexpected host key" in result.stderr, text(result)
+
+
+# Clean close in both directions --------------------------------------------------------------
+
+
+def test_client_going_away_ends_the_workspace_session(
+    gw: gs.Harness, keys: dict[str, gs.ClientKey], tmp_path: Path
+) -> None:
+    """The client dies: the gateway closes the Workspace side, so the remote command loses its
+    output pipe and ends (as with a direct connection)."""
+    marker = tmp_path / "remote.pid"
+    command = f"echo $$ > {marker}; while sleep 0.2; do echo tick || exit 0; done"
+    proc = subprocess.Popen(
+        gw.ssh_command(keys["alice"], MAIN, command),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    pid = int(wait_until(lambda: marker.exists() and marker.read_text().strip(), 30, what="the pid file"))  # type: ignore[arg-type]
+    proc.kill()
+    proc.wait()
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), 20, what="the remote loop to end after the client left")
+
+
+def test_workspace_going_away_ends_the_client_session(env, gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:  # type: ignore[no-untyped-def]
+    new_workspace(env, gw, "gw-vanish")
+    proc = subprocess.Popen(
+        gw.ssh_command(keys["alice"], "gw-vanish", "echo started; exec sleep 300"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"started\n"
+        gw.sshds["gw-vanish"].kill_all()  # the pod goes away: sshd and every session die
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 255, (out, err)
+        assert b"connection to the workspace was lost" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+# Starting stopped Workspaces, activity, and no restart loop ----------------------------------
+
+
+def annotations(env, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return (ws.get(env, name).get("metadata") or {}).get("annotations") or {}
+
+
+def test_a_stopped_workspace_is_started_on_connect(env, gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:  # type: ignore[no-untyped-def]
+    new_workspace(env, gw, "gw-sleepy", phase=crd.PHASE_STOPPED, running=False)
+    assert ws.status(env, "gw-sleepy")["stoppedReason"] == crd.STOPPED_BY_USER
+    result = gw.ssh(keys["alice"], "gw-sleepy", "echo awake")
+    assert (result.returncode, result.stdout) == (0, b"awake\n"), text(result)
+    progress = result.stderr.decode()
+    assert "workspace 'gw-sleepy' is stopped by its user; starting it" in progress, progress
+    assert "workspace 'gw-sleepy' is running" in progress, progress
+    obj = ws.get(env, "gw-sleepy")
+    assert obj["spec"]["running"] is True
+    assert obj["status"]["phase"] == crd.PHASE_RUNNING
+    assert annotations(env, "gw-sleepy")[crd.ANNOTATION_LAST_ACTIVITY_SOURCE] == "ssh"
+
+
+def writes(gw: gs.Harness) -> float:
+    value = gw.gateway.metrics.registry.get_sample_value("cps1_gateway_activity_writes_total", {"result": "ok"})
+    return value or 0.0
+
+
+def test_activity_keeps_a_workspace_in_use_running_then_idle_stop_sticks(  # type: ignore[no-untyped-def]
+    env, gw: gs.Harness, keys: dict[str, gs.ClientKey], http_server: tuple[int, bytes]
+) -> None:
+    """Two sessions open longer than the idle timeout: activity is recorded (at most once per
+    interval, whatever the number of sessions) and the Workspace stays up. Once they end it is
+    stopped as idle, and a reconnecting port-forward does not bring it back; a shell does."""
+    new_workspace(env, gw, "gw-idle", idleTimeoutSeconds=6)
+    before = writes(gw)
+    began = time.monotonic()
+    sessions = [
+        subprocess.Popen(
+            gw.ssh_command(keys["alice"], "gw-idle", "sleep 12; echo done"),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    phases = set()
+    while any(p.poll() is None for p in sessions):
+        phases.add(ws.status(env, "gw-idle").get("phase"))
+        time.sleep(0.5)
+    elapsed = time.monotonic() - began
+    for proc in sessions:
+        assert proc.stdout is not None
+        assert proc.stdout.read() == b"done\n"
+        proc.stdout.close()
+        assert proc.returncode == 0
+    assert phases == {crd.PHASE_RUNNING}, phases
+    notes = annotations(env, "gw-idle")
+    assert notes[crd.ANNOTATION_LAST_ACTIVITY_SOURCE] == "ssh"
+    count = writes(gw) - before
+    assert 3 <= count <= elapsed / gw.gateway.settings.activity_interval_seconds + 2, (count, elapsed)
+
+    status = ws.wait_phase(env, "gw-idle", crd.PHASE_STOPPED, timeout=60)
+    assert status["stoppedReason"] == crd.STOPPED_BY_IDLE
+    last = annotations(env, "gw-idle")[crd.ANNOTATION_LAST_ACTIVITY]
+
+    http_port, _ = http_server
+    for _ in range(3):  # a tunnel that keeps reconnecting
+        forward = gw.ssh(keys["alice"], "gw-idle", options=("-W", f"127.0.0.1:{http_port}"))
+        assert forward.returncode != 0
+        assert b"stopped after its idle timeout" in forward.stderr, text(forward)
+    time.sleep(2)
+    assert ws.status(env, "gw-idle")["phase"] == crd.PHASE_STOPPED
+    assert annotations(env, "gw-idle")[crd.ANNOTATION_LAST_ACTIVITY] == last
+
+    shell = gw.ssh(keys["alice"], "gw-idle", "echo back")
+    assert (shell.returncode, shell.stdout) == (0, b"back\n"), text(shell)
+    assert b"stopped after its idle timeout; starting it" in shell.stderr
+
+
+# Operations: health, metrics, audit, limits --------------------------------------------------
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_health_metrics_and_audit_line(
+    gw: gs.Harness, keys: dict[str, gs.ClientKey], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="cps1.gateway.audit"):
+        result = gw.ssh(keys["alice"], MAIN, "head -c 100000 /dev/zero", stdin=None, input=b"x" * 5000)
+        assert result.returncode == 0 and len(result.stdout) == 100000
+        gw.ssh(keys["stranger"], MAIN, "true")
+        wait_until(lambda: len([r for r in caplog.records if r.name == "cps1.gateway.audit"]) >= 2, 10, what="audit")
+    audits = [r for r in caplog.records if r.name == "cps1.gateway.audit"]
+    ok = next(r for r in audits if r.authenticated)  # type: ignore[attr-defined]
+    assert (ok.user, ok.workspace, ok.key) == (
+        "alice",
+        MAIN,
+        gateway_keys.offered(paramiko_key(keys["alice"])).fingerprint,
+    )  # type: ignore[attr-defined]
+    assert ok.source.startswith("127.0.0.1:") and ok.bytes_down >= 100000 and ok.bytes_up >= 5000  # type: ignore[attr-defined]
+    assert ok.channels == {"exec": 1} and ok.duration_seconds > 0  # type: ignore[attr-defined]
+    denied = next(r for r in audits if not r.authenticated)  # type: ignore[attr-defined]
+    assert denied.denials == ["key-not-allowed"] and denied.user == "alice"  # type: ignore[attr-defined]
+
+    assert get(gw.health_url + "/healthz") == (200, "ok\n")
+    assert get(gw.health_url + "/readyz") == (200, "ready\n")
+    status, page = get(gw.health_url + "/metrics")
+    assert status == 200
+    values = {line.split(" ")[0]: float(line.split(" ")[1]) for line in page.splitlines() if line[:1] != "#"}
+    assert values['cps1_gateway_bytes_total{direction="down"}'] >= 100000
+    assert values['cps1_gateway_auth_failures_total{reason="key-not-allowed"}'] >= 1
+    assert values["cps1_gateway_upstream_connect_seconds_count"] >= 1
+    assert "cps1_gateway_connections" in values and 'cps1_gateway_channels{kind="session"}' in values
+
+
+def paramiko_key(key: gs.ClientKey):  # type: ignore[no-untyped-def]
+    return gateway_keys.load_private_key_file(key.path)
+
+
+@pytest.fixture
+def strict_gw(env, gw: gs.Harness, tmp_path: Path) -> Iterator[gs.Harness]:  # type: ignore[no-untyped-def]
+    """A second gateway with tight limits, relaying to the same Workspace sshd."""
+    harness = gs.Harness(
+        env,
+        tmp_path,
+        settings_for(
+            env,
+            max_connections=2,
+            max_connections_per_user=1,
+            auth_failures_per_source=3,
+            auth_failure_window_seconds=300.0,
+            idle_timeout_seconds=3.0,
+            login_grace_seconds=2.0,
+        ),
+        gateway_keys.load_private_key(GATEWAY_PRIVATE_KEY),
+    )
+    harness.sshds = gw.sshds
+    harness.start()
+    yield harness
+    harness.gateway.stop(drain=0)
+    harness.health.stop()
+
+
+def test_limits_per_user_idle_timeout_and_failed_logins(strict_gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    busy = subprocess.Popen(
+        strict_gw.ssh_command(keys["alice"], MAIN, "echo ready; for i in $(seq 40); do echo x; sleep 0.25; done"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert busy.stdout is not None and busy.stdout.readline() == b"ready\n"
+        second = strict_gw.ssh(keys["alice"], MAIN, "true")
+        assert second.returncode == 255
+        assert b"user 'alice' already has 1 connections open (the limit)" in second.stderr, text(second)
+        wait_until(lambda: strict_gw.gateway.limits.open_count == 1, 10, what="the refused connection to end")
+        with socket_to(strict_gw.port) as holder:  # the second of two connections the gateway takes
+            assert holder.recv(100).startswith(b"SSH-2.0-")
+            third = strict_gw.ssh(keys["extra"], MAIN, "true")
+            assert third.returncode == 255 and b"Permission denied" not in third.stderr, text(third)
+    finally:
+        busy.kill()
+        busy.communicate()
+
+    began = time.monotonic()
+    idle = strict_gw.ssh(keys["alice"], MAIN, "sleep 20; echo late")
+    assert idle.returncode == 255 and idle.stdout == b"", text(idle)
+    assert b"cps1: closing this connection: no traffic for too long" in idle.stderr, text(idle)
+    assert time.monotonic() - began < 15
+
+    with socket_to(strict_gw.port) as raw:  # says nothing after the banner: dropped after the grace
+        began = time.monotonic()
+        assert raw.recv(100).startswith(b"SSH-2.0-CPS1Gateway")
+        raw.settimeout(20)
+        while raw.recv(4096):
+            pass
+        assert time.monotonic() - began < 10
+
+    for _ in range(3):
+        assert strict_gw.ssh(keys["stranger"], MAIN, "true").returncode == 255
+    blocked = strict_gw.ssh(keys["alice"], MAIN, "true")
+    assert blocked.returncode == 255
+    assert b"Permission denied" not in blocked.stderr, text(blocked)  # refused before SSH is spoken
+
+
+def socket_to(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=20)

@@ -1,0 +1,100 @@
+"""ensure_running's protocol with the API: one start write, progress per phase, the timeout.
+
+The cluster here replays a scripted sequence of Workspace objects through gateway.cluster's two
+Workspace methods (the gateway's own boundary); the real thing runs in tests/e2e/test_gateway.py.
+"""
+
+import pytest
+
+from common import crd
+from gateway import lifecycle
+from gateway.cluster import ClusterError
+from gateway.lifecycle import StartFailed, ensure_running
+
+
+def obj(phase: str, running: bool = True, reason: str = "", message: str = "") -> dict:
+    return {
+        "metadata": {"name": "api"},
+        "spec": {"owner": "alice", "running": running},
+        "status": {"phase": phase, "stoppedReason": reason, "message": message},
+    }
+
+
+class Script:
+    def __init__(self, *objects: object) -> None:
+        self.objects = list(objects)
+        self.patches: list[dict] = []
+
+    def workspace(self, name: str) -> dict | None:
+        current = self.objects.pop(0) if len(self.objects) > 1 else self.objects[0]
+        if isinstance(current, Exception):
+            raise current
+        return current  # type: ignore[return-value]
+
+    def patch_workspace(self, name: str, patch: dict) -> None:
+        self.patches.append(patch)
+
+
+@pytest.fixture(autouse=True)
+def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lifecycle, "POLL_SECONDS", 0.001)
+
+
+def run(script: Script, interactive: bool = True, timeout: float = 5) -> tuple[float, list[str]]:
+    lines: list[str] = []
+    spent = ensure_running(script, "api", interactive, timeout, 300, lines.append)  # type: ignore[arg-type]
+    return spent, lines
+
+
+def test_a_running_workspace_costs_one_read_and_no_write() -> None:
+    script = Script(obj(crd.PHASE_RUNNING))
+    assert run(script) == (0.0, [])
+    assert script.patches == []
+
+
+def test_a_user_stopped_workspace_is_started_once_with_progress() -> None:
+    script = Script(
+        obj(crd.PHASE_STOPPED, running=False, reason=crd.STOPPED_BY_USER),
+        obj(crd.PHASE_STOPPED, running=True),
+        ClusterError("blip"),  # a failed read while waiting is not fatal
+        obj(crd.PHASE_STARTING),
+        obj(crd.PHASE_STARTING),
+        obj(crd.PHASE_RUNNING),
+    )
+    spent, lines = run(script)
+    assert spent > 0
+    assert len(script.patches) == 1
+    assert script.patches[0]["spec"] == {"running": True}
+    assert script.patches[0]["metadata"]["annotations"][crd.ANNOTATION_LAST_ACTIVITY_SOURCE] == "ssh"
+    assert lines == [
+        "workspace 'api' is stopped by its user; starting it; waiting up to 5s for it to run",
+        "workspace 'api' is starting",
+        "workspace 'api' is running",
+    ]
+
+
+def test_an_idle_stopped_workspace_gets_activity_only() -> None:
+    script = Script(obj(crd.PHASE_STOPPED, reason=crd.STOPPED_BY_IDLE), obj(crd.PHASE_RUNNING))
+    run(script)
+    assert len(script.patches) == 1 and "spec" not in script.patches[0]
+
+
+def test_timeout_and_failure_are_reported() -> None:
+    with pytest.raises(StartFailed, match="did not start within 0s"):
+        run(Script(obj(crd.PHASE_STARTING)), timeout=0.05)
+    failing = Script(obj(crd.PHASE_STOPPED, running=False), obj(crd.PHASE_FAILED, message="ImagePullBackOff"))
+    with pytest.raises(StartFailed, match="failed to start: ImagePullBackOff"):
+        run(failing)
+    assert len(failing.patches) == 1
+    with pytest.raises(StartFailed, match="no longer exists"):
+        run(Script(None))
+    with pytest.raises(StartFailed, match="try again shortly"):
+        run(Script(ClusterError("the gateway cannot reach the cluster right now; try again shortly")))
+
+
+def test_a_recent_idle_stop_is_refused_to_a_tunnel() -> None:
+    stopped = obj(crd.PHASE_STOPPED, reason=crd.STOPPED_BY_IDLE)
+    script = Script(stopped)
+    with pytest.raises(StartFailed, match="open a shell"):
+        run(script, interactive=False)
+    assert script.patches == []

@@ -1,0 +1,168 @@
+"""Limits, the activity rate bound and settings: driven by fake clocks, no network."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from common import crd
+from gateway.activity import RETRY_SECONDS, ActivityRecorder
+from gateway.cluster import activity_patch
+from gateway.limits import AuthFailures, ConnectionLimits
+from gateway.settings import Settings, split_address
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_connection_limits_total_and_per_user() -> None:
+    limits = ConnectionLimits(total=2, per_user=1)
+    assert limits.open() and limits.open() and not limits.open()
+    limits.close()
+    assert limits.open()
+    assert limits.claim("alice") and not limits.claim("alice") and limits.claim("bob")
+    limits.release("alice")
+    assert limits.claim("alice")
+    limits.release("alice")
+    limits.release("alice")  # an extra release never goes negative
+    assert limits.user_count("alice") == 0
+
+
+def test_auth_failures_slide_and_stay_bounded() -> None:
+    clock = Clock()
+    failures = AuthFailures(limit=3, window_seconds=60, clock=clock, max_sources=2)
+    for _ in range(3):
+        assert not failures.blocked("10.0.0.1")
+        failures.record("10.0.0.1")
+    assert failures.blocked("10.0.0.1")
+    assert not failures.blocked("10.0.0.2")
+    clock.now += 59
+    assert failures.blocked("10.0.0.1")
+    clock.now += 1
+    assert not failures.blocked("10.0.0.1")
+    for source in ("a", "b", "c"):
+        failures.record(source)
+    assert len(failures._failures) == 2  # the oldest source was forgotten
+
+
+class Writes:
+    def __init__(self, fail: int = 0) -> None:
+        self.calls: list[str] = []
+        self.fail = fail
+
+    def __call__(self, name: str, now: datetime) -> None:
+        self.calls.append(name)
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("api server down")
+
+
+def test_activity_is_written_at_most_once_per_interval_per_workspace() -> None:
+    clock, writes = Clock(), Writes()
+    recorder = ActivityRecorder(writes, interval=60, clock=clock)
+    assert recorder.flush() == 0  # nothing open, nothing written
+    for _ in range(5):  # five sessions on one workspace
+        recorder.opened("api")
+    recorder.opened("web")
+    assert recorder.flush() == 2
+    for _ in range(100):
+        clock.now += 0.5
+        recorder.flush()
+    assert writes.calls == ["api", "web"]  # 50 s later: still nothing new
+    clock.now += 10
+    recorder.flush()
+    assert writes.calls == ["api", "web", "api", "web"]
+    for _ in range(5):
+        recorder.closed("api")
+    clock.now += 120
+    recorder.flush()
+    assert writes.calls[-1:] == ["web"]  # no session left on api: no more activity for it
+
+
+def test_a_reopened_session_does_not_write_before_the_interval() -> None:
+    clock, writes = Clock(), Writes()
+    recorder = ActivityRecorder(writes, interval=60, clock=clock)
+    recorder.opened("api")
+    recorder.flush()
+    recorder.closed("api")
+    clock.now += 5
+    recorder.opened("api")
+    recorder.flush()
+    assert writes.calls == ["api"]
+    recorder.written("api")  # a start wrote activity: the interval restarts
+    clock.now += 59
+    recorder.flush()
+    assert writes.calls == ["api"]
+
+
+def test_a_failed_write_is_retried_soon() -> None:
+    clock, writes = Clock(), Writes(fail=1)
+    results: list[bool] = []
+    recorder = ActivityRecorder(writes, interval=60, clock=clock, on_result=results.append)
+    recorder.opened("api")
+    assert recorder.flush() == 0
+    clock.now += RETRY_SECONDS - 0.1
+    recorder.flush()
+    assert len(writes.calls) == 1
+    clock.now += 0.2
+    assert recorder.flush() == 1
+    assert results == [False, True]
+
+
+def test_activity_patch() -> None:
+    now = datetime(2026, 11, 22, 12, 0, 5, tzinfo=UTC)
+    assert activity_patch(now, start=False) == {
+        "metadata": {
+            "annotations": {
+                crd.ANNOTATION_LAST_ACTIVITY: "2026-11-22T12:00:05Z",
+                crd.ANNOTATION_LAST_ACTIVITY_SOURCE: "ssh",
+            }
+        }
+    }
+    assert activity_patch(now, start=True)["spec"] == {"running": True}
+
+
+def test_settings_from_env() -> None:
+    settings = Settings.from_env(
+        environ={
+            "CPS1_GATEWAY_LISTEN": "0.0.0.0:22",
+            "CPS1_GATEWAY_MAX_CONNECTIONS": "5",
+            "CPS1_GATEWAY_VERIFY_UPSTREAM_HOST_KEY": "false",
+            "CPS1_GATEWAY_CIPHERS": "aes128-gcm@openssh.com, aes128-ctr",
+            "CPS1_GATEWAY_IDLE_TIMEOUT_SECONDS": "0",
+            "KUBECONFIG": "/k",
+        }
+    )
+    assert settings.listen == "0.0.0.0:22" and settings.max_connections == 5
+    assert settings.verify_upstream_host_key is False
+    assert settings.ciphers == ("aes128-gcm@openssh.com", "aes128-ctr")
+    assert settings.idle_timeout_seconds == 0.0 and settings.kubeconfig == "/k"
+    assert Settings().upstream_address("api") == ("workspace.ws-api.svc", 22)
+    assert Settings(upstream="127.0.0.1:2200").upstream_address("api") == ("127.0.0.1", 2200)
+    templated = Settings(upstream="{workspace}.{namespace}.example:2222")
+    assert templated.upstream_address("api") == ("api.ws-api.example", 2222)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("CPS1_GATEWAY_MAX_CONNECTIONS", "many", "MAX_CONNECTIONS"),
+        ("CPS1_GATEWAY_VERIFY_UPSTREAM_HOST_KEY", "maybe", "VERIFY_UPSTREAM_HOST_KEY"),
+        ("CPS1_GATEWAY_LISTEN", "nowhere", "host:port"),
+        ("CPS1_GATEWAY_UPSTREAM", "{pod}:22", "only {workspace} and {namespace}"),
+        ("CPS1_GATEWAY_MAX_CONNECTIONS_PER_USER", "0", "at least 1"),
+    ],
+)
+def test_bad_settings(variable: str, value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Settings.from_env(environ={variable: value})
+
+
+def test_split_address() -> None:
+    assert split_address("[::1]:2222") == ("::1", 2222)
+    with pytest.raises(ValueError):
+        split_address(":22")
