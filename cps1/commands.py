@@ -5,6 +5,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 import yaml
 
@@ -19,8 +20,10 @@ def _print_table(rows: list[list[str]], header: list[str]) -> None:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
-def wait_running(client: Client, name: str, timeout: float, out=sys.stderr) -> dict:  # type: ignore[no-untyped-def]
-    """Poll until the Workspace is Running (or Failed), printing each phase change."""
+def wait_running(client: Client, name: str, timeout: float, out: TextIO | None = None) -> dict:
+    """Poll until the Workspace is Running (or Failed), printing each phase change (stderr by
+    default, looked up at call time so a redirected stream is honoured)."""
+    out = out or sys.stderr
     deadline = time.monotonic() + timeout
     last = ""
     while True:

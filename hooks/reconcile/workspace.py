@@ -26,8 +26,12 @@ from hooks.render.storage import render_pvc, resize_blocked
 from hooks.settings import Settings
 
 TEMPLATE_KEY = f"{crd.TEMPLATE_KIND}.{crd.API_VERSION}"
-# How soon to look again at a Workspace that is changing state or failed.
+# How soon to look again at a Workspace that is changing state or failed to start.
 BUSY_RESYNC_SECONDS = 10.0
+# A mistake in the spec or a missing template: a fix re-triggers a sync by itself (a spec edit,
+# or the template, a related object, appearing), so this is only a safety net and stays cheap
+# when many Workspaces are broken (bench/scale.py --broken).
+INPUT_ERROR_RESYNC_SECONDS = 30.0
 FINALIZE_RESYNC_SECONDS = 2.0
 
 
@@ -185,7 +189,7 @@ def _failed(parent: dict, children: dict, settings: Settings, now: datetime, rea
         (observed.last_applied(child) for child in observed.all_children(children)),
         key=lambda c: (c["kind"], c["metadata"].get("namespace", ""), c["metadata"]["name"]),
     )
-    return {"status": status, "children": kept, "resyncAfterSeconds": BUSY_RESYNC_SECONDS}
+    return {"status": status, "children": kept, "resyncAfterSeconds": INPUT_ERROR_RESYNC_SECONDS}
 
 
 def sync(parent: dict, children: dict, related: dict, now: datetime, settings: Settings) -> dict:

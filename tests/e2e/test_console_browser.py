@@ -31,7 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SHOTS = ARTIFACTS / "console"
-WAIT_MS = 30_000
+WAIT_MS = 60_000
 RUNNING_MS = 120_000
 
 
