@@ -7,8 +7,10 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import requests
+import yaml
 
 
 def percentile(values: list[float], pct: float) -> float:
@@ -95,3 +97,20 @@ def exit_on_sigterm() -> None:
     """Turn SIGTERM (from `timeout`, or a CI stop) into a normal exit, so that the benchmark's
     `with LocalCluster(...)` stops every process it started instead of orphaning them."""
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+def serve_cps1(cluster: Any, hooks_workers: int) -> tuple[Any, str]:
+    """Install CPS1 in a running local cluster for a benchmark: the hooks under gunicorn (quiet
+    logs), the CRDs, the CompositeController and the example Python template. Returns
+    (dynamic client, hooks base URL)."""
+    from cps1 import kube
+    from cps1.localcluster import install
+
+    hooks, url = install.gunicorn_process(cluster.run_dir, {"CPS1_LOG_LEVEL": "WARNING"}, workers=hooks_workers)
+    cluster.launch(hooks)
+    client = kube.dynamic_client(cluster.kubeconfig)
+    install.install_crds(client)
+    install.install_controller(client, url)
+    template = Path(__file__).resolve().parent.parent / "examples" / "templates" / "python.yaml"
+    kube.apply(client, yaml.safe_load(template.read_text()))
+    return client, url

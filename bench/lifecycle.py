@@ -10,11 +10,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import exit_on_sigterm, summary
+from bench.common import exit_on_sigterm, serve_cps1, summary
 from cps1 import kube
-from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster
-from tests.conftest import ROOT, load
 
 API = "cps1.io/v1alpha1"
 
@@ -50,12 +48,7 @@ def main() -> None:
     exit_on_sigterm()
     run_dir = Path(tempfile.mkdtemp(prefix="cps1-bench-"))
     with LocalCluster(run_dir, nodes=2, metacontroller_workers=args.mc_workers) as cluster:
-        hooks, url = install.gunicorn_process(run_dir, {"CPS1_LOG_LEVEL": "WARNING"}, workers=args.hooks_workers)
-        cluster.launch(hooks)
-        client = kube.dynamic_client(cluster.kubeconfig)
-        install.install_crds(client)
-        install.install_controller(client, url)
-        kube.apply(client, load(ROOT / "examples/templates/python.yaml"))
+        client, _ = serve_cps1(cluster, args.hooks_workers)
         workspaces = kube.resource(client, API, "Workspace")
         names = [f"bench-{i:03d}" for i in range(args.workspaces)]
 

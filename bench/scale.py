@@ -18,11 +18,9 @@ from pathlib import Path
 
 import requests
 
-from bench.common import counter_total, exit_on_sigterm, group_cpu_seconds, histogram_quantiles
+from bench.common import counter_total, exit_on_sigterm, group_cpu_seconds, histogram_quantiles, serve_cps1
 from cps1 import kube
-from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster
-from tests.conftest import ROOT, load
 
 API = "cps1.io/v1alpha1"
 COMPONENTS = ("hooks", "metacontroller", "kube-apiserver")
@@ -70,12 +68,7 @@ def main() -> None:
         metacontroller_burst=args.mc_burst,
     )
     with cluster:
-        hooks, url = install.gunicorn_process(run_dir, {"CPS1_LOG_LEVEL": "WARNING"}, workers=args.hooks_workers)
-        cluster.launch(hooks)
-        client = kube.dynamic_client(cluster.kubeconfig)
-        install.install_crds(client)
-        install.install_controller(client, url)
-        kube.apply(client, load(ROOT / "examples/templates/python.yaml"))
+        client, url = serve_cps1(cluster, args.hooks_workers)
         workspaces = kube.resource(client, API, "Workspace")
         namespaces = kube.resource(client, "v1", "Namespace")
         plan = [(n, "") for n in sizes] + ([(n, "b") for n in sizes] if args.broken else [])

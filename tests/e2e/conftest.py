@@ -4,6 +4,7 @@ and CPS1 installed in it. Tests isolate themselves by object names.
 On a failure, the tail of every component's log is attached to the test report.
 """
 
+import contextlib
 import os
 import socket
 import time
@@ -77,8 +78,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         _RUNNING.clear()
 
 
-@pytest.fixture(scope="session")
-def env(cluster: LocalCluster) -> Iterator[Env]:
+@contextlib.contextmanager
+def installed(cluster: LocalCluster, records: str) -> Iterator[Env]:
+    """CPS1 installed in `cluster`: CRDs, the hooks under gunicorn with the test settings, and the
+    CompositeController calling them through a recording proxy (records under ARTIFACTS/records)."""
     hooks, hooks_url = install.gunicorn_process(
         cluster.run_dir,
         {
@@ -88,11 +91,17 @@ def env(cluster: LocalCluster) -> Iterator[Env]:
         },
     )
     cluster.launch(hooks)
-    with Recorder(hooks_url, ARTIFACTS / "hook-requests") as recorder:
+    with Recorder(hooks_url, ARTIFACTS / records) as recorder:
         client = kube.dynamic_client(cluster.kubeconfig)
         install.install_crds(client)
         install.install_controller(client, recorder.url)
         yield Env(cluster, hooks, hooks_url, recorder)
+
+
+@pytest.fixture(scope="session")
+def env(cluster: LocalCluster) -> Iterator[Env]:
+    with installed(cluster, "hook-requests") as running:
+        yield running
 
 
 @pytest.hookimpl(wrapper=True)
