@@ -188,8 +188,13 @@ def known_hosts(path: Path, port: int, public_line: str) -> Path:
 
 def ssh_base(key: Path, known: Path, *options: str) -> list[str]:
     """The OpenSSH client with nothing from the user's config, pinned to `known` host keys."""
+    return openssh("ssh", key, known, *options)
+
+
+def openssh(program: str, key: Path, known: Path, *options: str) -> list[str]:
+    """`ssh`, `scp` or `sftp` with nothing from the user's config, pinned to `known` host keys."""
     return [
-        "ssh",
+        program,
         "-F",
         "/dev/null",
         "-i",

@@ -253,19 +253,7 @@ def test_sftp_upload_and_download_of_a_large_file(
     batch = tmp_path / "batch"
     batch.write_text(f"put {source} {remote}\nget {remote} {back}\nrm {remote}\n")
     argv = [
-        "sftp",
-        "-F",
-        "/dev/null",
-        "-i",
-        str(keys["alice"].path),
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        f"UserKnownHostsFile={gw.known}",
-        "-o",
-        "BatchMode=yes",
+        *gs.openssh("sftp", keys["alice"].path, gw.known),
         "-P",
         str(gw.port),
         "-b",
@@ -285,19 +273,7 @@ def test_scp_round_trip(gw: gs.Harness, keys: dict[str, gs.ClientKey], tmp_path:
     source.write_bytes(os.urandom(5 * 1024 * 1024 + 3))
     remote = f"/tmp/cps1-gw-scp-{protocol}-{os.getpid()}.bin"
     base = [
-        "scp",
-        "-F",
-        "/dev/null",
-        "-i",
-        str(keys["alice"].path),
-        "-o",
-        "IdentitiesOnly=yes",
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        f"UserKnownHostsFile={gw.known}",
-        "-o",
-        "BatchMode=yes",
+        *gs.openssh("scp", keys["alice"].path, gw.known),
         "-P",
         str(gw.port),
         *(["-O"] if protocol == "scp" else []),
