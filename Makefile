@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup controlplane run stop test test-faults test-unit lint clean
+.PHONY: setup system-packages controlplane run stop test test-faults test-unit lint clean
 
 $(BIN)/cps1: setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(BIN)/cps1: setup.cfg pyproject.toml
 	touch $@
 
 setup: $(BIN)/cps1
+
+# sshd and chromium for the gateway and browser tests (Debian packages; installed when root).
+system-packages:
+	bash scripts/system-packages.sh
 
 controlplane:
 	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller helm >/dev/null
@@ -26,11 +30,11 @@ stop:
 	$(BIN)/cps1 dev down
 
 # Unit tests and end-to-end tests against the local control plane.
-test: setup controlplane lint
+test: setup system-packages controlplane lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The opt-in fault tier: a storm of changes while components crash, hang and fail.
-test-faults: setup controlplane
+test-faults: setup system-packages controlplane
 	$(BIN)/pytest tests/faults $(PYTEST_ARGS)
 
 test-unit: setup
