@@ -4,9 +4,7 @@ import ipaddress
 import os
 from dataclasses import dataclass
 
-
-def _list(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
+from common import envconfig
 
 
 @dataclass(frozen=True)
@@ -29,17 +27,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, prefix: str = "CPS1_API_") -> "Settings":
-        env = os.environ
-        return cls(
-            system_namespace=env.get(prefix + "SYSTEM_NAMESPACE", cls.system_namespace),
-            kubeconfig=env.get(prefix + "KUBECONFIG", env.get("KUBECONFIG", "")),
-            bootstrap_admin=env.get(prefix + "BOOTSTRAP_ADMIN", ""),
-            bootstrap_token=env.get(prefix + "BOOTSTRAP_TOKEN", ""),
-            admins=_list(env.get(prefix + "ADMINS", "")),
-            proxy_user_header=env.get(prefix + "PROXY_USER_HEADER", ""),
-            proxy_trusted_networks=_list(env.get(prefix + "PROXY_TRUSTED_NETWORKS", "127.0.0.1/32")),
-            max_body_bytes=int(env.get(prefix + "MAX_BODY_BYTES", str(cls.max_body_bytes))),
-        )
+        """Settings from CPS1_API_* variables (the kubeconfig also from KUBECONFIG)."""
+        values = envconfig.values_from_env(cls, prefix)
+        values.setdefault("kubeconfig", os.environ.get("KUBECONFIG", ""))
+        return cls(**values)
 
     def trusts_proxy(self, address: str | None) -> bool:
         if not self.proxy_user_header or not address:

@@ -4,11 +4,10 @@ Defaults are safe for a laptop (loopback listeners) and sensible for a cluster; 
 sets the listen addresses, the key paths and the limits.
 """
 
-import dataclasses
 import os
 from dataclasses import dataclass
 
-from common import names
+from common import envconfig, names
 
 
 def split_address(text: str) -> tuple[str, int]:
@@ -77,12 +76,7 @@ class Settings:
     def from_env(cls, prefix: str = "CPS1_GATEWAY_", environ: dict[str, str] | None = None) -> "Settings":
         """Settings from `prefix`+FIELD variables; unset ones keep their defaults."""
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for field in dataclasses.fields(cls):
-            raw = env.get(prefix + field.name.upper())
-            if raw is None:
-                continue
-            values[field.name] = _convert(field.name, field.type, raw)
+        values = envconfig.values_from_env(cls, prefix, env)
         if "kubeconfig" not in values and env.get("KUBECONFIG"):
             values["kubeconfig"] = env["KUBECONFIG"]
         settings = cls(**values)  # type: ignore[arg-type]
@@ -103,20 +97,3 @@ class Settings:
         """Where the Workspace's sshd listens, from the `upstream` format string."""
         text = self.upstream.format(workspace=workspace, namespace=names.namespace_for(workspace))
         return split_address(text)
-
-
-def _convert(name: str, kind: object, raw: str) -> object:
-    try:
-        if kind in (bool, "bool"):
-            if raw.lower() not in ("1", "0", "true", "false", "yes", "no"):
-                raise ValueError(raw)
-            return raw.lower() in ("1", "true", "yes")
-        if kind in (int, "int"):
-            return int(raw)
-        if kind in (float, "float"):
-            return float(raw)
-        if kind in (tuple[str, ...], "tuple[str, ...]"):
-            return tuple(part.strip() for part in raw.split(",") if part.strip())
-    except ValueError as err:
-        raise ValueError(f"CPS1_GATEWAY_{name.upper()}: cannot read {raw!r} as {kind}") from err
-    return raw

@@ -1,7 +1,8 @@
 """What the hooks need to know about the installation, read once from the environment."""
 
-import os
 from dataclasses import dataclass
+
+from common import envconfig
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,4 @@ class Settings:
     @classmethod
     def from_env(cls, prefix: str = "CPS1_") -> "Settings":
         """Settings from CPS1_* variables; unset ones keep their defaults."""
-        values: dict[str, object] = {}
-        for field in cls.__dataclass_fields__.values():
-            raw = os.environ.get(prefix + field.name.upper())
-            if raw is not None:
-                values[field.name] = int(raw) if field.type in (int, "int") else raw
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**envconfig.values_from_env(cls, prefix))

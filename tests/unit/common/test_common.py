@@ -33,3 +33,22 @@ def test_workspace_names() -> None:
     assert "at most 60" in (names.workspace_name_error("a" * 61) or "")
     assert names.workspace_name_error("Bad.Name") is not None
     assert names.namespace_for("x") == "ws-x"
+
+
+def test_settings_from_env_by_field_type() -> None:
+    from dataclasses import dataclass
+
+    from common import envconfig
+
+    @dataclass(frozen=True)
+    class Example:
+        name: str = "x"
+        count: int = 1
+        ratio: float = 0.5
+        enabled: bool = False
+        hosts: tuple[str, ...] = ()
+
+    env = {"T_COUNT": "3", "T_RATIO": "2.5", "T_ENABLED": "yes", "T_HOSTS": "a, b,", "OTHER": "1"}
+    assert Example(**envconfig.values_from_env(Example, "T_", env)) == Example("x", 3, 2.5, True, ("a", "b"))
+    with pytest.raises(ValueError, match="T_COUNT: cannot read 'many'"):
+        envconfig.values_from_env(Example, "T_", {"T_COUNT": "many"})
