@@ -17,14 +17,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/versions.env"
 
 # Bump when the recipe below changes in a way that changes the binaries.
-RECIPE=1
+RECIPE=2
 
 CACHE=${CPS1_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cps1}
 export GOMODCACHE=$CACHE/gomod GOCACHE=$CACHE/gocache
 export GOFLAGS=-modcacherw GOTOOLCHAIN=local CGO_ENABLED=0
-# The checksum database has no record of this module's versions; its go.sum is still
-# written and checked against the proxy's content on every later build.
-export GONOSUMDB=github.com/metacontroller/metacontroller
 GOVERSION=$(go env GOVERSION)
 ALL=(kubernetes etcd kwok metacontroller helm)
 
@@ -94,31 +91,21 @@ build_kwok() {
   chmod -R u+w "$stage/stages"
 }
 
-# build_metacontroller STAGE: the module is named `metacontroller` (no domain), so it is
-# required under that name and replaced by the GitHub path at the pinned release. Its 2021
-# go.sum pins modern-go/reflect2 v1.0.1, which crashes at run time under Go >= 1.18; v1.0.2 is
-# the upstream fix, chosen here by minimal version selection.
+# build_metacontroller STAGE: from the release source (its go.mod says `module metacontroller`,
+# no domain, so the module proxy cannot serve it by name). The archive is checked against its
+# pinned sha256; CPS1_METACONTROLLER_SOURCE may name another copy of the same release (for
+# example the GitHub tag archive), which must have the same digest. Built as upstream's
+# goreleaser does: CGO off, `-X main.version`.
 build_metacontroller() {
-  local stage=$1 src=$1/src dir
+  local stage=$1 src=$1/src archive=${CPS1_METACONTROLLER_SOURCE:-$here/../../../shared/vendor/metacontroller-${METACONTROLLER_VERSION#v}.tar.gz}
+  [ -f "$archive" ] || { echo "Metacontroller source not found: $archive (set CPS1_METACONTROLLER_SOURCE)" >&2; return 1; }
+  echo "$METACONTROLLER_SHA256  $archive" | sha256sum --check --quiet - ||
+    { echo "sha256 of $archive is not $METACONTROLLER_SHA256" >&2; return 1; }
   mkdir -p "$src"
-  cat >"$src/go.mod" <<EOF
-module local.invalid/metacontroller-bin
-
-go 1.26
-
-tool metacontroller
-
-require (
-	metacontroller v0.0.0-00010101000000-000000000000
-	github.com/modern-go/reflect2 v1.0.2
-)
-
-replace metacontroller => github.com/metacontroller/metacontroller $METACONTROLLER_VERSION
-EOF
-  (cd "$src" && go mod tidy &&
-    go build -trimpath -ldflags "-s -w -X main.version=$METACONTROLLER_VERSION" -o "$stage/metacontroller" metacontroller)
-  dir=$(cd "$src" && go list -m -f '{{.Dir}}' metacontroller)
-  cp "$dir/manifests/production/metacontroller-crds-v1.yaml" "$stage/"
+  tar -xzf "$archive" -C "$src" --strip-components=1
+  (cd "$src" && go build -trimpath -ldflags "-s -w -X main.version=$METACONTROLLER_VERSION" \
+    -o "$stage/metacontroller" ./pkg/cmd/metacontroller)
+  cp "$src/manifests/production/metacontroller-crds-v1.yaml" "$stage/"
   chmod u+w "$stage/metacontroller-crds-v1.yaml"
 }
 
