@@ -50,6 +50,24 @@ def binaries(components: tuple[str, ...] = ("kubernetes", "etcd", "kwok", "metac
     return {name: Path(path) for name, path in dirs.items()}
 
 
+def metacontroller_flags(*, workers: int, qps: float, burst: int) -> list[str]:
+    """Metacontroller v4's options, chosen for a local cluster (the chart's differ where said).
+
+    Discovery every 2 s (the chart: 20 s) because the tests install CRDs after it starts; one
+    event per second per object (upstream: one per 5 min) so a test sees each SyncError; no
+    leader election (one replica here; the chart turns it on); pprof off.
+    """
+    return [
+        "--discovery-interval=2s",
+        "--cache-flush-interval=30m",
+        f"--workers={workers}",
+        f"--client-go-qps={qps}",
+        f"--client-go-burst={burst}",
+        "--events-qps=1",
+        "--pprof-address=0",
+    ]
+
+
 def node_manifest(name: str) -> dict:
     return {
         "apiVersion": "v1",
@@ -152,7 +170,15 @@ class LocalCluster:
         run.mkdir(parents=True, exist_ok=True)
         (run / "home").mkdir(exist_ok=True)
         self._write_credentials()
-        for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "metacontroller"):
+        for name in (
+            "etcd",
+            "etcd-peer",
+            "apiserver",
+            "controller-manager",
+            "scheduler",
+            "metacontroller",
+            "metacontroller-health",
+        ):
             self.ports[name] = free_port()
         p = self.ports
         # kwok reads ~/.kwok/kwok.yaml when present: give every component an empty HOME.
@@ -266,17 +292,17 @@ class LocalCluster:
                     "metacontroller",
                     [
                         str(bins["metacontroller"] / "metacontroller"),
-                        f"--client-config-path={self.kubeconfig}",
-                        f"--debug-addr={LOOPBACK}:{p['metacontroller']}",
-                        "--discovery-interval=2s",
-                        f"--workers={self.metacontroller_workers}",
-                        f"--client-go-qps={self.metacontroller_qps}",
-                        f"--client-go-burst={self.metacontroller_burst}",
-                        "--events-qps=1",
+                        *metacontroller_flags(
+                            workers=self.metacontroller_workers,
+                            qps=self.metacontroller_qps,
+                            burst=self.metacontroller_burst,
+                        ),
+                        f"--metrics-address={LOOPBACK}:{p['metacontroller']}",
+                        f"--health-probe-bind-address={LOOPBACK}:{p['metacontroller-health']}",
                     ],
                     self._log("metacontroller"),
                     {**env, "KUBECONFIG": str(self.kubeconfig)},
-                    lambda: http_ok(f"http://{LOOPBACK}:{p['metacontroller']}/metrics"),
+                    lambda: http_ok(f"http://{LOOPBACK}:{p['metacontroller-health']}/readyz"),
                 )
             )
         except BaseException:

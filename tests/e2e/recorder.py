@@ -1,11 +1,13 @@
 """A recording pass-through in front of the hooks: Metacontroller calls it, it forwards to
 the real hooks unchanged and keeps each request and answer as JSON (the contract tests'
 fixtures come from here). The fault tests set `fail_with` to make it answer an error status
-instead for a while. It listens on 127.0.0.1 only."""
+instead for a while; the protocol tests set `tamper` to rewrite the hooks' 200 answers (a
+malformed body that Metacontroller must refuse). It listens on 127.0.0.1 only."""
 
 import json
 import shutil
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from pathlib import Path
@@ -23,6 +25,8 @@ class Recorder:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._seq = count()
         self.fail_with: int | None = None
+        # (hook, request, answer) -> the answer to send instead, for 200 answers only.
+        self.tamper: Callable[[str, dict, dict], dict] | None = None
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -46,6 +50,9 @@ class Recorder:
                 except requests.RequestException:
                     code, payload = 502, b'{"error": "hooks unreachable"}'
                 recorder.save(self.path.strip("/"), body, code, payload)
+                if code == 200 and recorder.tamper:
+                    tampered = recorder.tamper(self.path.strip("/"), json.loads(body), json.loads(payload))
+                    payload = json.dumps(tampered).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

@@ -6,9 +6,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+import yaml
 
 from cps1 import kube
-from cps1.localcluster.cluster import LocalCluster
+from cps1.localcluster.cluster import LocalCluster, binaries
+from tests.conftest import ROOT
 from tests.e2e.conftest import wait_until
 
 
@@ -208,3 +210,15 @@ def test_metacontroller_calls_a_hook_and_creates_its_child(client) -> None:  # t
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_metacontroller_is_the_release_the_chart_ships(cluster: LocalCluster) -> None:
+    """The controller under test is the chart's v4.17.2, built from source with its version stamped."""
+    chart = yaml.safe_load((ROOT / "helm" / "cps1" / "charts" / "metacontroller" / "Chart.yaml").read_text())
+    log = (cluster.run_dir / "logs" / "metacontroller.log").read_text()
+    assert chart["appVersion"] == "v4.17.2"
+    assert f'"version": "{chart["appVersion"]}"' in log or f'"version":"{chart["appVersion"]}"' in log
+    built = binaries(("metacontroller",))["metacontroller"] / "metacontroller-crds-v1.yaml"
+    vendored = ROOT / "helm" / "cps1" / "charts" / "metacontroller" / "crds" / "metacontroller-crds.yaml"
+    documents = [[d for d in yaml.safe_load_all(p.read_text()) if d] for p in (vendored, built)]
+    assert documents[0] == documents[1], "run helm/sync-metacontroller-crds.sh"

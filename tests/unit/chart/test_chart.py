@@ -150,3 +150,34 @@ def test_every_value_is_documented() -> None:
     for number, line in enumerate(lines):
         if re.match(r"^(  )?[A-Za-z]+:", line):
             assert lines[number - 1].lstrip().startswith("#"), f"values.yaml:{number + 1}: {line.strip()}"
+
+
+def test_metacontroller_may_manage_every_declared_child_and_nothing_more() -> None:
+    """Metacontroller's ClusterRole is narrowed from upstream's `*`: each child kind the
+    CompositeController declares gets full rights, no rule is a wildcard, and leader
+    election (needed for replicas > 1) is on with a Lease it may write."""
+    docs = render()
+    controller = by_name(docs, "CompositeController", "cps1-workspaces")
+    role = by_name(docs, "ClusterRole", "cps1-metacontroller")
+    granted = {
+        (group, resource): set(rule["verbs"])
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    assert not any("*" in (group, resource) or "*" in verbs for (group, resource), verbs in granted.items())
+    for child in controller["spec"]["childResources"]:
+        group = child["apiVersion"].rpartition("/")[0]
+        assert {"get", "list", "watch", "create", "update", "patch", "delete"} <= granted[(group, child["resource"])]
+    parent = controller["spec"]["parentResource"]
+    assert {"update"} <= granted[(parent["apiVersion"].split("/")[0], f"{parent['resource']}/status")]
+    args = by_name(docs, "StatefulSet", "cps1-metacontroller")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--leader-election" in args and "--leader-election-namespace=cps1-system" in args
+    lease = by_name(docs, "Role", "cps1-metacontroller-leader")
+    assert lease["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "list", "watch", "create", "update", "patch"],
+        }
+    ]

@@ -1,7 +1,8 @@
 """Golden tests: every child kind rendered for the example Python and Node templates.
 
 The golden files are reviewed like code. After an intended change, regenerate them with
-CPS1_UPDATE_GOLDEN=1 pytest tests/unit/hooks/test_render_golden.py and read the diff.
+CPS1_UPDATE_GOLDEN=1 pytest tests/unit/hooks/test_render_golden.py and read the diff: an update
+run rewrites every file that differs and then fails, so no run passes on files it wrote itself.
 """
 
 import os
@@ -46,10 +47,12 @@ def rendered(case: str, templates: dict) -> dict[str, dict]:
 def test_child_matches_golden(case: str, kind: str, python_template: dict, node_template: dict) -> None:
     child = rendered(case, {"python": python_template, "node": node_template})[kind]
     path = GOLDEN / f"{case}-{kind}.yaml"
-    if os.environ.get("CPS1_UPDATE_GOLDEN"):
+    expected = yaml.safe_load(path.read_text()) if path.exists() else None
+    if child != expected and os.environ.get("CPS1_UPDATE_GOLDEN"):
         path.parent.mkdir(exist_ok=True)
         path.write_text(yaml.safe_dump(child, sort_keys=True))
-    assert child == yaml.safe_load(path.read_text())
+        pytest.fail(f"rewrote {path.name}: review the diff, then run again without CPS1_UPDATE_GOLDEN")
+    assert child == expected
 
 
 def test_every_kind_is_rendered(python_template: dict) -> None:
