@@ -5,7 +5,7 @@
 set -euo pipefail
 missing=()
 command -v /usr/sbin/sshd >/dev/null || missing+=(openssh-server)
-command -v chromium >/dev/null || missing+=(chromium)
+[ -x /usr/bin/chromium ] || missing+=(chromium)  # the path the browser tests use
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing Debian packages: ${missing[*]} (install them: sudo apt-get install ${missing[*]})" >&2

@@ -138,6 +138,11 @@ def render_deployment(ws: WorkspaceModel, replicas: int) -> dict:
     }
     if not pod_spec["initContainers"]:
         del pod_spec["initContainers"]
+    # Placement is the admin's, per template: only set when the template asks for it.
+    if ws.node_selector:
+        pod_spec["nodeSelector"] = dict(ws.node_selector)
+    if ws.tolerations:
+        pod_spec["tolerations"] = [dict(t) for t in ws.tolerations]
     hash_annotation = {crd.ANNOTATION_TEMPLATE_HASH: ws.template_hash}
     meta = ws.metadata(names.DEPLOYMENT, "workspace")
     meta["annotations"] = dict(hash_annotation)

@@ -33,6 +33,8 @@ class WorkspaceModel:
     parameter_values: dict[str, Any]
     parameter_env: dict[str, str]
     template_hash: str
+    node_selector: dict[str, str]
+    tolerations: list[dict]
     running: bool = True
 
     @property
@@ -133,6 +135,8 @@ def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[s
             parameter_values=resolved.values,
             parameter_env=env_params,
             template_hash=template_hash(tspec),
+            node_selector=dict(tspec.get("nodeSelector") or {}),
+            tolerations=list(tspec.get("tolerations") or []),
             running=bool(spec.get("running", True)),
         ),
         [],

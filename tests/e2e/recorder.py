@@ -24,6 +24,8 @@ class Recorder:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._seq = count()
+        self._lock = threading.Lock()
+        self.in_flight = 0  # requests received and not yet answered
         self.fail_with: int | None = None
         # (hook, request, answer) -> the answer to send instead, for 200 answers only.
         self.tamper: Callable[[str, dict, dict], dict] | None = None
@@ -34,6 +36,15 @@ class Recorder:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                with recorder._lock:
+                    recorder.in_flight += 1
+                try:
+                    self._relay()
+                finally:
+                    with recorder._lock:
+                        recorder.in_flight -= 1
+
+            def _relay(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if recorder.fail_with:
                     code, payload = recorder.fail_with, b'{"error": "injected fault"}'

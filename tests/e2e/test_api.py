@@ -120,8 +120,15 @@ def test_create_get_list_and_the_lifecycle(env, users: dict[str, Api], root: Api
     wait_until(lambda: alice.get(f"/workspaces/{alice_ws}").json["phase"] == "Running", what="Running again")
     kept = alice.post(f"/workspaces/{alice_ws}/keepalive", json={"seconds": 7200}).json
     assert kept["keepAliveUntil"]
-    events = alice.get(f"/workspaces/{alice_ws}/events")
-    assert events.status_code == 200 and isinstance(events.json["items"], list)
+    # The pod's scheduling in the Workspace's namespace, as the scheduler reported it, oldest first.
+    scheduled = wait_until(
+        lambda: [e for e in alice.get(f"/workspaces/{alice_ws}/events").json["items"] if e["reason"] == "Scheduled"],
+        what="the Scheduled event",
+    )
+    assert scheduled[0]["type"] == "Normal" and scheduled[0]["object"].startswith("Pod/workspace-")
+    assert f"ws-{alice_ws}/workspace-" in scheduled[0]["message"]
+    times = [e["time"] for e in alice.get(f"/workspaces/{alice_ws}/events").json["items"]]
+    assert times == sorted(times)
 
 
 VERBS = [

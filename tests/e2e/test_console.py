@@ -245,7 +245,7 @@ def test_events_are_shown(env, dana: str) -> None:  # type: ignore[no-untyped-de
         click(at, "Create workspace")
         ws.wait_phase(env, name, "Running", timeout=90)
         goto(at, "app_pages/workspaces.py")
-        until(at, lambda a: len(a.dataframe) >= 3 and "Scheduled" in text(a), "the workspace's events")
+        until(at, lambda a: "Scheduled" in text(a) and f"ws-{name}/workspace-" in text(a), "the pod's Scheduled event")
     finally:
         ws.delete(env, name)
         ws.wait_gone(env, name)

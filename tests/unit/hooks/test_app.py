@@ -99,6 +99,19 @@ def _mutate(rng: random.Random, value: object, depth: int = 0) -> object:
     return rng.choice(junk)
 
 
+def test_finalize_without_a_delete_keeps_the_home_volume_and_its_namespace(
+    client: FlaskClient, python_template: dict
+) -> None:
+    """Metacontroller also calls finalize when a parent stops matching the controller's selector
+    (nobody deleted it): removing the Namespace would take the home volume with it."""
+    _, children = factories.converged(parent(), python_template)
+    body = factories.request_body(children, python_template, finalizing=True)
+    assert "deletionTimestamp" not in body["parent"]["metadata"]
+    answer = client.post("/finalize", json=body).get_json()
+    kept = {(c["kind"], c["metadata"]["name"]) for c in answer["children"]}
+    assert {("PersistentVolumeClaim", "home"), ("Namespace", "ws-alice-dev")} <= kept
+
+
 def test_fuzz_no_200_answer_omits_an_observed_volume(client: FlaskClient, python_template: dict) -> None:
     rng = random.Random(1234)
     _, children = factories.converged(parent(), python_template)
@@ -114,13 +127,16 @@ def test_fuzz_no_200_answer_omits_an_observed_volume(client: FlaskClient, python
             continue
         answered += 1
         sent = {
-            f"{c['metadata'].get('namespace')}/{c['metadata'].get('name')}"
+            (c.get("kind"), c["metadata"].get("namespace"), c["metadata"].get("name"))
             for c in response.get_json()["children"]
-            if c.get("kind") == "PersistentVolumeClaim"
         }
         group = (mutated.get("children") or {}).get("PersistentVolumeClaim.v1")
+        namespaces = (mutated.get("children") or {}).get("Namespace.v1")
         for pvc in group.values() if isinstance(group, dict) else []:
             if isinstance(pvc, dict) and isinstance(pvc.get("metadata"), dict):
                 meta = pvc["metadata"]
-                assert f"{meta.get('namespace')}/{meta.get('name')}" in sent
+                assert ("PersistentVolumeClaim", meta.get("namespace"), meta.get("name")) in sent
+                holder = namespaces.get(meta.get("namespace")) if isinstance(namespaces, dict) else None
+                if isinstance(holder, dict) and isinstance(holder.get("metadata"), dict):
+                    assert ("Namespace", None, holder["metadata"].get("name")) in sent
     assert answered > 1000  # most corruptions are still answered, so the property was exercised

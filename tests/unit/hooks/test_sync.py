@@ -293,3 +293,18 @@ def test_finalize_with_retain_releases_namespace_and_volume_in_two_steps(python_
     second = workspace.finalize(keep, children, {}, NOW, SETTINGS)
     assert kinds(second) == ["Namespace", "PersistentVolumeClaim"]
     assert all("ownerReferences" not in c["metadata"] for c in second["children"])
+
+
+def test_template_placement_reaches_the_pod(python_template: dict) -> None:
+    """nodeSelector and tolerations are the template's (an admin's choice of nodes); a template
+    without them leaves placement to the scheduler."""
+    plain, _ = factories.converged(parent(), python_template)
+    pod = next(c for c in plain["children"] if c["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert "nodeSelector" not in pod and "tolerations" not in pod
+    placed = copy.deepcopy(python_template)
+    placed["spec"]["nodeSelector"] = {"pool": "gpu"}
+    placed["spec"]["tolerations"] = [{"key": "pool", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]
+    answer, _ = factories.converged(parent(), placed)
+    pod = next(c for c in answer["children"] if c["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"pool": "gpu"}
+    assert pod["tolerations"] == placed["spec"]["tolerations"]
