@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, Response, jsonify, request
 
-from common import crd
+from common import crd, names
 from common import metrics as common_metrics
 from hooks import metrics
 from hooks.reconcile import safety, workspace
@@ -46,9 +46,12 @@ def _parent_of(body: object) -> dict:
 
 
 def customize_answer(parent: dict) -> dict:
-    """Bring in the Workspace's template by name, and the storage classes (whether a class
-    allows volume expansion decides whether a bigger home volume can be asked for)."""
+    """Bring in the Workspace's template by name, the storage classes (whether a class allows
+    volume expansion decides whether a bigger home volume can be asked for), and its namespace
+    by name (one retained from an earlier Workspace of the same name is not ours to create)."""
     rules: list[dict] = [{"apiVersion": "storage.k8s.io/v1", "resource": "storageclasses", "labelSelector": {}}]
+    name = parent["metadata"]["name"]
+    rules.append({"apiVersion": "v1", "resource": "namespaces", "names": [names.namespace_for(name)]})
     template = (parent.get("spec") or {}).get("template")
     if isinstance(template, str) and template:
         rules.insert(0, {"apiVersion": crd.API_VERSION, "resource": crd.TEMPLATE_PLURAL, "names": [template]})

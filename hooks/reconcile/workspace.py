@@ -159,7 +159,31 @@ def _base_status(parent: dict, settings: Settings, now: datetime) -> dict[str, A
     return status
 
 
-def _failed(parent: dict, children: dict, settings: Settings, now: datetime, reason: str, errors: list[str]) -> dict:
+def retained_namespace(parent: dict, children: dict, related: dict) -> str | None:
+    """The Workspace's namespace name when it exists but is not this Workspace's: kept by an
+    earlier Workspace of the same name (`storage.onDelete: Retain`). Creating it again would
+    fail, and adopting it would hand that Workspace's data to whoever reused the name."""
+    meta = parent.get("metadata") or {}
+    ns = names.namespace_for(meta.get("name", ""))
+    if observed.get(children, observed.NAMESPACE, ns) is not None:
+        return None
+    found = ((related or {}).get(observed.NAMESPACE) or {}).get(ns)
+    if not isinstance(found, dict):
+        return None
+    owners = (found.get("metadata") or {}).get("ownerReferences") or []
+    return None if any(o.get("uid") == meta.get("uid") for o in owners) else ns
+
+
+def _failed(
+    parent: dict,
+    children: dict,
+    settings: Settings,
+    now: datetime,
+    reason: str,
+    errors: list[str],
+    *,
+    template_resolved: bool = False,
+) -> dict:
     """A user's mistake: report it and keep every child exactly as last applied."""
     meta = parent.get("metadata") or {}
     previous = parent.get("status") or {}
@@ -178,7 +202,9 @@ def _failed(parent: dict, children: dict, settings: Settings, now: datetime, rea
     status["conditions"] = conditions.merge(
         previous.get("conditions"),
         [
-            Condition("TemplateResolved", False, reason, message),
+            Condition("TemplateResolved", True, "Resolved", "the template resolved")
+            if template_resolved
+            else Condition("TemplateResolved", False, reason, message),
             _storage_condition(observed.get(children, observed.PVC, names.PVC, ns)),
             Condition("Ready", False, reason, message),
         ],
@@ -210,6 +236,14 @@ def sync(parent: dict, children: dict, related: dict, now: datetime, settings: S
     ws, errors = model.resolve(parent, template)
     if ws is None:
         return _failed(parent, children, settings, now, "InvalidParameters", errors)
+    conflict = retained_namespace(parent, children, related)
+    if conflict:
+        message = (
+            f"namespace {conflict} still holds the data of an earlier workspace named {ws.name} "
+            f"(kept by storage.onDelete: Retain); an admin must delete it (kubectl delete namespace "
+            f"{conflict}) before this name can be used again"
+        )
+        return _failed(parent, children, settings, now, "NamespaceRetained", [message], template_resolved=True)
 
     # Run state: the user's wish, less the idle policy.
     activity = idle.activity_of(parent)

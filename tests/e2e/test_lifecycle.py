@@ -119,8 +119,18 @@ def test_delete_with_retain_keeps_the_volume(env, base_template: str) -> None:  
     namespace = ws.child(env, "life-retain", "v1", "Namespace", "ws-life-retain")
     assert namespace is not None and not namespace["metadata"].get("ownerReferences")
     assert ws.child(env, "life-retain", "v1", "Secret", "workspace") is None
+    # The name cannot be reused while its data is kept: a readable failure, nothing adopted.
+    ws.workspace(env, "life-retain", base_template)
+    status = ws.wait_phase(env, "life-retain", crd.PHASE_FAILED)
+    assert ws.condition(env, "life-retain", "Ready")["reason"] == "NamespaceRetained"
+    assert "kubectl delete namespace ws-life-retain" in status["message"]
+    assert uid(ws.child(env, "life-retain", "v1", "PersistentVolumeClaim", "home")) == pvc
+    # Once an admin removed it, the new Workspace starts afresh (new volume).
     kube.resource(env.client, "v1", "Namespace").delete(name="ws-life-retain")
-    wait_until(lambda: ws.child(env, "life-retain", "v1", "Namespace", "ws-life-retain") is None, 90, what="cleanup")
+    ws.wait_phase(env, "life-retain", crd.PHASE_RUNNING, timeout=120)
+    assert uid(ws.child(env, "life-retain", "v1", "PersistentVolumeClaim", "home")) != pvc
+    ws.delete(env, "life-retain")
+    ws.wait_gone(env, "life-retain")
 
 
 def test_missing_template_fails_then_recovers(env, cleanup: list[str]) -> None:  # type: ignore[no-untyped-def]

@@ -308,3 +308,21 @@ def test_template_placement_reaches_the_pod(python_template: dict) -> None:
     pod = next(c for c in answer["children"] if c["kind"] == "Deployment")["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"pool": "gpu"}
     assert pod["tolerations"] == placed["spec"]["tolerations"]
+
+
+def test_namespace_retained_by_an_earlier_workspace_fails_readably(python_template: dict) -> None:
+    """The name's namespace exists, unowned (kept by onDelete: Retain): nothing is created, the
+    Workspace says why, and it proceeds once an admin has removed the namespace."""
+    leftover = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ws-alice-dev", "uid": "old"}}
+    seen = {**related(python_template), observed.NAMESPACE: {"ws-alice-dev": leftover}}
+    answer = workspace.sync(parent(), children_map([]), seen, NOW, SETTINGS)
+    assert answer["children"] == []
+    assert answer["status"]["phase"] == crd.PHASE_FAILED
+    assert conds(answer["status"])["Ready"] == ("False", "NamespaceRetained")
+    assert conds(answer["status"])["TemplateResolved"] == ("True", "Resolved")
+    assert "kubectl delete namespace ws-alice-dev" in answer["status"]["message"]
+    # Our own namespace, seen as related before the children informer has it, is no conflict.
+    ours = copy.deepcopy(leftover)
+    ours["metadata"]["ownerReferences"] = [{"uid": parent()["metadata"]["uid"]}]
+    seen[observed.NAMESPACE] = {"ws-alice-dev": ours}
+    assert workspace.sync(parent(), children_map([]), seen, NOW, SETTINGS)["status"]["phase"] == crd.PHASE_PENDING
