@@ -6,7 +6,6 @@ On a failure, the tail of every component's log is attached to the test report.
 
 import contextlib
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,21 +27,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail loudly if a test dials anything outside 127.0.0.0/8 (pod and Service IPs included)."""
-    real_connect = socket.socket.connect
-
-    def guarded(self: socket.socket, address: object) -> object:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-            host = str(address[0])
-            if not (host.startswith("127.") or host in ("::1", "localhost")):
-                raise AssertionError(f"test tried to connect to {host}: only loopback is allowed")
-        return real_connect(self, address)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
 class Env:

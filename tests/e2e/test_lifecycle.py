@@ -1,6 +1,7 @@
 """The Workspace lifecycle under the real Metacontroller calling the hooks under gunicorn."""
 
 import base64
+import calendar
 import time
 from collections.abc import Iterator
 
@@ -154,7 +155,7 @@ def test_invalid_parameters_fail_keep_children_and_recover(env, base_template: s
     ws.patch(env, "life-params", {"spec": {"parameters": {"cpu": "64"}}})
     status = ws.wait_phase(env, "life-params", crd.PHASE_FAILED)
     assert "parameter 'cpu' must be at most 4, got 64" in status["message"]
-    time.sleep(2)
+    ws.wait_syncs(env, "life-params", 2)  # Failed answers came and went; nothing was removed
     assert uid(ws.child(env, "life-params", "v1", "PersistentVolumeClaim", "home")) == pvc
     assert ws.child(env, "life-params", "apps/v1", "Deployment", "workspace")["spec"]["replicas"] == 1
     ws.patch(env, "life-params", {"spec": {"parameters": {"cpu": "1"}}})
@@ -248,7 +249,12 @@ def test_keep_alive_is_honoured(env, base_template: str, cleanup: list[str]) -> 
     }
     kube.apply(env.client, body)
     ws.wait_phase(env, "life-keep", crd.PHASE_RUNNING)
-    time.sleep(6)
+    created = ws.get(env, "life-keep")["metadata"]["creationTimestamp"]
+    deadline = calendar.timegm(time.strptime(created, "%Y-%m-%dT%H:%M:%SZ")) + 3
+    wait_until(lambda: time.time() > deadline, what="the 2 s idle timeout to pass")
+    # A sync after the idle deadline (an unrelated annotation asks for one) keeps it running.
+    ws.patch(env, "life-keep", {"metadata": {"annotations": {"cps1.io/test-touch": "after-deadline"}}})
+    ws.wait_syncs(env, "life-keep", 1)
     assert ws.status(env, "life-keep")["phase"] == crd.PHASE_RUNNING
 
 
@@ -294,7 +300,12 @@ def test_hooks_restarted_mid_run_lose_nothing(env, base_template: str, cleanup: 
     try:
         ws.patch(env, "life-restart-a", {"spec": {"running": False}})
         ws.workspace(env, "life-restart-b", base_template)
-        time.sleep(4)
+        # Metacontroller kept calling (and failing) in this window.
+        failed = len([r for r in env.recorder.records("sync") if r["code"] == 502])
+        wait_until(
+            lambda: len([r for r in env.recorder.records("sync") if r["code"] == 502]) >= failed + 2,
+            what="Metacontroller's calls to fail while the hooks are down",
+        )
         # While the hooks are down nothing changes and nothing is deleted.
         assert uid(ws.child(env, "life-restart-a", "v1", "PersistentVolumeClaim", "home")) == pvc
         assert ws.child(env, "life-restart-a", "apps/v1", "Deployment", "workspace")["spec"]["replicas"] == 1

@@ -80,3 +80,15 @@ def wait_gone(env, name: str, timeout: float = 90) -> None:  # type: ignore[no-u
         timeout,
         what=f"workspace {name} and its namespace to be gone",
     )
+
+
+def syncs(env, name: str) -> int:  # type: ignore[no-untyped-def]
+    """How many sync answers the hooks have given for `name` so far (the recorder's count)."""
+    return sum(1 for r in env.recorder.records("sync") if r["request"]["parent"]["metadata"]["name"] == name)
+
+
+def wait_syncs(env, name: str, more: int = 1, timeout: float = 90) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the hooks answered `more` further syncs for `name`: a window in which
+    Metacontroller did act, so what did not change there was really left alone."""
+    start = syncs(env, name)
+    wait_until(lambda: syncs(env, name) >= start + more, timeout, interval=0.5, what=f"{more} more syncs of {name}")

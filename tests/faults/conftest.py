@@ -6,7 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from cps1.localcluster.cluster import LocalCluster
-from tests.e2e.conftest import _RUNNING, Env, installed, loopback_only, pytest_runtest_makereport  # noqa: F401
+from tests.e2e.conftest import _RUNNING, Env, installed, pytest_runtest_makereport  # noqa: F401
 
 
 @pytest.fixture(scope="session")
