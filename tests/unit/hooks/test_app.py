@@ -33,12 +33,13 @@ def test_finalizing_request_is_answered_by_finalize(client: FlaskClient) -> None
     assert answer["finalized"] is True
 
 
-def test_customize_relates_the_named_template_and_storage_classes(client: FlaskClient) -> None:
+def test_customize_relates_the_template_storage_classes_and_namespace(client: FlaskClient) -> None:
     answer = client.post("/customize", json={"controller": {}, "parent": parent(template="go")}).get_json()
     assert answer == {
         "relatedResources": [
             {"apiVersion": "cps1.io/v1alpha1", "resource": "workspacetemplates", "names": ["go"]},
             {"apiVersion": "storage.k8s.io/v1", "resource": "storageclasses", "labelSelector": {}},
+            {"apiVersion": "v1", "resource": "namespaces", "names": ["ws-alice-dev"]},
         ]
     }
 
