@@ -25,7 +25,7 @@ from gateway.cluster import ClusterError
 from gateway.forwarding import Pair, SessionPair, TcpPair
 from gateway.interface import Interface
 from gateway.lifecycle import StartFailed
-from gateway.routing import Login, LoginError, WorkspaceView
+from gateway.routing import Access, Login, LoginError, OfferedKey, WorkspaceView
 from gateway.session import Session
 from gateway.transport import GatewayTransport, OpenRequest, Tuning
 from gateway.upstream import UpstreamError
@@ -61,6 +61,8 @@ class Connection:
         self.key_fingerprint = ""
         self.via = ""
         self._claimed = ""
+        # The access a key would have, between the key check and Paramiko's signature check.
+        self._proving: tuple[Access, OfferedKey] | None = None
         self.failures = 0
         self.denials: list[str] = []
         self.keys_tried: list[str] = []
@@ -116,6 +118,7 @@ class Connection:
         t.add_server_key(self.gw.host_key)
         t.direct_tcpip_handler = self.on_direct_tcpip
         t.on_authenticated = self._authenticated
+        t.auth_result = self.auth_result
         try:
             t.start_server(server=Interface(self))
         except (paramiko.SSHException, EOFError, OSError) as err:
@@ -231,29 +234,32 @@ class Connection:
         m.add_string("en")
         t._send_message(m)
 
-    def _deny(self, code: str, text: str) -> int:
+    def _deny(self, code: str, text: str, reason: str = "") -> int:
+        """A failed login: counted for this connection and its source; the client reads
+        `text`, the log the precise `reason` (when it differs)."""
         self.failures += 1
         self.denials.append(code)
         self.gw.auth_failures.record(self.source_ip)
         self.gw.metrics.auth_failures.labels(code).inc()
         self.banner(text)
-        log.info("authentication denied", extra={**self.log_context, "code": code, "reason": text})
+        log.info("authentication denied", extra={**self.log_context, "code": code, "reason": reason or text})
         return paramiko.AUTH_FAILED
 
     def auth_none(self, username: str) -> int:
-        """OpenSSH's first request: too early to judge a key, but an unknown workspace or a bad
-        login can be explained right away."""
+        """OpenSSH's first request: too early to judge a key. A malformed login is explained
+        (that reveals nothing); whether the Workspace exists is not."""
         self._lookup(username)
         if self._lookup_error:
             self.banner(self._lookup_error)
-        elif self.workspace is None and self.login is not None:
-            self.banner(f"there is no workspace named {self.login.workspace!r}")
         return paramiko.AUTH_FAILED
 
     def auth_refused_method(self, method: str) -> int:
         return self._deny("method", f"{method} authentication is not accepted; use an SSH key")
 
     def auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        """May this key open the login? Asked before Paramiko checks the signature (and for a
+        bare query without one), so nothing is claimed here: see auth_result."""
+        self._proving = None
         if self.failures >= self.settings.max_auth_tries or self.gw.auth_failures.blocked(self.source_ip):
             return self._deny("rate-limited", "too many failed attempts; try again later")
         self._lookup(username)
@@ -267,18 +273,30 @@ class Connection:
             return self._deny("cluster-unavailable", str(err))
         offered = keys.offered(key)
         access = routing.authorize(self.login, self.workspace, offered, user_keys)
+        if offered.fingerprint not in self.keys_tried and len(self.keys_tried) < self.settings.max_auth_tries:
+            self.keys_tried.append(offered.fingerprint)
         if not access.allowed:
-            if offered.fingerprint not in self.keys_tried and len(self.keys_tried) < self.settings.max_auth_tries:
-                self.keys_tried.append(offered.fingerprint)
-            return self._deny(access.code, access.reason)
-        if not self._claimed:
-            if not self.gw.limits.claim(access.user):
-                self.gw.metrics.rejected.labels("per-user").inc()
-                return self._deny(
-                    "connection-limit",
-                    f"user {access.user!r} already has {self.gw.limits.per_user} connections open (the limit)",
-                )
-            self._claimed = access.user
+            return self._deny(access.code, routing.public_denial(self.login, offered), access.reason)
+        self._proving = (access, offered)
+        return paramiko.AUTH_SUCCESSFUL
+
+    def auth_result(self, method: str, result: int) -> int:
+        """Paramiko's verdict on a request, after it checked the signature: only now is the
+        key proven, the user's connection slot claimed and precise reasons told."""
+        proving, self._proving = self._proving, None
+        if method != "publickey" or proving is None:
+            return result
+        access, offered = proving
+        if result != paramiko.AUTH_SUCCESSFUL:
+            assert self.login is not None
+            return self._deny("bad-signature", routing.public_denial(self.login, offered))
+        if not self.gw.limits.claim(access.user):
+            self.gw.metrics.rejected.labels("per-user").inc()
+            return self._deny(
+                "connection-limit",
+                f"user {access.user!r} already has {self.gw.limits.per_user} connections open (the limit)",
+            )
+        self._claimed = access.user
         self.user, self.via = access.user, access.code
         self.key_fingerprint = offered.fingerprint
         return paramiko.AUTH_SUCCESSFUL
