@@ -25,6 +25,7 @@ from gateway.cluster import ClusterError
 from gateway.forwarding import Pair, SessionPair, TcpPair
 from gateway.interface import Interface
 from gateway.lifecycle import StartFailed
+from gateway.limits import source_of
 from gateway.routing import Access, Login, LoginError, OfferedKey, WorkspaceView
 from gateway.session import Session
 from gateway.transport import GatewayTransport, OpenRequest, Tuning
@@ -44,7 +45,11 @@ class Connection:
         self.gw = gateway
         self.settings = gateway.settings
         self.sock = sock
-        self.source_ip = peer[0]
+        # What per-source limits count (limits.source_of); admitted by Gateway._admit as one
+        # unauthenticated connection of this source, until it authenticates or ends.
+        self.source_key = source_of(peer[0])
+        self._unauthenticated = True
+        self._auth_begun = False
         self.source = f"{peer[0]}:{peer[1]}"
         self.started = time.monotonic()
         self.started_at = datetime.now(UTC)
@@ -106,6 +111,7 @@ class Connection:
             log.exception("connection failed", extra=self.log_context)
             self.end_reason = self.end_reason or "error"
         finally:
+            self._count_grace()
             self._cleanup()
             self._audit()
 
@@ -113,8 +119,8 @@ class Connection:
         t = GatewayTransport(self.sock, self.gw.tuning)
         self.transport = t
         t.local_version = "SSH-2.0-CPS1Gateway"
-        # The login grace covers the whole handshake, not only authentication.
-        t.banner_timeout = t.handshake_timeout = self.settings.login_grace_seconds
+        # Version and key exchange must be done within the handshake grace.
+        t.banner_timeout = t.handshake_timeout = self.settings.handshake_grace_seconds
         t.add_server_key(self.gw.host_key)
         t.direct_tcpip_handler = self.on_direct_tcpip
         t.on_authenticated = self._authenticated
@@ -140,8 +146,10 @@ class Connection:
         """Why this connection must end now, or ''."""
         assert self.transport is not None
         now = time.monotonic()
-        if not self.transport.is_authenticated() and now - self.started > self.settings.login_grace_seconds:
-            return "login grace time exceeded"
+        if not self.transport.is_authenticated():
+            grace = self._grace_exceeded(now)
+            if grace:
+                return grace
         if self.failures >= self.settings.max_auth_tries:
             return "too many authentication failures"
         idle = self.settings.idle_timeout_seconds
@@ -159,8 +167,34 @@ class Connection:
                 self.sessions.pop(chanid, None)
         return ""
 
+    def _grace_exceeded(self, now: float) -> str:
+        """Which grace time an unauthenticated connection has used up, or ''."""
+        if not self._auth_begun and now - self.started >= self.settings.handshake_grace_seconds:
+            return "handshake grace time exceeded"
+        if now - self.started >= self.settings.login_grace_seconds:
+            return "login grace time exceeded"
+        return ""
+
+    def _count_grace(self) -> None:
+        """A connection that ended without authenticating in time (here, or by Paramiko's own
+        banner and handshake timeouts) counts as a failed login of its source: silent sockets
+        held open to exhaust the gateway are throttled like bad keys."""
+        if self.transport is not None and self.transport.authenticated:
+            return
+        if self._grace_exceeded(time.monotonic()):
+            self.denials.append("grace-exceeded")
+            self.gw.auth_failures.record(self.source_key)
+            self.gw.metrics.auth_failures.labels("grace-exceeded").inc()
+
+    def _leave_unauthenticated(self) -> None:
+        with self._lock:
+            leaving, self._unauthenticated = self._unauthenticated, False
+        if leaving:
+            self.gw.unauthenticated.done(self.source_key)
+
     def _cleanup(self) -> None:
         self.closing.set()
+        self._leave_unauthenticated()
         notice = {
             "idle timeout": "closing this connection: no traffic for too long",
             "gateway shutting down": "the gateway is restarting; reconnect in a moment",
@@ -239,7 +273,7 @@ class Connection:
         `text`, the log the precise `reason` (when it differs)."""
         self.failures += 1
         self.denials.append(code)
-        self.gw.auth_failures.record(self.source_ip)
+        self.gw.auth_failures.record(self.source_key)
         self.gw.metrics.auth_failures.labels(code).inc()
         self.banner(text)
         log.info("authentication denied", extra={**self.log_context, "code": code, "reason": reason or text})
@@ -248,19 +282,22 @@ class Connection:
     def auth_none(self, username: str) -> int:
         """OpenSSH's first request: too early to judge a key. A malformed login is explained
         (that reveals nothing); whether the Workspace exists is not."""
+        self._auth_begun = True
         self._lookup(username)
         if self._lookup_error:
             self.banner(self._lookup_error)
         return paramiko.AUTH_FAILED
 
     def auth_refused_method(self, method: str) -> int:
+        self._auth_begun = True
         return self._deny("method", f"{method} authentication is not accepted; use an SSH key")
 
     def auth_publickey(self, username: str, key: paramiko.PKey) -> int:
         """May this key open the login? Asked before Paramiko checks the signature (and for a
         bare query without one), so nothing is claimed here: see auth_result."""
         self._proving = None
-        if self.failures >= self.settings.max_auth_tries or self.gw.auth_failures.blocked(self.source_ip):
+        self._auth_begun = True
+        if self.failures >= self.settings.max_auth_tries or self.gw.auth_failures.blocked(self.source_key):
             return self._deny("rate-limited", "too many failed attempts; try again later")
         self._lookup(username)
         if self._lookup_error or self.login is None:
@@ -297,6 +334,7 @@ class Connection:
                 f"user {access.user!r} already has {self.gw.limits.per_user} connections open (the limit)",
             )
         self._claimed = access.user
+        self._leave_unauthenticated()
         self.user, self.via = access.user, access.code
         self.key_fingerprint = offered.fingerprint
         return paramiko.AUTH_SUCCESSFUL

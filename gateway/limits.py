@@ -1,14 +1,106 @@
-"""Connection limits and the per-source authentication-failure limiter.
+"""Connection limits, unauthenticated-connection limits (OpenSSH's MaxStartups) and the
+per-source authentication-failure limiter.
 
-Both are small thread-safe counters with an injectable clock so the unit tests drive them
-without sleeping. Memory stays bounded: the failure table forgets old sources and holds at most
-`max_sources` of them (an attacker cycling source addresses cannot grow it without limit).
+All are small thread-safe counters with an injectable clock or random source so the unit tests
+drive them without sleeping. Memory stays bounded: the failure table forgets old sources and
+holds at most `max_sources` of them (an attacker cycling source addresses cannot grow it
+without limit). A "source" is an IPv4 address or an IPv6 /64 (`source_of`): one host usually
+owns a whole /64, so counting single IPv6 addresses would let it rotate past every limit.
 """
 
+import ipaddress
+import random
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
+
+IPV6_SOURCE_PREFIX = 64
+
+
+def source_of(address: str) -> str:
+    """The unit per-source limits count: the IPv4 address, or the IPv6 /64 it belongs to."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_SOURCE_PREFIX}", strict=False))
+    return str(ip)
+
+
+@dataclass(frozen=True)
+class MaxStartups:
+    """OpenSSH's `MaxStartups start:rate:full`: below `start` unauthenticated connections all
+    are accepted; from `start` on a new one is refused with probability `rate`% rising linearly
+    to 100% at `full`."""
+
+    start: int
+    rate: int
+    full: int
+
+    @classmethod
+    def parse(cls, text: str) -> "MaxStartups":
+        parts = text.split(":")
+        try:
+            start, rate, full = (int(p) for p in parts) if len(parts) == 3 else (int(text), 100, int(text))
+        except ValueError as err:
+            raise ValueError(f"max_startups: expected start:rate:full, got {text!r}") from err
+        if not (1 <= start <= full and 0 <= rate <= 100):
+            raise ValueError(f"max_startups: need 1 <= start <= full and 0 <= rate <= 100, got {text!r}")
+        return cls(start, rate, full)
+
+    def refuse_percent(self, startups: int) -> int:
+        """The chance in percent that a new connection is refused while `startups`
+        unauthenticated ones are open (sshd.c should_drop_connection, integer arithmetic)."""
+        if startups < self.start:
+            return 0
+        if startups >= self.full or self.rate == 100:
+            return 100
+        return (100 - self.rate) * (startups - self.start) // (self.full - self.start) + self.rate
+
+
+class Unauthenticated:
+    """Connections that have not authenticated yet, in total (MaxStartups) and per source.
+    They cost two threads each and nothing proves who holds them, so they are admitted
+    sparingly and dropped after a short grace time (gateway/connection.py)."""
+
+    def __init__(
+        self, startups: MaxStartups, per_source: int, roll: Callable[[], int] = lambda: random.randrange(100)
+    ) -> None:
+        self.startups = startups
+        self.per_source = per_source
+        self.roll = roll
+        self._lock = threading.Lock()
+        self._total = 0
+        self._sources: dict[str, int] = {}
+
+    def admit(self, source: str) -> str:
+        """Count a new connection from `source`; '' when admitted, else which limit refused it."""
+        with self._lock:
+            if self._sources.get(source, 0) >= self.per_source:
+                return "startups-per-source"
+            if self.roll() < self.startups.refuse_percent(self._total):
+                return "startups"
+            self._total += 1
+            self._sources[source] = self._sources.get(source, 0) + 1
+            return ""
+
+    def done(self, source: str) -> None:
+        """The connection authenticated or ended."""
+        with self._lock:
+            held = self._sources.pop(source, 0)
+            if held:
+                self._total -= 1
+            if held > 1:
+                self._sources[source] = held - 1
+
+    @property
+    def count(self) -> int:
+        return self._total
 
 
 class ConnectionLimits:

@@ -1,7 +1,9 @@
 """The accept loop: limits at the door, a thread per connection, a graceful stop.
 
 Refused before any SSH is spoken (the socket is closed, as sshd does under MaxStartups): a
-connection over the total limit, and a source that failed authentication too often recently.
+source that failed authentication too often recently, a source with too many unauthenticated
+connections, a new connection refused by MaxStartups' random early drop, and a connection over
+the total limit.
 On stop the listener closes at once, connections without channels end, and sessions get
 `drain_seconds` to finish before they are closed.
 """
@@ -19,7 +21,7 @@ import paramiko
 
 from gateway import activity, cluster, settings
 from gateway.connection import Connection
-from gateway.limits import AuthFailures, ConnectionLimits
+from gateway.limits import AuthFailures, ConnectionLimits, MaxStartups, Unauthenticated, source_of
 from gateway.metrics import Metrics
 from gateway.transport import Tuning, tuned_socket
 
@@ -60,6 +62,7 @@ class Gateway:
         )
         self.limits = ConnectionLimits(config.max_connections, config.max_connections_per_user)
         self.auth_failures = AuthFailures(config.auth_failures_per_source, config.auth_failure_window_seconds)
+        self.unauthenticated = Unauthenticated(MaxStartups.parse(config.max_startups), config.max_startups_per_source)
         self.activity = activity.ActivityRecorder(
             lambda name, now: kube.patch_workspace(name, cluster.activity_patch(now, start=False)),
             config.activity_interval_seconds,
@@ -97,17 +100,23 @@ class Gateway:
                 continue
             self._admit(sock, peer)
 
+    def _refuse(self, sock: socket.socket, limit: str, message: str, source: str) -> None:
+        self.metrics.rejected.labels(limit).inc()
+        log.warning(message, extra={"source": source, "limit": limit})
+        sock.close()
+
     def _admit(self, sock: socket.socket, peer: tuple[str, int]) -> None:
-        source = peer[0]
+        source = source_of(peer[0])
         if self.auth_failures.blocked(source):
-            self.metrics.rejected.labels("auth-failures").inc()
-            log.warning("refused a source with too many failed logins", extra={"source": source})
-            sock.close()
+            self._refuse(sock, "auth-failures", "refused a source with too many failed logins", source)
+            return
+        refused = self.unauthenticated.admit(source)
+        if refused:
+            self._refuse(sock, refused, "refused a connection: too many unauthenticated connections", source)
             return
         if not self.limits.open():
-            self.metrics.rejected.labels("total").inc()
-            log.warning("refused a connection: gateway at its connection limit", extra={"source": source})
-            sock.close()
+            self.unauthenticated.done(source)
+            self._refuse(sock, "total", "refused a connection: gateway at its connection limit", source)
             return
         conn = Connection(self, tuned_socket(sock), peer)
         with self._lock:

@@ -8,7 +8,8 @@ Gateway's limits, the Connection, Paramiko's signature check.
 import os
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import paramiko
 import pytest
@@ -95,7 +96,7 @@ def test_forged_signatures_do_not_take_the_victims_slots_and_count_as_failures(g
         assert attacker.denials == ["bad-signature"] and attacker.user == ""
     assert gateway.metrics.auth_failures.labels("bad-signature")._value.get() == 3
     assert len(gateway.auth_failures._failures["192.0.2.7"]) == 3
-    for client, _ in attackers + [(victim, conn)]:
+    for client, _ in [*attackers, (victim, conn)]:
         client.close()
 
 
@@ -108,3 +109,65 @@ def test_the_slot_is_claimed_once_the_signature_is_verified(gateway: Gateway) ->
     assert gateway.limits.user_count("alice") == 1
     first.close()
     second.close()
+
+
+def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def served(**overrides: object) -> Gateway:
+    settings = Settings(**{"listen": "127.0.0.1:0", "auth_failures_per_source": 100, **overrides})  # type: ignore[arg-type]
+    gw = Gateway(settings, Directory(), HOST_KEY, HOST_KEY)  # type: ignore[arg-type]
+    gw.start()
+    return gw
+
+
+def greeting(sock: socket.socket) -> bytes:
+    """What the gateway says first: its SSH version, or b'' when it closed the socket."""
+    sock.settimeout(10)
+    try:
+        return sock.recv(100)
+    except ConnectionResetError:
+        return b""
+
+
+def test_silent_sockets_are_limited_per_source_and_dropped_after_the_handshake_grace() -> None:
+    gw = served(max_startups_per_source=3, handshake_grace_seconds=1.0)
+    try:
+        held = [socket.create_connection(gw.address) for _ in range(3)]
+        assert all(greeting(s).startswith(b"SSH-2.0-CPS1Gateway") for s in held)
+        extra = socket.create_connection(gw.address)
+        assert greeting(extra) == b""  # refused before SSH is spoken
+        assert gw.unauthenticated.count == 3
+        for s in held:  # silent after the version line: dropped after the grace time
+            s.settimeout(10)
+            assert s.recv(4096) == b""
+        assert eventually(lambda: gw.unauthenticated.count == 0)
+        assert len(gw.auth_failures._failures["127.0.0.1"]) == 3  # each counts as a failed login
+        again = socket.create_connection(gw.address)
+        assert greeting(again).startswith(b"SSH-2.0-")
+        for s in [*held, extra, again]:
+            s.close()
+    finally:
+        gw.stop(drain=0)
+
+
+def test_an_authenticated_connection_no_longer_counts_as_a_startup() -> None:
+    gw = served(max_startups_per_source=1)
+    try:
+        client = paramiko.Transport(socket.create_connection(gw.address))
+        client.start_client(timeout=10)
+        assert gw.unauthenticated.count == 1
+        assert login(client, ALICE)
+        assert gw.unauthenticated.count == 0
+        second = socket.create_connection(gw.address)  # the source's one startup is free again
+        assert greeting(second).startswith(b"SSH-2.0-")
+        second.close()
+        client.close()
+    finally:
+        gw.stop(drain=0)

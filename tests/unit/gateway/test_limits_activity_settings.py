@@ -7,7 +7,7 @@ import pytest
 from common import crd
 from gateway.activity import RETRY_SECONDS, ActivityRecorder
 from gateway.cluster import activity_patch
-from gateway.limits import AuthFailures, ConnectionLimits
+from gateway.limits import AuthFailures, ConnectionLimits, MaxStartups, Unauthenticated, source_of
 from gateway.settings import Settings, split_address
 
 
@@ -166,3 +166,47 @@ def test_split_address() -> None:
     assert split_address("[::1]:2222") == ("::1", 2222)
     with pytest.raises(ValueError):
         split_address(":22")
+
+
+@pytest.mark.parametrize(
+    ("startups", "percent"),
+    [(0, 0), (9, 0), (10, 30), (55, 65), (99, 99), (100, 100), (500, 100)],
+)
+def test_max_startups_refuses_like_sshd(startups: int, percent: int) -> None:
+    """sshd's should_drop_connection for the default 10:30:100."""
+    assert MaxStartups.parse("10:30:100").refuse_percent(startups) == percent
+
+
+def test_max_startups_parsing() -> None:
+    assert MaxStartups.parse("5") == MaxStartups(5, 100, 5)
+    for bad in ("a:b:c", "10:30", "50:30:10", "10:130:100", "0:30:100"):
+        with pytest.raises(ValueError, match="max_startups"):
+            MaxStartups.parse(bad)
+
+
+def test_unauthenticated_connections_per_source_and_random_early_drop() -> None:
+    rolls = iter([99, 99, 0, 50, 49])
+    limiter = Unauthenticated(MaxStartups(2, 50, 4), per_source=2, roll=lambda: next(rolls))
+    assert limiter.admit("a") == "" and limiter.admit("a") == ""
+    assert limiter.admit("a") == "startups-per-source"  # no roll spent
+    assert limiter.admit("b") == "startups"  # 2 open: refused when the roll is under 50 (0)
+    assert limiter.admit("b") == ""  # roll 50: admitted, now 3 open (refuse 75 %)
+    assert limiter.admit("c") == "startups"  # roll 49
+    limiter.done("a")
+    limiter.done("a")
+    limiter.done("a")  # an extra done never goes negative
+    assert limiter.count == 1 and limiter._sources == {"b": 1}
+
+
+@pytest.mark.parametrize(
+    ("address", "source"),
+    [
+        ("192.0.2.1", "192.0.2.1"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::9", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+        ("not-an-address", "not-an-address"),
+    ],
+)
+def test_sources_are_ipv4_addresses_and_ipv6_slash_64s(address: str, source: str) -> None:
+    assert source_of(address) == source
