@@ -25,7 +25,7 @@ from gateway.cluster import ClusterError
 from gateway.forwarding import Pair, SessionPair, TcpPair
 from gateway.interface import Interface
 from gateway.lifecycle import StartFailed
-from gateway.limits import source_of
+from gateway.limits import ChannelRefused, Windows, source_of
 from gateway.routing import Access, Login, LoginError, OfferedKey, WorkspaceView
 from gateway.session import Session
 from gateway.transport import GatewayTransport, OpenRequest, Tuning
@@ -74,6 +74,8 @@ class Connection:
         self._banners: set[str] = set()
         # Channels and relays.
         self.channels: dict[int, paramiko.Channel] = {}
+        # The windows each channel reserved from the gateway's buffer budget, by channel id.
+        self.grants: dict[int, Windows] = {}
         self.sessions: dict[int, Session] = {}
         self.pairs: set[Pair] = set()
         self.kinds: Counter[str] = Counter()
@@ -165,6 +167,7 @@ class Connection:
             for chanid in [i for i, ch in self.channels.items() if ch.closed]:
                 del self.channels[chanid]
                 self.sessions.pop(chanid, None)
+                self._release(self.grants.pop(chanid, None))
         return ""
 
     def _grace_exceeded(self, now: float) -> str:
@@ -212,6 +215,10 @@ class Connection:
             self.sock.close()
         if self._claimed:
             self.gw.limits.release(self._claimed)
+        with self._lock:
+            grants, self.grants = list(self.grants.values()), {}
+        for windows in grants:
+            self._release(windows)
 
     def _audit(self) -> None:
         authenticated = bool(self.transport and self.transport.authenticated)
@@ -429,6 +436,38 @@ class Connection:
     def may_open_channel(self) -> bool:
         return self.gw.drain_deadline is None and self.live_channels() < self.settings.max_channels_per_connection
 
+    def _reserve(self, kind: str) -> Windows | None:
+        """Windows for a new channel from the gateway's buffer budget, or None (counted)."""
+        try:
+            return self.gw.channel_budget.reserve(self.user)
+        except ChannelRefused as err:
+            self.gw.metrics.rejected.labels("channels").inc()
+            log.info("channel refused", extra={**self.log_context, "kind": kind, "reason": str(err)})
+            return None
+
+    def _release(self, windows: Windows | None) -> None:
+        if windows is not None:
+            self.gw.channel_budget.release(self.user, windows)
+
+    def admit_session(self, chanid: int) -> bool:
+        """A client's session channel (transport thread): within the limits, and granted its
+        window from the budget before Paramiko confirms it."""
+        assert self.transport is not None
+        windows = self._reserve("session") if self.may_open_channel() else None
+        if windows is None:
+            return False
+        with self._lock:
+            self.grants[chanid] = windows
+        self.transport.grant_window(windows.down)
+        self.touch()
+        return True
+
+    def upstream_window(self, chanid: int) -> int:
+        """The window to grant the Workspace's sshd for the channel relaying `chanid`."""
+        with self._lock:
+            windows = self.grants.get(chanid)
+        return windows.up if windows else self.gw.channel_budget.small.up
+
     def session(self, channel: paramiko.Channel) -> Session:
         with self._lock:
             found = self.sessions.get(channel.get_id())
@@ -473,15 +512,21 @@ class Connection:
     def on_direct_tcpip(self, request: OpenRequest) -> None:
         """A client's port-forward (ssh -L, -W, ProxyJump, VS Code): answered from a worker."""
         assert self.transport is not None
-        if not self.may_open_channel():
+        windows = self._reserve("direct-tcpip") if self.may_open_channel() else None
+        if windows is None:
             self.transport.reject_open(request, paramiko.OPEN_FAILED_RESOURCE_SHORTAGE, "cps1: too many channels")
             return
         with self._lock:
             self._pending_opens += 1
         self.touch()
-        threading.Thread(target=self._open_tcp, args=(request,), name="direct-tcpip", daemon=True).start()
+        threading.Thread(target=self._open_tcp, args=(request, windows), name="direct-tcpip", daemon=True).start()
 
-    def _open_tcp(self, request: OpenRequest) -> None:
+    def _open_tcp(self, request: OpenRequest, windows: Windows) -> None:
+        if not self._relay_tcp(request, windows):
+            self._release(windows)
+
+    def _relay_tcp(self, request: OpenRequest, windows: Windows) -> bool:
+        """Open the Workspace side, then confirm the client's open; False if it never was."""
         t = self.transport
         assert t is not None
         host, port = request.destination
@@ -491,30 +536,32 @@ class Connection:
                 "direct-tcpip",
                 request.destination,
                 request.origin,
-                window_size=self.tuning.window_size,
+                window_size=windows.up,
                 max_packet_size=self.tuning.max_packet_size,
                 timeout=30,
             )
         except (StartFailed, UpstreamError) as err:
             t.reject_open(request, paramiko.OPEN_FAILED_CONNECT_FAILED, f"cps1: {err}")
-            return
+            return False
         except paramiko.ChannelException as err:
             t.reject_open(request, err.code, f"cps1: the workspace could not connect to {host}:{port}: {err.text}")
-            return
+            return False
         except (paramiko.SSHException, OSError, EOFError) as err:
             t.reject_open(request, paramiko.OPEN_FAILED_CONNECT_FAILED, f"cps1: {err}")
-            return
+            return False
         finally:
             with self._lock:
                 self._pending_opens -= 1
         if not t.is_active():
             up.close()
-            return
-        down = t.accept_open(request)
+            return False
+        down = t.accept_open(request, windows.down)
         with self._lock:
             self.channels[down.get_id()] = down
+            self.grants[down.get_id()] = windows
             if len(self.forwards) < MAX_AUDITED_FORWARDS:
                 self.forwards.add(f"{host}:{port}")
         pair = TcpPair(down, up, self.count_up, self.count_down)
         self.track(pair, "direct-tcpip")
         pair.start()
+        return True

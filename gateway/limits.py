@@ -16,7 +16,13 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gateway.forwarding import CHUNK
+from gateway.transport import window_limit
+
 IPV6_SOURCE_PREFIX = 64
+# A user's channels beyond this many get small windows even when the budget has room, so one
+# user cannot take every full window.
+FULL_WINDOWS_PER_USER = 8
 
 
 def source_of(address: str) -> str:
@@ -189,3 +195,83 @@ class AuthFailures:
         """Whether `source` reached the limit within the window."""
         with self._lock:
             return len(self._recent(source, self.clock())) >= self.limit
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The receive windows of one relayed channel: granted to the client (`down`) and to the
+    Workspace's sshd (`up`)."""
+
+    down: int
+    up: int
+
+    @property
+    def cost(self) -> int:
+        """The most this channel can ever hold in the gateway. Upwards: the client's data
+        buffered up to its window (enforced, with OpenSSH's tenth of grace) plus one chunk in
+        the pump. Downwards: stdout and stderr share the Workspace's window, plus a chunk in
+        each of their pumps. A pump's chunk never exceeds what its buffer held."""
+        down, up = window_limit(self.down), window_limit(self.up)
+        return down + min(CHUNK, down) + up + 2 * min(CHUNK, up)
+
+
+class ChannelRefused(Exception):
+    """No room for another channel; the text is for the client."""
+
+
+class ChannelBudget:
+    """Every relayed channel reserves its worst-case buffering (`Windows.cost`) from one
+    budget, so all channels together never hold more than `budget` bytes whatever their peers
+    do. A channel gets full windows while the reservations stay under half the budget and its
+    user holds fewer than FULL_WINDOWS_PER_USER of them, else small windows (slower on long
+    round trips, same memory bound), else it is refused. And a user has at most `per_user`
+    channels across all their connections."""
+
+    def __init__(self, budget: int, per_user: int, full: Windows, small: Windows) -> None:
+        self.budget = budget
+        self.per_user = per_user
+        self.full = full
+        self.small = small
+        self._lock = threading.Lock()
+        self._reserved = 0
+        self._channels: dict[str, int] = {}
+        self._full: dict[str, int] = {}
+
+    def reserve(self, user: str) -> Windows:
+        """The windows for a new channel of `user`, reserved; ChannelRefused says why not."""
+        with self._lock:
+            if self._channels.get(user, 0) >= self.per_user:
+                raise ChannelRefused(f"user {user!r} already has {self.per_user} channels open (the limit)")
+            full = self._full.get(user, 0) < FULL_WINDOWS_PER_USER
+            if full and self._reserved + self.full.cost <= self.budget // 2:
+                windows = self.full
+                self._full[user] = self._full.get(user, 0) + 1
+            elif self._reserved + self.small.cost <= self.budget:
+                windows = self.small
+            else:
+                raise ChannelRefused("the gateway is at its memory budget; try again shortly")
+            self._reserved += windows.cost
+            self._channels[user] = self._channels.get(user, 0) + 1
+            return windows
+
+    def release(self, user: str, windows: Windows) -> None:
+        with self._lock:
+            self._reserved -= windows.cost
+            _decrement(self._channels, user)
+            if windows is self.full:
+                _decrement(self._full, user)
+
+    @property
+    def reserved(self) -> int:
+        return self._reserved
+
+    def channels_of(self, user: str) -> int:
+        return self._channels.get(user, 0)
+
+
+def _decrement(counts: dict[str, int], key: str) -> None:
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)

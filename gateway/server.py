@@ -21,7 +21,15 @@ import paramiko
 
 from gateway import activity, cluster, settings
 from gateway.connection import Connection
-from gateway.limits import AuthFailures, ConnectionLimits, MaxStartups, Unauthenticated, source_of
+from gateway.limits import (
+    AuthFailures,
+    ChannelBudget,
+    ConnectionLimits,
+    MaxStartups,
+    Unauthenticated,
+    Windows,
+    source_of,
+)
 from gateway.metrics import Metrics
 from gateway.transport import Tuning, tuned_socket
 
@@ -62,6 +70,12 @@ class Gateway:
         )
         self.limits = ConnectionLimits(config.max_connections, config.max_connections_per_user)
         self.auth_failures = AuthFailures(config.auth_failures_per_source, config.auth_failure_window_seconds)
+        self.channel_budget = ChannelBudget(
+            config.buffer_budget_mib * 1024 * 1024,
+            config.max_channels_per_user,
+            full=Windows(self.tuning.window_size, self.upstream_tuning.window_size),
+            small=Windows(config.small_window_size, config.small_window_size),
+        )
         self.unauthenticated = Unauthenticated(MaxStartups.parse(config.max_startups), config.max_startups_per_source)
         self.activity = activity.ActivityRecorder(
             lambda name, now: kube.patch_workspace(name, cluster.activity_patch(now, start=False)),

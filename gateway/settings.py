@@ -44,6 +44,13 @@ class Settings:
     max_connections: int = 1000
     max_connections_per_user: int = 20
     max_channels_per_connection: int = 64
+    # Across all of a user's connections.
+    max_channels_per_user: int = 128
+    # What all relayed channels together may buffer (limits.ChannelBudget): each reserves its
+    # worst case, ~3.5 MiB with the default windows, ~180 KiB with small ones.
+    buffer_budget_mib: int = 512
+    # The windows of channels past the first half of the budget (Paramiko's minimum is 32 KiB).
+    small_window_size: int = 32 * 1024
     max_auth_tries: int = 6
     # Failed logins (a denied key, a forged signature, another method, a login not finished
     # within its grace time) per source (IPv4 address, IPv6 /64) before it is refused.
@@ -100,7 +107,8 @@ class Settings:
             self.upstream_address("example")
         except (KeyError, IndexError) as err:
             raise ValueError("CPS1_GATEWAY_UPSTREAM may use only {workspace} and {namespace}") from err
-        if self.max_connections < 1 or self.max_connections_per_user < 1 or self.max_startups_per_source < 1:
+        counts = (self.max_connections, self.max_connections_per_user, self.max_startups_per_source)
+        if min(counts) < 1 or self.max_channels_per_user < 1 or self.buffer_budget_mib < 1:
             raise ValueError("connection limits must be at least 1")
         MaxStartups.parse(self.max_startups)
 

@@ -7,8 +7,21 @@ import pytest
 from common import crd
 from gateway.activity import RETRY_SECONDS, ActivityRecorder
 from gateway.cluster import activity_patch
-from gateway.limits import AuthFailures, ConnectionLimits, MaxStartups, Unauthenticated, source_of
+from gateway.forwarding import CHUNK
+from gateway.limits import (
+    FULL_WINDOWS_PER_USER,
+    AuthFailures,
+    ChannelBudget,
+    ChannelRefused,
+    ConnectionLimits,
+    MaxStartups,
+    Unauthenticated,
+    Windows,
+    source_of,
+)
 from gateway.settings import Settings, split_address
+
+MIB = 1024 * 1024
 
 
 class Clock:
@@ -210,3 +223,39 @@ def test_unauthenticated_connections_per_source_and_random_early_drop() -> None:
 )
 def test_sources_are_ipv4_addresses_and_ipv6_slash_64s(address: str, source: str) -> None:
     assert source_of(address) == source
+
+
+def test_the_channel_budget_grants_full_then_small_windows_then_refuses() -> None:
+    full, small = Windows(2 * MIB, 512 * 1024), Windows(32 * 1024, 32 * 1024)
+    assert full.cost == 2306867 + CHUNK + 576716 + 2 * CHUNK  # windows plus a tenth, and pump chunks
+    assert small.cost == 5 * 36044
+    budget = ChannelBudget(4 * full.cost, per_user=1000, full=full, small=small)
+    grants = [budget.reserve("alice") for _ in range(2)]
+    assert grants == [full, full]  # half the budget holds two full channels
+    smalls = []
+    while True:
+        try:
+            smalls.append(budget.reserve("bob"))
+        except ChannelRefused as err:
+            assert "memory budget" in str(err)
+            break
+    assert set(smalls) == {small} and budget.reserved <= budget.budget
+    assert len(smalls) == (budget.budget - 2 * full.cost) // small.cost
+    budget.release("alice", full)
+    assert budget.reserve("carol") == small  # half the budget is taken by small windows now
+    budget.release("bob", small)
+    budget.release("bob", small)
+    assert budget.reserve("alice") == small
+
+
+def test_a_user_gets_few_full_windows_and_a_bounded_number_of_channels() -> None:
+    full, small = Windows(2 * MIB, 512 * 1024), Windows(32 * 1024, 32 * 1024)
+    budget = ChannelBudget(1024 * MIB, per_user=FULL_WINDOWS_PER_USER + 2, full=full, small=small)
+    grants = [budget.reserve("alice") for _ in range(FULL_WINDOWS_PER_USER + 2)]
+    assert grants == [full] * FULL_WINDOWS_PER_USER + [small, small]
+    with pytest.raises(ChannelRefused, match="alice' already has 10 channels open"):
+        budget.reserve("alice")
+    assert budget.reserve("bob") == full
+    for windows in grants:
+        budget.release("alice", windows)
+    assert budget.channels_of("alice") == 0 and budget.reserved == full.cost
