@@ -59,7 +59,6 @@ class Connection:
         self.workspace: WorkspaceView | None = None
         self._looked_up = False
         self._lookup_error = ""
-        self._user_keys: dict[str, list[str]] = {}
         self.user = ""
         # The user a denied attempt was for (the owner, or the <user> of <user>+<workspace>).
         self.attempted_user = ""
@@ -89,6 +88,8 @@ class Connection:
         # Upstream.
         self._upstream: GatewayTransport | None = None
         self._upstream_lock = threading.Lock()
+        # The dial started right after authentication, which the first session waits for.
+        self._prewarming: threading.Thread | None = None
         self.closing = threading.Event()
         self.end_reason = ""
 
@@ -256,7 +257,7 @@ class Connection:
         self._looked_up = True
         try:
             self.login = routing.parse_login(username)
-            obj = self.gw.cluster.workspace(self.login.workspace)
+            obj = self.gw.lookups.workspace(self.login.workspace)
         except (LoginError, ClusterError) as err:
             self._lookup_error = str(err)
             return
@@ -347,15 +348,14 @@ class Connection:
         return paramiko.AUTH_SUCCESSFUL
 
     def _keys_of(self, user: str) -> list[str]:
-        if user not in self._user_keys:
-            self._user_keys[user] = self.gw.cluster.user_keys(user)
-        return self._user_keys[user]
+        return self.gw.lookups.user_keys(user)
 
     def _authenticated(self) -> None:
         """Dial the Workspace's sshd now if it runs, overlapping the client's next round trip."""
         log.info("authenticated", extra={**self.log_context, "key": self.key_fingerprint, "via": self.via})
         if self.workspace and self.workspace.running and self.workspace.phase == "Running":
-            threading.Thread(target=self._prewarm, name="prewarm", daemon=True).start()
+            self._prewarming = threading.Thread(target=self._prewarm, name="prewarm", daemon=True)
+            self._prewarming.start()
 
     def _prewarm(self) -> None:
         with contextlib.suppress(UpstreamError, ClusterError):
@@ -373,6 +373,9 @@ class Connection:
         Workspace runs by definition, so the many channels an IDE opens cost no API call."""
         assert self.login is not None
         name = self.login.workspace
+        prewarming = self._prewarming
+        if prewarming is not None:
+            prewarming.join(self.settings.upstream_connect_timeout_seconds)
         current = self._upstream
         if current is not None and current.is_active():
             return
@@ -407,7 +410,7 @@ class Connection:
             if self.closing.is_set():
                 raise UpstreamError("the connection is closing")
             try:
-                host_key = self.gw.cluster.workspace_host_key(name) if self.settings.verify_upstream_host_key else None
+                host_key = self.gw.lookups.workspace_host_key(name) if self.settings.verify_upstream_host_key else None
             except ClusterError as err:
                 raise UpstreamError(str(err)) from err
             began = time.monotonic()
@@ -420,6 +423,7 @@ class Connection:
                     self.settings, name, address, self.gw.upstream_key, host_key, self.gw.upstream_tuning
                 )
             except UpstreamError as err:
+                self.gw.lookups.workspaces.forget(name)  # a new host key or address: read afresh
                 self.gw.metrics.upstream_errors.inc()
                 log.warning("upstream connection failed", extra={**self.log_context, "error": str(err)})
                 raise

@@ -20,9 +20,6 @@ from gateway.forwarding import CHUNK
 from gateway.transport import window_limit
 
 IPV6_SOURCE_PREFIX = 64
-# A user's channels beyond this many get small windows even when the budget has room, so one
-# user cannot take every full window.
-FULL_WINDOWS_PER_USER = 8
 
 
 def source_of(address: str) -> str:
@@ -223,13 +220,15 @@ class ChannelBudget:
     """Every relayed channel reserves its worst-case buffering (`Windows.cost`) from one
     budget, so all channels together never hold more than `budget` bytes whatever their peers
     do. A channel gets full windows while the reservations stay under half the budget and its
-    user holds fewer than FULL_WINDOWS_PER_USER of them, else small windows (slower on long
+    user holds fewer than `full_per_user` of them (so one user cannot take every full window),
+    else small windows (slower on long
     round trips, same memory bound), else it is refused. And a user has at most `per_user`
     channels across all their connections."""
 
-    def __init__(self, budget: int, per_user: int, full: Windows, small: Windows) -> None:
+    def __init__(self, budget: int, per_user: int, full: Windows, small: Windows, full_per_user: int) -> None:
         self.budget = budget
         self.per_user = per_user
+        self.full_per_user = full_per_user
         self.full = full
         self.small = small
         self._lock = threading.Lock()
@@ -242,7 +241,7 @@ class ChannelBudget:
         with self._lock:
             if self._channels.get(user, 0) >= self.per_user:
                 raise ChannelRefused(f"user {user!r} already has {self.per_user} channels open (the limit)")
-            full = self._full.get(user, 0) < FULL_WINDOWS_PER_USER
+            full = self._full.get(user, 0) < self.full_per_user
             if full and self._reserved + self.full.cost <= self.budget // 2:
                 windows = self.full
                 self._full[user] = self._full.get(user, 0) + 1

@@ -30,6 +30,7 @@ from gateway.limits import (
     Windows,
     source_of,
 )
+from gateway.lookups import Lookups
 from gateway.metrics import Metrics
 from gateway.transport import Tuning, tuned_socket
 
@@ -53,6 +54,7 @@ class Gateway:
         # (the e2e tests run one loopback sshd per Workspace).
         self.resolve = resolve or config.upstream_address
         self.cluster = kube
+        self.lookups = Lookups(kube, config.lookup_cache_seconds)
         self.host_key = host_key
         self.upstream_key = upstream_key
         self.metrics = metrics or Metrics()
@@ -75,6 +77,7 @@ class Gateway:
             config.max_channels_per_user,
             full=Windows(self.tuning.window_size, self.upstream_tuning.window_size),
             small=Windows(config.small_window_size, config.small_window_size),
+            full_per_user=config.full_windows_per_user,
         )
         self.unauthenticated = Unauthenticated(MaxStartups.parse(config.max_startups), config.max_startups_per_source)
         self.activity = activity.ActivityRecorder(

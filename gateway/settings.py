@@ -40,6 +40,9 @@ class Settings:
     # Pin the Workspace sshd's host key to the one the hooks publish in the Workspace's status.
     verify_upstream_host_key: bool = True
     upstream_connect_timeout_seconds: float = 20.0
+    # Logins share their reads of Workspaces and users' keys for this long (gateway/lookups.py):
+    # a revoked key or a deleted Workspace lets no new connection in after it.
+    lookup_cache_seconds: float = 5.0
     # Limits.
     max_connections: int = 1000
     max_connections_per_user: int = 20
@@ -49,8 +52,10 @@ class Settings:
     # What all relayed channels together may buffer (limits.ChannelBudget): each reserves its
     # worst case, ~3.5 MiB with the default windows, ~180 KiB with small ones.
     buffer_budget_mib: int = 512
-    # The windows of channels past the first half of the budget (Paramiko's minimum is 32 KiB).
+    # The windows of channels past the first half of the budget, or past a user's first
+    # `full_windows_per_user` channels (Paramiko's minimum is 32 KiB).
     small_window_size: int = 32 * 1024
+    full_windows_per_user: int = 8
     max_auth_tries: int = 6
     # Failed logins (a denied key, a forged signature, another method, a login not finished
     # within its grace time) per source (IPv4 address, IPv6 /64) before it is refused.

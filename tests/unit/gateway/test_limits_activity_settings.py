@@ -9,7 +9,6 @@ from gateway.activity import RETRY_SECONDS, ActivityRecorder
 from gateway.cluster import activity_patch
 from gateway.forwarding import CHUNK
 from gateway.limits import (
-    FULL_WINDOWS_PER_USER,
     AuthFailures,
     ChannelBudget,
     ChannelRefused,
@@ -229,7 +228,7 @@ def test_the_channel_budget_grants_full_then_small_windows_then_refuses() -> Non
     full, small = Windows(2 * MIB, 512 * 1024), Windows(32 * 1024, 32 * 1024)
     assert full.cost == 2306867 + CHUNK + 576716 + 2 * CHUNK  # windows plus a tenth, and pump chunks
     assert small.cost == 5 * 36044
-    budget = ChannelBudget(4 * full.cost, per_user=1000, full=full, small=small)
+    budget = ChannelBudget(4 * full.cost, per_user=1000, full=full, small=small, full_per_user=8)
     grants = [budget.reserve("alice") for _ in range(2)]
     assert grants == [full, full]  # half the budget holds two full channels
     smalls = []
@@ -250,9 +249,9 @@ def test_the_channel_budget_grants_full_then_small_windows_then_refuses() -> Non
 
 def test_a_user_gets_few_full_windows_and_a_bounded_number_of_channels() -> None:
     full, small = Windows(2 * MIB, 512 * 1024), Windows(32 * 1024, 32 * 1024)
-    budget = ChannelBudget(1024 * MIB, per_user=FULL_WINDOWS_PER_USER + 2, full=full, small=small)
-    grants = [budget.reserve("alice") for _ in range(FULL_WINDOWS_PER_USER + 2)]
-    assert grants == [full] * FULL_WINDOWS_PER_USER + [small, small]
+    budget = ChannelBudget(1024 * MIB, per_user=10, full=full, small=small, full_per_user=8)
+    grants = [budget.reserve("alice") for _ in range(10)]
+    assert grants == [full] * 8 + [small, small]
     with pytest.raises(ChannelRefused, match="alice' already has 10 channels open"):
         budget.reserve("alice")
     assert budget.reserve("bob") == full
