@@ -387,7 +387,8 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
             ref = results["direct-default"]["concurrent"]
             print(
                 f"  vs direct in the same run: aggregate {c['aggregate_MBps'] / ref['aggregate_MBps']:.2f}x, "
-                f"first byte p50 {c['login_p50_s'] / ref['login_p50_s']:.2f}x p95 {c['login_p95_s'] / ref['login_p95_s']:.2f}x"
+                f"first byte p50 {c['login_p50_s'] / ref['login_p50_s']:.2f}x "
+                f"p95 {c['login_p95_s'] / ref['login_p95_s']:.2f}x"
             )
     print("\n" + json.dumps(results, indent=1))
 
