@@ -6,6 +6,7 @@ The gateway runs in the test process, so the loopback guard (tests/e2e/conftest.
 every connection it opens; test_gateway_process.py runs it as `python -m gateway`.
 """
 
+import base64
 import fcntl
 import hashlib
 import http.server
@@ -22,6 +23,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from common import crd
@@ -737,6 +739,45 @@ def test_limits_per_user_idle_timeout_and_failed_logins(strict_gw: gs.Harness, k
     blocked = strict_gw.ssh(keys["alice"], MAIN, "true")
     assert blocked.returncode == 255
     assert b"Permission denied" not in blocked.stderr, text(blocked)  # refused before SSH is spoken
+
+
+class ForgedKey(paramiko.Ed25519Key):
+    """Someone's public key with a made-up signature: all an attacker who knows it can offer."""
+
+    def __init__(self, public_line: str) -> None:
+        super().__init__(data=base64.b64decode(public_line.split()[1]))
+
+    def sign_ssh_data(self, data: bytes, algorithm: str | None = None) -> paramiko.Message:
+        m = paramiko.Message()
+        m.add_string("ssh-ed25519")
+        m.add_string(os.urandom(64))
+        return m
+
+
+def test_forged_signatures_neither_log_in_nor_lock_the_owner_out(  # type: ignore[no-untyped-def]
+    env, gw: gs.Harness, tmp_path: Path, keys: dict[str, gs.ClientKey]
+) -> None:
+    harness = gs.Harness(
+        env, tmp_path, settings_for(env, max_connections_per_user=1), gateway_keys.load_private_key(GATEWAY_PRIVATE_KEY)
+    )
+    harness.sshds = gw.sshds
+    harness.start()
+    attackers = []
+    try:
+        for _ in range(3):  # held open, as an attacker would
+            attacker = paramiko.Transport(("127.0.0.1", harness.port))
+            attackers.append(attacker)
+            attacker.start_client(timeout=20)
+            with pytest.raises(paramiko.AuthenticationException):
+                attacker.auth_publickey(MAIN, ForgedKey(keys["alice"].public))
+        result = harness.ssh(keys["alice"], MAIN, "echo in")
+        assert (result.returncode, result.stdout) == (0, b"in\n"), text(result)
+        assert harness.gateway.metrics.auth_failures.labels("bad-signature")._value.get() == 3
+    finally:
+        for attacker in attackers:
+            attacker.close()
+        harness.gateway.stop(drain=0)
+        harness.health.stop()
 
 
 def socket_to(port: int) -> socket.socket:
