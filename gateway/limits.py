@@ -95,11 +95,9 @@ class Unauthenticated:
     def done(self, source: str) -> None:
         """The connection authenticated or ended."""
         with self._lock:
-            held = self._sources.pop(source, 0)
-            if held:
+            if self._sources.get(source):
                 self._total -= 1
-            if held > 1:
-                self._sources[source] = held - 1
+                _decrement(self._sources, source)
 
     @property
     def count(self) -> int:
@@ -137,11 +135,7 @@ class ConnectionLimits:
 
     def release(self, user: str) -> None:
         with self._lock:
-            left = self._users.get(user, 0) - 1
-            if left > 0:
-                self._users[user] = left
-            else:
-                self._users.pop(user, None)
+            _decrement(self._users, user)
 
     @property
     def open_count(self) -> int:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import paramiko
 import pytest
-from paramiko.common import cMSG_CHANNEL_DATA
+from paramiko.common import cMSG_CHANNEL_DATA, cMSG_CHANNEL_EXTENDED_DATA
 from paramiko.message import Message
 
 from gateway import keys, transport
@@ -311,47 +311,48 @@ def test_a_client_without_gcm_still_connects_and_openssh_gets_gcm() -> None:
     assert negotiate("SSH-2.0-OpenSSH_9.2", ("aes128-ctr", "aes128-gcm@openssh.com")) == "aes128-gcm@openssh.com"
 
 
-def flood(chan: paramiko.Channel, total: int, packet: int = 32768) -> None:
-    """CHANNEL_DATA sent straight to the transport, ignoring the peer's window, until done or
-    disconnected."""
+def flood(chan: paramiko.Channel, total: int, extended: bool = False, packet: int = 32768) -> None:
+    """CHANNEL_DATA (or EXTENDED_DATA) sent straight to the transport, ignoring the peer's
+    window, until done or disconnected."""
     with contextlib.suppress(EOFError, OSError):
         for _ in range(total // packet):
             m = Message()
-            m.add_byte(cMSG_CHANNEL_DATA)
+            m.add_byte(cMSG_CHANNEL_EXTENDED_DATA if extended else cMSG_CHANNEL_DATA)
             m.add_int(chan.remote_chanid)
+            if extended:
+                m.add_int(1)
             m.add_string(b"x" * packet)
             chan.transport._send_user_message(m)
 
 
-@pytest.mark.parametrize("stderr", [False, True])
-def test_a_peer_that_ignores_the_window_is_disconnected_not_buffered(links: list[Link], stderr: bool) -> None:
-    """Stock Paramiko buffers whatever arrives; the gateway allows a tenth over the window (as
-    OpenSSH does) and then drops the connection."""
-    window = 256 * 1024
+def session(links: list[Link], window: int) -> tuple[Link, paramiko.Channel, paramiko.Channel]:
+    """A link with one exec session: (link, client side, server side)."""
     link = Link(Tuning(window_size=window))
     links.append(link)
     chan = link.client.open_session()
     chan.exec_command("cmd")
     server_side = link.server.accept(10)
     assert server_side is not None
-    if stderr:
-        server_side.sendall_stderr(b"x" * (window // 2))  # the server's own output is not the peer's
-    flood(chan, 4 * window)
+    return link, chan, server_side
+
+
+@pytest.mark.parametrize("extended", [False, True])
+def test_a_peer_that_ignores_the_window_is_disconnected_not_buffered(links: list[Link], extended: bool) -> None:
+    """Stock Paramiko buffers whatever arrives; the gateway allows a tenth over the window (as
+    OpenSSH does) and then drops the connection."""
+    window = 256 * 1024
+    link, chan, server_side = session(links, window)
+    flood(chan, 4 * window, extended)
     deadline = time.monotonic() + 10
     while link.server.is_active() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert link.server.window_overrun and not link.server.is_active()
-    assert len(server_side.in_buffer) <= transport.window_limit(window)
+    assert len(server_side.in_buffer) + len(server_side.in_stderr_buffer) <= transport.window_limit(window)
 
 
 def test_a_peer_within_the_window_is_never_cut(links: list[Link]) -> None:
     window = 256 * 1024
-    link = Link(Tuning(window_size=window))
-    links.append(link)
-    honest = link.client.open_session()
-    honest.exec_command("cmd")
-    server_side = link.server.accept(10)
-    assert server_side is not None
+    link, honest, server_side = session(links, window)
     got: list[bytes] = []
     reader = threading.Thread(target=lambda: got.append(read_all(server_side.recv)), daemon=True)
     reader.start()
