@@ -688,7 +688,7 @@ def strict_gw(env, gw: gs.Harness, tmp_path: Path) -> Iterator[gs.Harness]:  # t
             auth_failures_per_source=3,
             auth_failure_window_seconds=300.0,
             idle_timeout_seconds=3.0,
-            handshake_grace_seconds=2.0,
+            handshake_grace_seconds=4.0,
         ),
         gateway_keys.load_private_key(GATEWAY_PRIVATE_KEY),
     )
@@ -719,6 +719,7 @@ def test_limits_per_user_idle_timeout_and_failed_logins(strict_gw: gs.Harness, k
     finally:
         busy.kill()
         busy.communicate()
+    wait_until(lambda: strict_gw.gateway.limits.open_count == 0, 10, what="the connections to end")
 
     began = time.monotonic()
     idle = strict_gw.ssh(keys["alice"], MAIN, "sleep 20; echo late")
