@@ -144,6 +144,11 @@ def interleaved(targets: list[Target], pids: dict[str, int], size: int, runs: in
     return {name: {key: statistics.median(values) for key, values in keys.items()} for name, keys in samples.items()}
 
 
+def percentile(values: list[float], p: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, len(ordered) * p // 100)]
+
+
 def concurrent(target: Target, sessions: int, size: int, gateway_pid: int | None) -> dict[str, float]:
     """`sessions` downloads at once, then (through a gateway) `sessions` idle sessions held open."""
     pid = gateway_pid
@@ -164,10 +169,27 @@ def concurrent(target: Target, sessions: int, size: int, gateway_pid: int | None
         subprocess.Popen(target.argv(f"head -c {size} /dev/zero"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
         for _ in range(sessions)
     ]
-    received = 0
-    for proc in procs:
-        out, _ = proc.communicate(timeout=900)
-        received += len(out)
+    counts = [0] * sessions
+    # Per session: seconds from the start of the storm to its first byte (the login) and to its end.
+    first = [0.0] * sessions
+    ended = [0.0] * sessions
+
+    def drain(i: int) -> None:
+        stdout = procs[i].stdout
+        assert stdout is not None
+        while chunk := stdout.read1(1 << 16):
+            if not counts[i]:
+                first[i] = time.perf_counter() - began
+            counts[i] += len(chunk)
+        procs[i].wait(900)
+        ended[i] = time.perf_counter() - began
+
+    readers = [threading.Thread(target=drain, args=(i,), daemon=True) for i in range(sessions)]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        reader.join(900)
+    received = sum(counts)
     wall = time.perf_counter() - began
     done.set()
     sampler.join()
@@ -177,6 +199,10 @@ def concurrent(target: Target, sessions: int, size: int, gateway_pid: int | None
         "aggregate_MBps": received / wall / MB,
         "bytes_ok": received == sessions * size,
         "wall_s": wall,
+        "login_p50_s": percentile(first, 50),
+        "login_p95_s": percentile(first, 95),
+        "session_p50_s": percentile(ended, 50),
+        "session_p95_s": percentile(ended, 95),
     }
     if not pid:
         return result
@@ -216,7 +242,13 @@ def start_gateway(run_dir: Path, kubeconfig: Path, sshd: gs.Sshd, key_file: Path
         "CPS1_GATEWAY_UPSTREAM": f"127.0.0.1:{sshd.port}",
         "CPS1_GATEWAY_UPSTREAM_USER": gs.USER,
         "CPS1_GATEWAY_UPSTREAM_KEY_FILE": str(key_file),
+        # One key and one address stand for many developers: the per-user and per-source limits
+        # are set as for that many users; unauthenticated connections as the sshd's MaxStartups.
         "CPS1_GATEWAY_MAX_CONNECTIONS_PER_USER": "1000",
+        "CPS1_GATEWAY_MAX_CHANNELS_PER_USER": "1000",
+        "CPS1_GATEWAY_FULL_WINDOWS_PER_USER": "1000",
+        "CPS1_GATEWAY_MAX_STARTUPS": "300:30:600",
+        "CPS1_GATEWAY_MAX_STARTUPS_PER_SOURCE": "1000",
         "CPS1_GATEWAY_LOG_LEVEL": "WARNING",
         **CONFIGS[name],
     }
@@ -339,7 +371,9 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
         c = r["concurrent"]
         line = (
             f"\n{name}: {c['sessions']} concurrent downloads of {args.session_mib} MiB: "
-            f"{c['aggregate_MBps']:.0f} MB/s aggregate in {c['wall_s']:.1f}s, {c['failed']} failed"
+            f"{c['aggregate_MBps']:.0f} MB/s aggregate in {c['wall_s']:.1f}s, {c['failed']} failed; "
+            f"first byte p50/p95 {c['login_p50_s']:.1f}/{c['login_p95_s']:.1f}s, "
+            f"done p50/p95 {c['session_p50_s']:.1f}/{c['session_p95_s']:.1f}s"
         )
         if "gateway_cpu_s" in c:
             line += (
@@ -349,6 +383,13 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
                 f"{c['gateway_threads_idle_sessions']} threads"
             )
         print(line)
+        if name != "direct-default" and "concurrent" in results.get("direct-default", {}):
+            ref = results["direct-default"]["concurrent"]
+            print(
+                f"  vs direct in the same run: aggregate {c['aggregate_MBps'] / ref['aggregate_MBps']:.2f}x, "
+                f"first byte p50 {c['login_p50_s'] / ref['login_p50_s']:.2f}x "
+                f"p95 {c['login_p95_s'] / ref['login_p95_s']:.2f}x"
+            )
     print("\n" + json.dumps(results, indent=1))
 
 

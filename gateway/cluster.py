@@ -23,6 +23,7 @@ log = logging.getLogger("cps1.gateway.cluster")
 MERGE_PATCH = "application/merge-patch+json"
 # What a call to an unreachable or unhappy API server raises.
 _FAILURES = (ApiException, OSError, urllib3.exceptions.HTTPError)
+API_CONNECTIONS = 32
 
 
 class ClusterError(Exception):
@@ -47,6 +48,9 @@ def activity_patch(now: datetime, start: bool) -> dict:
 def load_configuration(kubeconfig: str) -> Configuration:
     """In-cluster config when running in a pod without a kubeconfig, else the kubeconfig."""
     conf = Configuration()
+    # The client's default pool is 5 connections per CPU; past it, every concurrent read opens
+    # and drops a new TLS connection to the API server.
+    conf.connection_pool_maxsize = API_CONNECTIONS
     if not kubeconfig and os.environ.get("KUBERNETES_SERVICE_HOST"):
         config.load_incluster_config(client_configuration=conf)
     else:
@@ -86,13 +90,6 @@ class Cluster:
     def user_keys(self, name: str) -> list[str]:
         """The user's registered keys as authorized_keys lines (none for an unknown user)."""
         return [str(k["key"]) for k in accounts.keys_of(self.user(name))]
-
-    def workspace_host_key(self, name: str) -> str | None:
-        """The public sshd host key the hooks publish in the Workspace's status (so the gateway
-        needs no access to Secrets in Workspace namespaces), as an authorized_keys line."""
-        workspace = self.workspace(name)
-        key = ((workspace or {}).get("status") or {}).get("sshHostKey")
-        return str(key).strip() if key else None
 
     def patch_workspace(self, name: str, patch: dict) -> None:
         try:

@@ -44,9 +44,8 @@ class Interface(paramiko.ServerInterface):
     def check_channel_request(self, kind: str, chanid: int) -> int:
         if kind != "session":
             return paramiko.OPEN_FAILED_UNKNOWN_CHANNEL_TYPE
-        if not self.conn.may_open_channel():
+        if not self.conn.admit_session(chanid):
             return paramiko.OPEN_FAILED_RESOURCE_SHORTAGE
-        self.conn.touch()
         return paramiko.OPEN_SUCCEEDED
 
     def check_channel_pty_request(

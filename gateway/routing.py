@@ -146,6 +146,16 @@ def authorize(login: Login, workspace: WorkspaceView | None, offered: OfferedKey
     )
 
 
+def public_denial(login: Login, offered: OfferedKey) -> str:
+    """What a client that has not proven a key reads when denied: one text whatever the cause
+    (no such Workspace, someone else's, a key not registered), so that logins cannot be used to
+    find out which Workspaces exist or who owns them. The precise reason goes to the log."""
+    return (
+        f"permission denied: the key {offered.fingerprint} may not open {login.text!r} "
+        "(no such workspace, or the key is not registered for it)"
+    )
+
+
 class Action(Enum):
     READY = "ready"  # Running: relay now
     WAIT = "wait"  # already on its way up: wait for Running

@@ -127,7 +127,9 @@ class Session:
         try:
             self.conn.ensure_running(interactive=True, progress=self.say, cancelled=lambda: self.down.closed)
             up = self.conn.upstream().open_session(
-                window_size=self.conn.tuning.window_size, max_packet_size=self.conn.tuning.max_packet_size, timeout=30
+                window_size=self.conn.upstream_window(self.down.get_id()),
+                max_packet_size=self.conn.tuning.max_packet_size,
+                timeout=30,
             )
         except (StartFailed, UpstreamError) as err:
             self._fail(str(err))

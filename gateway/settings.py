@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 
 from common import envconfig, names
+from gateway.limits import MaxStartups
 
 
 def split_address(text: str) -> tuple[str, int]:
@@ -39,14 +40,35 @@ class Settings:
     # Pin the Workspace sshd's host key to the one the hooks publish in the Workspace's status.
     verify_upstream_host_key: bool = True
     upstream_connect_timeout_seconds: float = 20.0
+    # Logins share their reads of Workspaces and users' keys for this long (gateway/lookups.py):
+    # a revoked key or a deleted Workspace lets no new connection in after it.
+    lookup_cache_seconds: float = 5.0
     # Limits.
     max_connections: int = 1000
     max_connections_per_user: int = 20
     max_channels_per_connection: int = 64
+    # Across all of a user's connections.
+    max_channels_per_user: int = 128
+    # What all relayed channels together may buffer (limits.ChannelBudget): each reserves its
+    # worst case, ~3.5 MiB with the default windows, ~180 KiB with small ones.
+    buffer_budget_mib: int = 512
+    # The windows of channels past the first half of the budget, or past a user's first
+    # `full_windows_per_user` channels (Paramiko's minimum is 32 KiB).
+    small_window_size: int = 32 * 1024
+    full_windows_per_user: int = 8
     max_auth_tries: int = 6
+    # Failed logins (a denied key, a forged signature, another method, a login not finished
+    # within its grace time) per source (IPv4 address, IPv6 /64) before it is refused.
     auth_failures_per_source: int = 30
     auth_failure_window_seconds: float = 60.0
-    login_grace_seconds: float = 30.0
+    # Unauthenticated connections: OpenSSH's MaxStartups start:rate:full over all sources, and
+    # at most this many per source (OpenSSH's PerSourceMaxStartups).
+    max_startups: str = "100:30:300"
+    max_startups_per_source: int = 20
+    # From the TCP connection to the first authentication request (version and key exchange).
+    handshake_grace_seconds: float = 10.0
+    # From the TCP connection to authenticated: room for a passphrase or a security key touch.
+    login_grace_seconds: float = 60.0
     # A connection with no channel data either way for this long is closed (0: never).
     idle_timeout_seconds: float = 3600.0
     # Starting a stopped Workspace.
@@ -90,8 +112,10 @@ class Settings:
             self.upstream_address("example")
         except (KeyError, IndexError) as err:
             raise ValueError("CPS1_GATEWAY_UPSTREAM may use only {workspace} and {namespace}") from err
-        if self.max_connections < 1 or self.max_connections_per_user < 1:
+        counts = (self.max_connections, self.max_connections_per_user, self.max_startups_per_source)
+        if min(counts) < 1 or self.max_channels_per_user < 1 or self.buffer_budget_mib < 1:
             raise ValueError("connection limits must be at least 1")
+        MaxStartups.parse(self.max_startups)
 
     def upstream_address(self, workspace: str) -> tuple[str, int]:
         """Where the Workspace's sshd listens, from the `upstream` format string."""

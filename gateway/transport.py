@@ -15,6 +15,14 @@ holds every use of its internals in one place (paramiko>=3.4; checked against 5.
 - direct-tcpip opens are answered asynchronously: the transport thread hands them to a worker
   that starts the Workspace or dials upstream, and the answer (with a readable failure text
   the client prints) is sent later. A slow upstream never stalls the client's other channels.
+- Authentication ends in a hook (`auth_result`) that sees Paramiko's verdict *after* it
+  checked the signature: a connection slot is claimed only for a proven key, and a forged
+  signature counts as a failed login (ServerInterface is asked before the signature is checked).
+- Receive windows are enforced: Paramiko buffers whatever a peer sends, window or not, so a
+  client (or a Workspace's sshd, which its user controls) could fill the gateway's memory by
+  ignoring the window. As OpenSSH does, a peer that overruns a channel's window by more than a
+  tenth is disconnected. Each channel's window is chosen when it opens (`grant_window`), from
+  the gateway's buffer budget.
 - Tuning measured in /work/shared/notes/gateway.md: TCP_NODELAY (Paramiko sets none), 2 MiB
   windows (bigger is slower: the OpenSSH peer buffers up to the window), AES-GCM (a third less
   CPU per byte than aes128-ctr+hmac), rarer rekeys.
@@ -28,7 +36,10 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import paramiko
+from paramiko.auth_handler import AuthHandler
 from paramiko.common import (
+    MSG_CHANNEL_DATA,
+    MSG_CHANNEL_EXTENDED_DATA,
     MSG_CHANNEL_REQUEST,
     cMSG_CHANNEL_FAILURE,
     cMSG_CHANNEL_OPEN_FAILURE,
@@ -43,6 +54,13 @@ FIRST_DEFERRABLE = 50
 # Channel requests Paramiko ignores that a relay must carry.
 EXTRA_REQUESTS = frozenset({"signal", "break", "exit-signal"})
 RequestHook = Callable[[str, Message], bool]
+# Bytes a peer may send beyond a channel's window before it is disconnected (OpenSSH's grace).
+WINDOW_GRACE_DIVISOR = 10
+
+
+def window_limit(window: int) -> int:
+    """The most a channel with this window can ever buffer from its peer."""
+    return window + window // WINDOW_GRACE_DIVISOR
 
 
 @dataclass(frozen=True)
@@ -120,10 +138,55 @@ def _channel_request(chan: paramiko.Channel, m: Message) -> None:
     paramiko.Channel._handle_request(chan, m)
 
 
+def _within_window(chan: paramiko.Channel, m: Message, header: int) -> bool:
+    """Whether the data in `m` fits the window the peer was granted. Not yet granted back:
+    what sits in the buffers plus what was read but not yet returned by a WINDOW_ADJUST."""
+    start = m.packet.tell()
+    m.packet.seek(start + header)
+    size = m.get_int()
+    m.packet.seek(start)
+    held = len(chan.in_buffer) + len(chan.in_stderr_buffer) + chan.in_window_sofar
+    return held + size <= window_limit(chan.in_window_size)
+
+
+def _overrun(chan: paramiko.Channel) -> None:
+    transport = chan.transport
+    transport._log(paramiko.common.WARNING, f"channel {chan.get_id()}: peer ignored the channel window")
+    transport.window_overrun = True
+    transport.close()
+
+
+def _channel_data(chan: paramiko.Channel, m: Message) -> None:
+    if _within_window(chan, m, 0):
+        paramiko.Channel._feed(chan, m)
+    else:
+        _overrun(chan)
+
+
+def _channel_extended_data(chan: paramiko.Channel, m: Message) -> None:
+    if _within_window(chan, m, 4):
+        paramiko.Channel._feed_extended(chan, m)
+    else:
+        _overrun(chan)
+
+
+class _ServerAuthHandler(AuthHandler):
+    """Passes each final authentication answer, after the signature check, through the
+    transport's `auth_result` hook, which may turn a success into a failure."""
+
+    def _send_auth_result(self, username: str, method: str, result: int) -> None:
+        hook = self.transport.auth_result
+        if hook is not None:
+            result = hook(method, result)
+        super()._send_auth_result(username, method, result)
+
+
 class GatewayTransport(paramiko.Transport):
     _channel_handler_table: ClassVar[dict] = {
         **paramiko.Transport._channel_handler_table,
         MSG_CHANNEL_REQUEST: _channel_request,
+        MSG_CHANNEL_DATA: _channel_data,
+        MSG_CHANNEL_EXTENDED_DATA: _channel_extended_data,
     }
 
     def __init__(self, sock: socket.socket, tuning: Tuning) -> None:
@@ -134,6 +197,10 @@ class GatewayTransport(paramiko.Transport):
         # successful authentication (Paramiko's ServerInterface has no such callback).
         self.direct_tcpip_handler: Callable[[OpenRequest], None] | None = None
         self.on_authenticated: Callable[[], None] | None = None
+        # (method, Paramiko's result after the signature check) -> the result to send.
+        self.auth_result: Callable[[str, int], int] | None = None
+        # Set when a peer overran a channel window and was disconnected for it.
+        self.window_overrun = False
         self.tuning = tuning
         if tuning.ciphers:
             self.get_security_options().ciphers = tuning.ciphers
@@ -177,6 +244,18 @@ class GatewayTransport(paramiko.Transport):
             self.get_security_options().ciphers = offered
         super()._send_kex_init()
 
+    def _parse_newkeys(self, m: Message) -> None:
+        if self.server_mode and self.auth_handler is None:
+            self.auth_handler = _ServerAuthHandler(self)
+        super()._parse_newkeys(m)
+
+    def grant_window(self, window: int) -> None:
+        """The window for the session channel being opened: called from
+        `ServerInterface.check_channel_request`, on this transport's thread, just before
+        Paramiko sets up the channel with `default_window_size`, which _parse_channel_open
+        restores afterwards."""
+        self.default_window_size = window
+
     def _auth_trigger(self) -> None:
         super()._auth_trigger()
         if self.server_mode and self.on_authenticated is not None:
@@ -194,23 +273,31 @@ class GatewayTransport(paramiko.Transport):
                 self.direct_tcpip_handler(OpenRequest(sender, window, max_packet, destination, origin))
                 return
             m.packet.seek(start)
-        super()._parse_channel_open(m)
+        # Paramiko grants every channel `default_window_size`; grant_window replaces it for
+        # this one open (on the server side only this thread reads it).
+        default = self.default_window_size
+        try:
+            super()._parse_channel_open(m)
+        finally:
+            self.default_window_size = default
 
-    def accept_open(self, request: OpenRequest) -> paramiko.Channel:
-        """Confirm a deferred open; the caller must keep the returned Channel referenced."""
+    def accept_open(self, request: OpenRequest, window: int = 0) -> paramiko.Channel:
+        """Confirm a deferred open with `window` (default: the transport's); the caller must
+        keep the returned Channel referenced."""
+        window = window or self.default_window_size
         with self.lock:
             chanid = self._next_channel()
             chan = paramiko.Channel(chanid)
             self._channels.put(chanid, chan)
             self.channels_seen[chanid] = True
             chan._set_transport(self)
-            chan._set_window(self.default_window_size, self.default_max_packet_size)
+            chan._set_window(window, self.default_max_packet_size)
             chan._set_remote_channel(request.sender, request.window, request.max_packet)
         m = Message()
         m.add_byte(cMSG_CHANNEL_OPEN_SUCCESS)
         m.add_int(request.sender)
         m.add_int(chanid)
-        m.add_int(self.default_window_size)
+        m.add_int(window)
         m.add_int(self.default_max_packet_size)
         self._send_user_message(m)
         return chan

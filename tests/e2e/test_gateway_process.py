@@ -12,10 +12,13 @@ import json
 import signal
 import subprocess
 import sys
+import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import paramiko
 import pytest
 from kubernetes.dynamic.exceptions import NotFoundError
 
@@ -53,7 +56,7 @@ def setup(env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:  # t
     ws.wait_gone(env, NAME)
 
 
-def gateway_process(env, setup: dict, name: str) -> tuple[Process, int, str]:  # type: ignore[no-untyped-def]
+def gateway_process(env, setup: dict, name: str, extra: dict[str, str] | None = None) -> tuple[Process, int, str]:  # type: ignore[no-untyped-def]
     port, health = free_port(), free_port()
     proc = Process(
         name,
@@ -69,6 +72,7 @@ def gateway_process(env, setup: dict, name: str) -> tuple[Process, int, str]:  #
             "CPS1_GATEWAY_UPSTREAM_USER": gs.USER,
             "CPS1_GATEWAY_UPSTREAM_KEY_FILE": str(setup["upstream_key"]),
             "CPS1_GATEWAY_DRAIN_SECONDS": "15",
+            **(extra or {}),
         },
         ready=lambda: http_ok(f"http://127.0.0.1:{health}/readyz"),
     )
@@ -157,3 +161,79 @@ def test_bad_settings_exit_with_a_message() -> None:
     )
     assert result.returncode == 2
     assert b"CPS1_GATEWAY_MAX_CONNECTIONS" in result.stderr
+
+
+def memory_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} for process {pid}")
+
+
+def push(chan: paramiko.Channel, total: int, sent: list[int], until: float) -> None:
+    """Send up to `total` bytes, as fast as the channel's window allows, until `until`."""
+    chan.settimeout(0.5)
+    block = b"x" * 32768
+    done = 0
+    while done < total and time.monotonic() < until:
+        try:
+            n = chan.send(block)
+        except TimeoutError:
+            continue
+        except (OSError, EOFError, paramiko.SSHException):
+            return
+        if n <= 0:
+            return
+        done += n
+        sent[0] += n
+
+
+def test_a_channel_flood_stays_within_the_buffer_budget(env, setup: dict) -> None:  # type: ignore[no-untyped-def]
+    """One user opens 4 connections x 24 channels to a command that never reads its stdin and
+    pushes data into each: everything sshd does not take waits in the gateway. Before the
+    budget each channel could hold its 2 MiB window plus a chunk (~216 MiB here; with the
+    defaults 20 connections x 64 channels ~3.8 GiB). Now all channels together reserve at most
+    the budget (32 MiB here); the bound allows 16 MiB more for the bookkeeping of 96 channels
+    and 8 SSH connections (threads, Paramiko objects). Measured: 30 MiB of growth; the gateway
+    before the budget grew 260 MiB in this test."""
+    budget_mib, connections, per_connection = 32, 4, 24
+    proc, port, _ = gateway_process(env, setup, "gateway-flood", {"CPS1_GATEWAY_BUFFER_BUDGET_MIB": str(budget_mib)})
+    assert proc.popen is not None
+    pid = proc.popen.pid
+    key = keys.load_private_key_file(setup["alice"].path)
+    transports: list[paramiko.Transport] = []
+    try:
+        baseline = memory_kib(pid, "VmRSS")
+        channels = []
+        for _ in range(connections):
+            transport = paramiko.Transport(("127.0.0.1", port))
+            transports.append(transport)
+            transport.start_client(timeout=20)
+            transport.auth_publickey(NAME, key)
+            for _ in range(per_connection):
+                chan = transport.open_session(timeout=20)
+                chan.exec_command("sleep 300")
+                channels.append(chan)
+        sent = [0]
+        until = time.monotonic() + 90
+        pushers = [
+            threading.Thread(target=push, args=(chan, 8 * 1024 * 1024, sent, until), daemon=True) for chan in channels
+        ]
+        for pusher in pushers:
+            pusher.start()
+        last, still = -1, 0
+        while still < 6 and time.monotonic() < until:  # until nothing moves for 3 s
+            time.sleep(0.5)
+            still, last = (still + 1, last) if sent[0] == last else (0, sent[0])
+        peak = memory_kib(pid, "VmHWM")
+    finally:
+        for transport in transports:
+            transport.close()
+        proc.stop()
+    growth_mib = (peak - baseline) / 1024
+    print(
+        f"channels={len(channels)} sent={sent[0] / 2**20:.0f}MiB baseline={baseline / 1024:.0f}MiB "
+        f"peak={peak / 1024:.0f}MiB growth={growth_mib:.0f}MiB"
+    )
+    assert sent[0] >= len(channels) * 2 * 1024 * 1024  # sshd took its windows: the rest waited in the gateway
+    assert growth_mib < budget_mib + 16

@@ -7,8 +7,20 @@ import pytest
 from common import crd
 from gateway.activity import RETRY_SECONDS, ActivityRecorder
 from gateway.cluster import activity_patch
-from gateway.limits import AuthFailures, ConnectionLimits
+from gateway.forwarding import CHUNK
+from gateway.limits import (
+    AuthFailures,
+    ChannelBudget,
+    ChannelRefused,
+    ConnectionLimits,
+    MaxStartups,
+    Unauthenticated,
+    Windows,
+    source_of,
+)
 from gateway.settings import Settings, split_address
+
+MIB = 1024 * 1024
 
 
 class Clock:
@@ -166,3 +178,83 @@ def test_split_address() -> None:
     assert split_address("[::1]:2222") == ("::1", 2222)
     with pytest.raises(ValueError):
         split_address(":22")
+
+
+@pytest.mark.parametrize(
+    ("startups", "percent"),
+    [(0, 0), (9, 0), (10, 30), (55, 65), (99, 99), (100, 100), (500, 100)],
+)
+def test_max_startups_refuses_like_sshd(startups: int, percent: int) -> None:
+    """sshd's should_drop_connection for the default 10:30:100."""
+    assert MaxStartups.parse("10:30:100").refuse_percent(startups) == percent
+
+
+def test_max_startups_parsing() -> None:
+    assert MaxStartups.parse("5") == MaxStartups(5, 100, 5)
+    for bad in ("a:b:c", "10:30", "50:30:10", "10:130:100", "0:30:100"):
+        with pytest.raises(ValueError, match="max_startups"):
+            MaxStartups.parse(bad)
+
+
+def test_unauthenticated_connections_per_source_and_random_early_drop() -> None:
+    rolls = iter([99, 99, 0, 50, 49])
+    limiter = Unauthenticated(MaxStartups(2, 50, 4), per_source=2, roll=lambda: next(rolls))
+    assert limiter.admit("a") == "" and limiter.admit("a") == ""
+    assert limiter.admit("a") == "startups-per-source"  # no roll spent
+    assert limiter.admit("b") == "startups"  # 2 open: refused when the roll is under 50 (0)
+    assert limiter.admit("b") == ""  # roll 50: admitted, now 3 open (refuse 75 %)
+    assert limiter.admit("c") == "startups"  # roll 49
+    limiter.done("a")
+    limiter.done("a")
+    limiter.done("a")  # an extra done never goes negative
+    assert limiter.count == 1 and limiter._sources == {"b": 1}
+
+
+@pytest.mark.parametrize(
+    ("address", "source"),
+    [
+        ("192.0.2.1", "192.0.2.1"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::9", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.1", "192.0.2.1"),
+        ("not-an-address", "not-an-address"),
+    ],
+)
+def test_sources_are_ipv4_addresses_and_ipv6_slash_64s(address: str, source: str) -> None:
+    assert source_of(address) == source
+
+
+def test_the_channel_budget_grants_full_then_small_windows_then_refuses() -> None:
+    full, small = Windows(2 * MIB, 512 * 1024), Windows(32 * 1024, 32 * 1024)
+    assert full.cost == 2306867 + CHUNK + 576716 + 2 * CHUNK  # windows plus a tenth, and pump chunks
+    assert small.cost == 5 * 36044
+    budget = ChannelBudget(4 * full.cost, per_user=1000, full=full, small=small, full_per_user=8)
+    grants = [budget.reserve("alice") for _ in range(2)]
+    assert grants == [full, full]  # half the budget holds two full channels
+    smalls = []
+    while True:
+        try:
+            smalls.append(budget.reserve("bob"))
+        except ChannelRefused as err:
+            assert "memory budget" in str(err)
+            break
+    assert set(smalls) == {small} and budget.reserved <= budget.budget
+    assert len(smalls) == (budget.budget - 2 * full.cost) // small.cost
+    budget.release("alice", full)
+    assert budget.reserve("carol") == small  # half the budget is taken by small windows now
+    budget.release("bob", small)
+    budget.release("bob", small)
+    assert budget.reserve("alice") == small
+
+
+def test_a_user_gets_few_full_windows_and_a_bounded_number_of_channels() -> None:
+    full, small = Windows(2 * MIB, 512 * 1024), Windows(32 * 1024, 32 * 1024)
+    budget = ChannelBudget(1024 * MIB, per_user=10, full=full, small=small, full_per_user=8)
+    grants = [budget.reserve("alice") for _ in range(10)]
+    assert grants == [full] * 8 + [small, small]
+    with pytest.raises(ChannelRefused, match="alice' already has 10 channels open"):
+        budget.reserve("alice")
+    assert budget.reserve("bob") == full
+    for windows in grants:
+        budget.release("alice", windows)
+    assert budget.channels_of("alice") == 0 and budget.reserved == full.cost

@@ -7,6 +7,7 @@ of forwarded channels, deferred direct-tcpip opens, bounded buffering under a sl
 the rekey-safe transport under constant rekeys.
 """
 
+import contextlib
 import hashlib
 import os
 import socket
@@ -16,6 +17,8 @@ from collections.abc import Iterator
 
 import paramiko
 import pytest
+from paramiko.common import cMSG_CHANNEL_DATA, cMSG_CHANNEL_EXTENDED_DATA
+from paramiko.message import Message
 
 from gateway import keys, transport
 from gateway.forwarding import CHUNK, SessionPair, TcpPair
@@ -306,3 +309,59 @@ def test_a_client_without_gcm_still_connects_and_openssh_gets_gcm() -> None:
     assert negotiate("SSH-2.0-JSCH_0.2.17", ("aes128-ctr",)) == "aes128-ctr"
     # OpenSSH's own order puts aes128-ctr first; the gateway does not offer it CTR at all.
     assert negotiate("SSH-2.0-OpenSSH_9.2", ("aes128-ctr", "aes128-gcm@openssh.com")) == "aes128-gcm@openssh.com"
+
+
+def flood(chan: paramiko.Channel, total: int, extended: bool = False, packet: int = 32768) -> None:
+    """CHANNEL_DATA (or EXTENDED_DATA) sent straight to the transport, ignoring the peer's
+    window, until done or disconnected."""
+    with contextlib.suppress(EOFError, OSError):
+        for _ in range(total // packet):
+            m = Message()
+            m.add_byte(cMSG_CHANNEL_EXTENDED_DATA if extended else cMSG_CHANNEL_DATA)
+            m.add_int(chan.remote_chanid)
+            if extended:
+                m.add_int(1)
+            m.add_string(b"x" * packet)
+            chan.transport._send_user_message(m)
+
+
+def session(links: list[Link], window: int) -> tuple[Link, paramiko.Channel, paramiko.Channel]:
+    """A link with one exec session: (link, client side, server side)."""
+    link = Link(Tuning(window_size=window))
+    links.append(link)
+    chan = link.client.open_session()
+    chan.exec_command("cmd")
+    server_side = link.server.accept(10)
+    assert server_side is not None
+    return link, chan, server_side
+
+
+@pytest.mark.parametrize("extended", [False, True])
+def test_a_peer_that_ignores_the_window_is_disconnected_not_buffered(links: list[Link], extended: bool) -> None:
+    """Stock Paramiko buffers whatever arrives; the gateway allows a tenth over the window (as
+    OpenSSH does) and then drops the connection."""
+    window = 256 * 1024
+    link, chan, server_side = session(links, window)
+    flood(chan, 4 * window, extended)
+    deadline = time.monotonic() + 10
+    while link.server.is_active() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert link.server.window_overrun and not link.server.is_active()
+    assert len(server_side.in_buffer) + len(server_side.in_stderr_buffer) <= transport.window_limit(window)
+
+
+def test_a_peer_within_the_window_is_never_cut(links: list[Link]) -> None:
+    window = 256 * 1024
+    link, honest, server_side = session(links, window)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(read_all(server_side.recv)), daemon=True)
+    reader.start()
+    honest.sendall(os.urandom(8 * window))  # honouring the window as the reader returns it
+    honest.shutdown_write()
+    reader.join(10)
+    assert len(got[0]) == 8 * window
+    full = link.client.open_session()
+    full.exec_command("cmd")
+    flood(full, window)  # the whole window at once, nobody reading
+    time.sleep(0.5)
+    assert link.server.is_active() and not link.server.window_overrun

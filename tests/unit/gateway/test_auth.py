@@ -1,0 +1,173 @@
+"""Authentication of real gateway Connections, driven by Paramiko clients over socket pairs.
+
+The Workspace and user records come from a small in-memory directory with the two reads the
+connection makes (`workspace`, `user_keys`); everything else is the production code: the
+Gateway's limits, the Connection, Paramiko's signature check.
+"""
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import paramiko
+import pytest
+from paramiko.message import Message
+
+from gateway import keys
+from gateway.connection import Connection
+from gateway.server import Gateway
+from gateway.settings import Settings
+
+HOST_KEY = keys.load_private_key(keys.generate_ed25519())
+ALICE = keys.load_private_key(keys.generate_ed25519())
+MALLORY = keys.load_private_key(keys.generate_ed25519())
+WORKSPACE = "api"
+
+
+class Directory:
+    """alice owns the Stopped Workspace `api` (Stopped: no upstream dial after login)."""
+
+    def workspace(self, name: str) -> dict | None:
+        if name != WORKSPACE:
+            return None
+        return {"metadata": {"name": name}, "spec": {"owner": "alice"}, "status": {"phase": "Stopped"}}
+
+    def user_keys(self, name: str) -> list[str]:
+        return [keys.public_line(ALICE)] if name == "alice" else []
+
+
+class ForgedKey(paramiko.Ed25519Key):
+    """The victim's public key, with a signature nobody verified: what an attacker can offer
+    with only the public half."""
+
+    def __init__(self, public: paramiko.PKey) -> None:
+        super().__init__(data=public.asbytes())
+
+    def sign_ssh_data(self, data: bytes, algorithm: str | None = None) -> Message:
+        m = Message()
+        m.add_string("ssh-ed25519")
+        m.add_string(os.urandom(64))
+        return m
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    settings = Settings(listen="127.0.0.1:0", max_connections_per_user=1, auth_failures_per_source=100)
+    gw = Gateway(settings, Directory(), HOST_KEY, HOST_KEY)  # type: ignore[arg-type]
+    yield gw
+    gw.listener.close()
+    for conn in list(gw.connections):
+        conn.closing.set()
+        if conn.transport is not None:
+            conn.transport.close()
+
+
+def connect(gw: Gateway, source: str = "192.0.2.7") -> tuple[paramiko.Transport, Connection]:
+    """A client transport joined to a gateway Connection served in a thread."""
+    a, b = socket.socketpair()
+    conn = Connection(gw, b, (source, 40000))
+    gw.connections.add(conn)
+    threading.Thread(target=conn.run, daemon=True).start()
+    client = paramiko.Transport(a)
+    client.start_client(timeout=10)
+    return client, conn
+
+
+def login(client: paramiko.Transport, key: paramiko.PKey) -> bool:
+    try:
+        client.auth_publickey(WORKSPACE, key)
+    except paramiko.AuthenticationException:
+        return False
+    return client.is_authenticated()
+
+
+def test_forged_signatures_do_not_take_the_victims_slots_and_count_as_failures(gateway: Gateway) -> None:
+    attackers = [connect(gateway) for _ in range(3)]
+    for client, _ in attackers:
+        assert not login(client, ForgedKey(ALICE))
+        assert client.is_active()  # the attacker keeps the connection open
+    victim, conn = connect(gateway, "198.51.100.1")
+    assert login(victim, ALICE)
+    assert conn.user == "alice" and gateway.limits.user_count("alice") == 1
+
+    for _, attacker in attackers:
+        assert attacker.denials == ["bad-signature"] and attacker.user == ""
+    assert gateway.metrics.auth_failures.labels("bad-signature")._value.get() == 3
+    assert len(gateway.auth_failures._failures["192.0.2.7"]) == 3
+    for client, _ in [*attackers, (victim, conn)]:
+        client.close()
+
+
+def test_the_slot_is_claimed_once_the_signature_is_verified(gateway: Gateway) -> None:
+    first, _ = connect(gateway)
+    assert login(first, ALICE)
+    second, conn = connect(gateway)
+    assert not login(second, ALICE)  # a proven key over the per-user limit
+    assert conn.denials == ["connection-limit"]
+    assert gateway.limits.user_count("alice") == 1
+    first.close()
+    second.close()
+
+
+def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def served(**overrides: object) -> Gateway:
+    settings = Settings(**{"listen": "127.0.0.1:0", "auth_failures_per_source": 100, **overrides})  # type: ignore[arg-type]
+    gw = Gateway(settings, Directory(), HOST_KEY, HOST_KEY)  # type: ignore[arg-type]
+    gw.start()
+    return gw
+
+
+def greeting(sock: socket.socket) -> bytes:
+    """What the gateway says first: its SSH version, or b'' when it closed the socket."""
+    sock.settimeout(10)
+    try:
+        return sock.recv(100)
+    except ConnectionResetError:
+        return b""
+
+
+def test_silent_sockets_are_limited_per_source_and_dropped_after_the_handshake_grace() -> None:
+    gw = served(max_startups_per_source=3, handshake_grace_seconds=1.0)
+    try:
+        held = [socket.create_connection(gw.address) for _ in range(3)]
+        assert all(greeting(s).startswith(b"SSH-2.0-CPS1Gateway") for s in held)
+        extra = socket.create_connection(gw.address)
+        assert greeting(extra) == b""  # refused before SSH is spoken
+        assert gw.unauthenticated.count == 3
+        for s in held:  # silent after the version line: dropped after the grace time
+            s.settimeout(10)
+            assert s.recv(4096) == b""
+        assert eventually(lambda: gw.unauthenticated.count == 0)
+        assert len(gw.auth_failures._failures["127.0.0.1"]) == 3  # each counts as a failed login
+        again = socket.create_connection(gw.address)
+        assert greeting(again).startswith(b"SSH-2.0-")
+        for s in [*held, extra, again]:
+            s.close()
+    finally:
+        gw.stop(drain=0)
+
+
+def test_an_authenticated_connection_no_longer_counts_as_a_startup() -> None:
+    gw = served(max_startups_per_source=1)
+    try:
+        client = paramiko.Transport(socket.create_connection(gw.address))
+        client.start_client(timeout=10)
+        assert gw.unauthenticated.count == 1
+        assert login(client, ALICE)
+        assert gw.unauthenticated.count == 0
+        second = socket.create_connection(gw.address)  # the source's one startup is free again
+        assert greeting(second).startswith(b"SSH-2.0-")
+        second.close()
+        client.close()
+    finally:
+        gw.stop(drain=0)
