@@ -78,6 +78,16 @@ def _resource_errors(requests: dict, limits: dict) -> list[str]:
     return errors
 
 
+def _whole(value: Any, default: int, field: str, errors: list[str]) -> int:
+    """`value` as a whole number (the CRDs type these fields, but a hook must not trust that)."""
+    if value is None:
+        return default
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    errors.append(f"{field} must be a whole number, got {value!r}")
+    return default
+
+
 def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[str]]:
     """The model of `parent` made from `template`, or None with the reasons it cannot be."""
     meta = parent.get("metadata") or {}
@@ -109,6 +119,11 @@ def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[s
         if p.get("bindTo", "env") == "env" and p.get("name") in resolved.values
     }
     idle = spec.get("idleTimeoutSeconds")
+    idle_seconds = _whole(
+        idle if idle is not None else tspec.get("idleTimeoutSeconds"), 3600, "idleTimeoutSeconds", errors
+    )
+    ide_port = _whole(ports.get("ide"), 8080, "the template's ports.ide", errors)
+    ssh_port = _whole(ports.get("ssh"), 2222, "the template's ports.ssh", errors)
     if errors:
         return None, errors
     return (
@@ -123,13 +138,13 @@ def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[s
             limits=limits,
             storage_size=wanted_size,
             storage_class=storage.get("storageClassName"),
-            ide_port=int(ports.get("ide", 8080)),
-            ssh_port=int(ports.get("ssh", 2222)),
+            ide_port=ide_port,
+            ssh_port=ssh_port,
             env=list(tspec.get("env") or []),
             git_repository=git.get("repository"),
             git_ref=_bound(param_specs, resolved.values, "gitRef") or git.get("ref"),
             dotfiles=git.get("dotfiles"),
-            idle_timeout_seconds=int(idle if idle is not None else tspec.get("idleTimeoutSeconds", 3600)),
+            idle_timeout_seconds=idle_seconds,
             parameter_values=resolved.values,
             parameter_env=env_params,
             template_hash=template_hash(tspec),

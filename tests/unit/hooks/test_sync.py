@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from common import crd
+from common.timefmt import format_time
 from hooks.reconcile import workspace
 from hooks.render import observed
 from tests.unit.hooks import factories
@@ -293,3 +294,18 @@ def test_finalize_with_retain_releases_namespace_and_volume_in_two_steps(python_
     second = workspace.finalize(keep, children, {}, NOW, SETTINGS)
     assert kinds(second) == ["Namespace", "PersistentVolumeClaim"]
     assert all("ownerReferences" not in c["metadata"] for c in second["children"])
+
+
+def test_idle_policy_ignores_activity_far_in_the_future() -> None:
+    """A heartbeat or annotation in year 9999 neither keeps the Workspace alive for ever nor
+    overflows the deadline arithmetic; a little clock skew counts as now."""
+    from hooks.reconcile import idle
+
+    def deadline(last: str) -> object:
+        ws = {"metadata": {"annotations": {"cps1.io/last-activity": last}}}
+        return idle.idle_deadline(idle.activity_of(ws, NOW), None, NOW - timedelta(hours=2), 3600, NOW)
+
+    assert deadline("9999-12-31T23:59:59Z") == NOW - timedelta(hours=1)
+    assert deadline(format_time(NOW + timedelta(minutes=2))) == NOW + timedelta(hours=1)
+    ws = {"metadata": {"annotations": {}}}
+    assert idle.idle_deadline(idle.activity_of(ws, NOW), NOW, None, 10**30, NOW) is None
