@@ -10,7 +10,7 @@ class Settings:
     """Installation facts that shape every Workspace; the renderer gets them as an argument."""
 
     # Key for deriving per-Workspace secrets (code-server password, sshd host key) so that a
-    # stateless hook produces the same values on every call. Empty: derived from the UID only.
+    # stateless hook produces the same values on every call. Required: see check().
     secret_seed: str = ""
     # authorized_keys line of the gateway's upstream key, installed in every Workspace.
     gateway_public_key: str = ""
@@ -24,6 +24,23 @@ class Settings:
     ingress_tls_secret: str = ""
     # Namespace label that identifies the ingress controller's namespace.
     ingress_namespace_label: str = "kubernetes.io/metadata.name=ingress-nginx"
+    # Pod label of the IDE heartbeat prober (in the system namespace), let in to the IDE port.
+    prober_pod_label: str = "app.kubernetes.io/component=ide-prober"
+    # Where Workspaces may not send traffic, besides link-local: the cluster's own address
+    # ranges. Defaults: the local cluster's (cps1/localcluster) Service range and the real
+    # node's pod range; nodes default to every private range, since the internet is public.
+    cluster_pod_cidrs: tuple[str, ...] = ("10.244.0.0/16",)
+    cluster_service_cidrs: tuple[str, ...] = ("10.96.0.0/16",)
+    cluster_node_cidrs: tuple[str, ...] = (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "fc00::/7",
+    )
+    # The cluster DNS pods Workspaces may query (namespace name, pod label).
+    dns_namespace: str = "kube-system"
+    dns_pod_label: str = "k8s-app=kube-dns"
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 2222
     # Longest wait before the next sync of a running Workspace (idle policy granularity).

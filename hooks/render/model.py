@@ -1,6 +1,7 @@
 """A Workspace resolved against its template: everything the builders need, checked once."""
 
 import hashlib
+import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,14 @@ from common import labels, names, parameters
 from common.quantity import parse_quantity
 
 DEFAULT_STORAGE = "10Gi"
+
+
+@dataclass(frozen=True)
+class EgressRule:
+    """A destination a template's admin lets its Workspaces reach beyond the internet."""
+
+    cidr: str
+    ports: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,7 @@ class WorkspaceModel:
     parameter_env: dict[str, str]
     template_hash: str
     running: bool = True
+    egress_allow: tuple[EgressRule, ...] = ()
 
     @property
     def namespace(self) -> str:
@@ -88,6 +98,29 @@ def _whole(value: Any, default: int, field: str, errors: list[str]) -> int:
     return default
 
 
+def _egress_rules(network: object, errors: list[str]) -> tuple[EgressRule, ...]:
+    """The template's `network.egressAllow` entries, each checked (the CRD cannot parse CIDRs)."""
+    network = network if network is not None else {}
+    entries = (network.get("egressAllow") or []) if isinstance(network, dict) else None
+    if not isinstance(entries, list):
+        errors.append("the template's network.egressAllow must be a list")
+        return ()
+    rules = []
+    for entry in entries:
+        cidr = entry.get("cidr") if isinstance(entry, dict) else None
+        ports = (entry.get("ports") or []) if isinstance(entry, dict) else []
+        try:
+            network_text = str(ipaddress.ip_network(str(cidr), strict=True))
+        except ValueError:
+            errors.append(f"the template's network.egressAllow has an invalid cidr {cidr!r}")
+            continue
+        if not isinstance(ports, list) or not all(isinstance(p, int) and 0 < p < 65536 for p in ports):
+            errors.append(f"the template's network.egressAllow ports for {cidr} must be port numbers")
+            continue
+        rules.append(EgressRule(network_text, tuple(ports)))
+    return tuple(rules)
+
+
 def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[str]]:
     """The model of `parent` made from `template`, or None with the reasons it cannot be."""
     meta = parent.get("metadata") or {}
@@ -124,6 +157,7 @@ def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[s
     )
     ide_port = _whole(ports.get("ide"), 8080, "the template's ports.ide", errors)
     ssh_port = _whole(ports.get("ssh"), 2222, "the template's ports.ssh", errors)
+    egress_allow = _egress_rules(tspec.get("network"), errors)
     if errors:
         return None, errors
     return (
@@ -149,6 +183,7 @@ def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[s
             parameter_env=env_params,
             template_hash=template_hash(tspec),
             running=bool(spec.get("running", True)),
+            egress_allow=egress_allow,
         ),
         [],
     )
