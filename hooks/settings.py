@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from common import envconfig
 
+MIN_SEED_LENGTH = 8
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -47,6 +49,16 @@ class Settings:
     max_resync_seconds: int = 300
 
     @classmethod
-    def from_env(cls, prefix: str = "CPS1_") -> "Settings":
-        """Settings from CPS1_* variables; unset ones keep their defaults."""
-        return cls(**envconfig.values_from_env(cls, prefix))
+    def from_env(cls, prefix: str = "CPS1_", require_seed: bool = True) -> "Settings":
+        """Settings from CPS1_* variables; unset ones keep their defaults.
+
+        The hooks refuse to start without a seed: with an empty one every Workspace's password
+        and host key would follow from its UID alone, which any API reader can see.
+        """
+        settings = cls(**envconfig.values_from_env(cls, prefix))
+        if require_seed and len(settings.secret_seed) < MIN_SEED_LENGTH:
+            raise ValueError(
+                f"{prefix}SECRET_SEED must hold at least {MIN_SEED_LENGTH} characters of random text "
+                "(the chart generates one; `cps1 dev up` keeps one in its state directory)"
+            )
+        return settings
