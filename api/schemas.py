@@ -178,11 +178,17 @@ class User(Schema):
     name = String()
     admin = Boolean()
     keys = Integer()
+    disabled = Boolean()
 
 
 class UserIn(Schema):
     name = String(required=True, validate=[Length(1, 63), DNS_LABEL])
     admin = Boolean(load_default=False)
+
+
+class UserUpdate(Schema):
+    admin = Boolean()
+    disabled = Boolean(metadata={"description": "no API access and no SSH; running Workspaces keep running"})
 
 
 class UserList(Schema):

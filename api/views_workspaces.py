@@ -7,7 +7,7 @@ The owner is always the caller; it is never read from the body.
 from apiflask import APIBlueprint, HTTPTokenAuth, abort
 
 from api import activity, presenters, schemas
-from api.app import current_user, deps
+from api.app import authorize, current_user, deps
 from common import crd, names, parameters
 
 
@@ -36,6 +36,10 @@ def _check_parameters(template_name: str, given: dict, previous: dict | None = N
                 fields[f"parameters.{name}"] = f"parameter {name!r} cannot change after the workspace is created"
     if fields:
         abort(422, "invalid parameters", detail={"fields": fields})
+
+
+# For the routes that take a body: another user's Workspace is a 404 before the body is read.
+visible = authorize(lambda name, **_: _visible(name))
 
 
 def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
@@ -89,6 +93,7 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
 
     @bp.patch("/<name>")
     @bp.auth_required(auth)
+    @visible
     @bp.input(schemas.WorkspaceUpdate, location="json")
     @bp.output(schemas.Workspace)
     @bp.doc(responses=[200, 401, 404, 422])
@@ -131,6 +136,7 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
 
     @bp.post("/<name>/keepalive")
     @bp.auth_required(auth)
+    @visible
     @bp.input(schemas.KeepAlive, location="json")
     @bp.output(schemas.Workspace)
     @bp.doc(responses=[200, 401, 404, 422])

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 from api import activity, presenters, prober
-from api.settings import Settings
 from common import crd
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
@@ -64,9 +63,3 @@ def test_keep_alive_patch() -> None:
 def test_workspace_presenter_fills_defaults() -> None:
     shown = presenters.workspace({"metadata": {"name": "w"}, "spec": {"owner": "a", "template": "t"}})
     assert shown["phase"] == "Pending" and shown["running"] is True and shown["conditions"] == []
-
-
-def test_proxy_trust_is_by_network_and_off_by_default() -> None:
-    assert not Settings().trusts_proxy("127.0.0.1")
-    on = Settings(proxy_user_header="X-Forwarded-User", proxy_trusted_networks=("10.0.0.0/8",))
-    assert on.trusts_proxy("10.2.3.4") and not on.trusts_proxy("192.168.1.1") and not on.trusts_proxy("junk")
