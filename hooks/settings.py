@@ -19,11 +19,16 @@ class Settings:
     # Where the gateway runs, for the NetworkPolicy that lets it in.
     system_namespace: str = "cps1-system"
     # IDE routing: host-per-workspace when ide_domain is set (<name>.<ide_domain>), otherwise
-    # a path under ide_base_url.
+    # a path under ide_base_url. Installations use a domain (the chart's default): each IDE is
+    # then its own origin, so one user's page scripts (code-server's /proxy/) cannot reach the
+    # console's or another IDE's. The path form is for a machine-local `cps1 dev up`.
     ide_domain: str = ""
     ide_base_url: str = "http://127.0.0.1:8080"
     ingress_class: str = ""
-    ingress_tls_secret: str = ""
+    # Serve the IDE hosts over TLS with the ingress controller's default certificate (a
+    # wildcard for *.<ide_domain>): a Secret named here could not be used, since each
+    # Workspace's Ingress lives in the Workspace's own namespace.
+    ide_tls: bool = False
     # Namespace label that identifies the ingress controller's namespace.
     ingress_namespace_label: str = "kubernetes.io/metadata.name=ingress-nginx"
     # Pod label of the IDE heartbeat prober (in the system namespace), let in to the IDE port.

@@ -1,8 +1,11 @@
 """The hooks' installation settings: read from the environment, refused when unsafe."""
 
+import re
+
 import pytest
 
 from hooks.settings import Settings
+from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("seed", [None, "", "seven77"])
@@ -22,3 +25,12 @@ def test_network_ranges_are_comma_separated_settings(monkeypatch: pytest.MonkeyP
     settings = Settings.from_env()
     assert settings.cluster_pod_cidrs == ("172.30.0.0/16", "172.31.0.0/16")
     assert settings.cluster_service_cidrs == ("10.96.0.0/16",)
+
+
+def test_the_default_service_range_is_the_local_clusters() -> None:
+    """The local control plane's Service range (cps1/localcluster/cluster.py) is the default
+    Workspaces may not reach, so `cps1 dev up` is protected without settings."""
+    source = (ROOT / "cps1" / "localcluster" / "cluster.py").read_text()
+    match = re.search(r"--service-cluster-ip-range=([0-9./]+)", source)
+    assert match is not None
+    assert Settings().cluster_service_cidrs == (match.group(1),)
