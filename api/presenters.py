@@ -75,4 +75,5 @@ def user(configmap: dict, admins: tuple[str, ...] = ()) -> dict:
         "admin": accounts.is_admin(configmap) or name in admins,
         "keys": len(accounts.keys_of(configmap)),
         "disabled": accounts.is_disabled(configmap),
+        "limits": accounts.limits_of(configmap),
     }

@@ -34,6 +34,9 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     # Bounds of a keep-alive a user may ask for.
     max_keep_alive_seconds: int = 7 * 24 * 3600
+    # Every user's limits unless an admin set their own (api/limits.py); 0: no limit.
+    max_workspaces_per_user: int = 20
+    max_running_per_user: int = 5
 
     @classmethod
     def from_env(cls, prefix: str = "CPS1_API_") -> "Settings":

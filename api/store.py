@@ -122,14 +122,18 @@ class Store:
     def user_configmap(self, name: str) -> dict | None:
         return kube.get(self.client, "v1", "ConfigMap", accounts.user_configmap(name), self.ns)
 
-    def ensure_user(self, name: str, admin: bool | None = None, disabled: bool | None = None) -> dict:
-        """Create the user's ConfigMap if missing; set `admin` and `disabled` when given."""
+    def ensure_user(
+        self, name: str, admin: bool | None = None, disabled: bool | None = None, limits: dict | None = None
+    ) -> dict:
+        """Create the user's ConfigMap if missing; set `admin`, `disabled` and `limits` when given."""
         existing = self.user_configmap(name)
         data = dict((existing or {}).get("data") or {"admin": "false", "keys.json": "[]"})
         if admin is not None:
             data["admin"] = "true" if admin else "false"
         if disabled is not None:
             data["disabled"] = "true" if disabled else "false"
+        if limits is not None:
+            data["limits.json"] = json.dumps(limits, sort_keys=True)
         if existing and existing.get("data") == data:
             return existing
         return self._write(

@@ -180,7 +180,9 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
         _existing_user(name)
         if name == current_user().name and (json_data.get("disabled") or json_data.get("admin") is False):
             abort(409, "you cannot disable or demote yourself; ask another admin")
-        configmap = store.ensure_user(name, admin=json_data.get("admin"), disabled=json_data.get("disabled"))
+        configmap = store.ensure_user(
+            name, admin=json_data.get("admin"), disabled=json_data.get("disabled"), limits=json_data.get("limits")
+        )
         authenticator().forget_user(name)
         return presenters.user(configmap, settings.admins)
 

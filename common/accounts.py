@@ -158,6 +158,15 @@ def is_admin(configmap: dict | None) -> bool:
     return ((configmap or {}).get("data") or {}).get("admin") == "true"
 
 
+def limits_of(configmap: dict | None) -> dict:
+    """The limits an admin set for this user (`limits.json`), or {}."""
+    try:
+        limits = json.loads(((configmap or {}).get("data") or {}).get("limits.json") or "{}")
+    except ValueError:
+        return {}
+    return limits if isinstance(limits, dict) else {}
+
+
 def is_disabled(configmap: dict | None) -> bool:
     """A user the admins switched off: no API access, no SSH; their Workspaces keep running."""
     return ((configmap or {}).get("data") or {}).get("disabled") == "true"

@@ -6,10 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from common import labels, names, parameters
+from common import labels, names, parameters, policy
 from common.quantity import parse_quantity
-
-DEFAULT_STORAGE = "10Gi"
 
 
 @dataclass(frozen=True)
@@ -143,7 +141,8 @@ def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[s
     errors += _resource_errors(requests, limits)
 
     storage = tspec.get("storage") or {}
-    wanted_size = (spec.get("storage") or {}).get("size") or storage.get("size") or DEFAULT_STORAGE
+    wanted_size = policy.effective_storage(spec, tspec)
+    errors += policy.template_limit_problems(spec, tspec).values()
     ports = tspec.get("ports") or {}
     git = tspec.get("git") or {}
     env_params = {
@@ -151,9 +150,8 @@ def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[s
         for p in param_specs
         if p.get("bindTo", "env") == "env" and p.get("name") in resolved.values
     }
-    idle = spec.get("idleTimeoutSeconds")
     idle_seconds = _whole(
-        idle if idle is not None else tspec.get("idleTimeoutSeconds"), 3600, "idleTimeoutSeconds", errors
+        policy.effective_idle_seconds(spec, tspec), policy.DEFAULT_IDLE_SECONDS, "idleTimeoutSeconds", errors
     )
     ide_port = _whole(ports.get("ide"), 8080, "the template's ports.ide", errors)
     ssh_port = _whole(ports.get("ssh"), 2222, "the template's ports.ssh", errors)

@@ -309,3 +309,16 @@ def test_idle_policy_ignores_activity_far_in_the_future() -> None:
     assert deadline(format_time(NOW + timedelta(minutes=2))) == NOW + timedelta(hours=1)
     ws = {"metadata": {"annotations": {}}}
     assert idle.idle_deadline(idle.activity_of(ws, NOW), NOW, None, 10**30, NOW) is None
+
+
+def test_a_workspace_over_its_template_maxima_fails_readably(python_template: dict) -> None:
+    python_template["spec"]["storage"]["maxSize"] = "20Gi"
+    python_template["spec"]["maxIdleTimeoutSeconds"] = 7200
+    body = parent(storage={"size": "999999Ei"}, idleTimeoutSeconds=0)
+    answer = workspace.sync(body, children_map([]), related(python_template), NOW, SETTINGS)
+    assert answer["status"]["phase"] == "Failed"
+    assert (
+        "above this template's maximum of 20Gi" in answer["status"]["message"]
+        or "out of range" in answer["status"]["message"]
+    )
+    assert "0 (never) is not allowed" in answer["status"]["message"]
