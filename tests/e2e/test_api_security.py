@@ -245,3 +245,38 @@ def test_the_prober_survives_hostile_answers(env, code_server_stand_in: tuple[st
     finally:
         for name in names:
             ws.delete(env, name)
+
+
+def test_template_maxima_and_user_limits_are_readable_refusals(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
+    ws.template(env, "sec-capped", storage={"size": "10Gi", "maxSize": "20Gi"}, maxIdleTimeoutSeconds=7200)
+    gina = user(app, root, "gina")
+    big = gina.post(
+        "/workspaces",
+        json={"name": "sec-gina-0", "template": "sec-capped", "storage": {"size": "999Gi"}, "idleTimeoutSeconds": 0},
+    )
+    assert big.status_code == 422, big.json
+    assert big.json["detail"]["fields"]["storage.size"] == "storage size 999Gi is above this template's maximum of 20Gi"
+    assert "0 (never) is not allowed" in big.json["detail"]["fields"]["idleTimeoutSeconds"]
+    assert root.patch("/users/gina", json={"limits": {"workspaces": 2, "running": 1}}).json["limits"] == {
+        "workspaces": 2,
+        "running": 1,
+    }
+    names = ["sec-gina-1", "sec-gina-2", "sec-gina-3"]
+    try:
+        assert gina.post("/workspaces", json={"name": names[0], "template": "sec-capped"}).status_code == 201
+        second = gina.post("/workspaces", json={"name": names[1], "template": "sec-capped"})
+        assert (second.status_code, second.json["message"]) == (
+            409,
+            "gina already runs 1 of 1 Workspaces; stop one first",
+        )
+        stopped = gina.post("/workspaces", json={"name": names[1], "template": "sec-capped", "running": False})
+        assert stopped.status_code == 201
+        assert gina.post(f"/workspaces/{names[1]}/start").status_code == 409
+        third = gina.post("/workspaces", json={"name": names[2], "template": "sec-capped", "running": False})
+        assert (third.status_code, third.json["message"]) == (
+            409,
+            "gina already has 2 of 2 Workspaces; delete one first",
+        )
+    finally:
+        for name in names:
+            ws.delete(env, name)
