@@ -331,38 +331,20 @@ def test_health_metrics_and_openapi(app) -> None:  # type: ignore[no-untyped-def
 
 def test_ide_prober_records_heartbeats(env, users: dict[str, Api], alice_ws: str) -> None:  # type: ignore[no-untyped-def]
     """code-server cannot run on kwok's simulated pods; a loopback server answers its /healthz."""
-    import threading
     import time
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from api import prober
+    from tests.e2e.code_server import health_server
 
     beat = int(time.time() * 1000) - 1000
-
-    class CodeServerHealth(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps({"status": "alive", "lastHeartbeat": beat}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), CodeServerHealth)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with health_server(lambda path: (200, {"status": "alive", "lastHeartbeat": beat}, {})) as (base, _):
         wait_until(lambda: users["alice"].get(f"/workspaces/{alice_ws}").json["phase"] == "Running", what="Running")
         store = Store(env.client, SYSTEM_NS)
-        url = f"http://127.0.0.1:{server.server_address[1]}/healthz?ws={{workspace}}&ns={{namespace}}"
+        url = base + "/healthz?ws={workspace}&ns={namespace}"
         assert prober.probe_once(store, url) >= 1
         notes = ws.get(env, alice_ws)["metadata"]["annotations"]
         assert notes[crd.ANNOTATION_LAST_ACTIVITY_SOURCE] == "ide"
         assert prober.probe_once(store, url) == 0  # the same heartbeat is not recorded twice
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_openapi_document_matches_the_implementation(app, users: dict[str, Api]) -> None:  # type: ignore[no-untyped-def]

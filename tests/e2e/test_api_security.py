@@ -3,11 +3,8 @@ Secrets it believes, the first admin, disabled users, the proxy's secret, thrott
 values that must be a 4xx rather than a 500."""
 
 import contextlib
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from kubernetes.dynamic.exceptions import NotFoundError
@@ -19,6 +16,7 @@ from api.store import Store
 from common import accounts, crd
 from cps1 import kube
 from tests.e2e import workspaces as ws
+from tests.e2e.code_server import Answer, health_server
 from tests.e2e.test_api import Api
 
 SYSTEM_NS = "cps1-apisec-test"
@@ -190,37 +188,14 @@ def test_template_bounds_of_the_wrong_type_are_422(env, root: Api) -> None:  # t
 
 @pytest.fixture
 def code_server_stand_in() -> Iterator[tuple[str, list[str]]]:
-    """Loopback stand-in for code-server's /healthz: answers per Workspace (in the query)."""
-    seen: list[str] = []
-    answers = {
-        "sec-probe-a": (200, {"status": "alive", "lastHeartbeat": 10**300}),
-        "sec-probe-b": (302, None),
-        "sec-probe-c": (200, {"status": "alive", "lastHeartbeat": int(time.time() * 1000) + 10**9}),
+    """code-server's /healthz, answering per Workspace (named in the query)."""
+    answers: dict[str, Answer] = {
+        "sec-probe-a": (200, {"status": "alive", "lastHeartbeat": 10**300}, {}),
+        "sec-probe-b": (302, None, {"Location": "/elsewhere"}),
+        "sec-probe-c": (200, {"status": "alive", "lastHeartbeat": int(time.time() * 1000) + 10**9}, {}),
     }
-
-    class Health(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            name = self.path.partition("ws=")[2]
-            code, body = answers.get(name, (404, None))
-            raw = json.dumps(body).encode() if body else b""
-            self.send_response(code)
-            if code == 302:
-                self.send_header("Location", "/elsewhere")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/healthz?port={{port}}&ws={{workspace}}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with health_server(lambda path: answers.get(path.partition("ws=")[2], (404, None, {}))) as (base, seen):
+        yield base + "/healthz?port={port}&ws={workspace}", seen
 
 
 def test_the_prober_survives_hostile_answers(env, code_server_stand_in: tuple[str, list[str]]) -> None:  # type: ignore[no-untyped-def]
