@@ -3,7 +3,7 @@
 import os
 from dataclasses import dataclass
 
-from common import envconfig
+from common import accounts, envconfig
 
 MIN_PROXY_SECRET = 16
 
@@ -24,7 +24,7 @@ class Settings:
     # shares the controller's).
     proxy_user_header: str = ""
     proxy_trusted_networks: tuple[str, ...] = ("127.0.0.1/32",)
-    proxy_secret_header: str = "X-CPS1-Proxy-Secret"
+    proxy_secret_header: str = accounts.PROXY_SECRET_HEADER
     proxy_secret: str = ""
     # Peers whose X-Forwarded-For names the client (the Ingress controller), for throttling.
     forwarded_trusted_networks: tuple[str, ...] = ()

@@ -28,6 +28,9 @@ USER_LABEL = f"{crd.GROUP}/user"
 USER_PREFIX = "cps1-user-"
 TOKEN_PREFIX = "cps1-token-"
 TOKEN_TYPE = f"{crd.GROUP}/api-token"
+# The header in which an authenticating proxy proves itself to the api (and, through the
+# console, which forwards it with the identity header).
+PROXY_SECRET_HEADER = "X-CPS1-Proxy-Secret"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 API_MANAGER = "cps1-api"
 TOKEN_PATTERN = re.compile(r"^cps1_([a-z0-9]{12})_([A-Za-z0-9_-]{32,64})$")

@@ -20,6 +20,7 @@ from tests.e2e.conftest import wait_until
 
 SYSTEM_NS = "cps1-api-test"
 ROOT_TOKEN = "cps1_a1b2c3d4e5f6_" + "r" * 40
+PROXY_SECRET = "api-test-proxy-" + "s" * 20
 GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFHvpng/GqwCDXQcQbNsiO7G+wS9DQT3CnGsFkBIO5sE alice@laptop"
 
 
@@ -42,6 +43,7 @@ def app(env):  # type: ignore[no-untyped-def]
         bootstrap_token=ROOT_TOKEN,
         proxy_user_header="X-Forwarded-User",
         proxy_trusted_networks=("127.0.0.1/32",),
+        proxy_secret=PROXY_SECRET,
     )
     ws.template(env, "api-python")
     return create_app(settings, Store(env.client, SYSTEM_NS))
@@ -303,9 +305,12 @@ def test_tokens_are_shown_once_stored_hashed_and_revocable(env, app, users: dict
 
 def test_trusted_proxy_header_only_from_trusted_networks(app) -> None:  # type: ignore[no-untyped-def]
     client = app.test_client()
-    trusted = client.get("/api/v1/me", headers={"X-Forwarded-User": "carol"}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    proxied = {"X-Forwarded-User": "carol", "X-CPS1-Proxy-Secret": PROXY_SECRET}
+    trusted = client.get("/api/v1/me", headers=proxied, environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert trusted.status_code == 200 and trusted.json["name"] == "carol"
-    spoofed = client.get("/api/v1/me", headers={"X-Forwarded-User": "root"}, environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    spoofed = client.get(
+        "/api/v1/me", headers={**proxied, "X-Forwarded-User": "root"}, environ_base={"REMOTE_ADDR": "10.1.2.3"}
+    )
     assert spoofed.status_code == 401
 
 
