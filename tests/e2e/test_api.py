@@ -89,7 +89,7 @@ def test_authentication_is_required(app) -> None:  # type: ignore[no-untyped-def
 
 
 def test_bootstrap_admin_and_users(root: Api, users: dict[str, Api]) -> None:
-    assert root.get("/me").json == {"name": "root", "admin": True, "keys": 0}
+    assert root.get("/me").json == {"name": "root", "admin": True, "keys": 0, "disabled": False, "limits": {}}
     assert users["alice"].get("/me").json["admin"] is False
     names = [u["name"] for u in root.get("/users").json["items"]]
     assert {"root", "alice", "bob"} <= set(names)
@@ -341,9 +341,10 @@ def test_ide_prober_records_heartbeats(env, users: dict[str, Api], alice_ws: str
     from api import prober
     from tests.e2e.code_server import health_server
 
-    beat = int(time.time() * 1000) - 1000
+    wait_until(lambda: users["alice"].get(f"/workspaces/{alice_ws}").json["phase"] == "Running", what="Running")
+    time.sleep(1.1)  # activities have second precision: the heartbeat must be newer than the last
+    beat = int(time.time() * 1000)  # and not in the future, which the prober clamps to now
     with health_server(lambda path: (200, {"status": "alive", "lastHeartbeat": beat}, {})) as (base, _):
-        wait_until(lambda: users["alice"].get(f"/workspaces/{alice_ws}").json["phase"] == "Running", what="Running")
         store = Store(env.client, SYSTEM_NS)
         url = base + "/healthz?ws={workspace}&ns={namespace}"
         assert prober.probe_once(store, url) >= 1
