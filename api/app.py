@@ -5,11 +5,12 @@ proxy); authorization is per user (own Workspaces and keys) or admin (everything
 is written to the audit log; errors are JSON with a message and, for bad input, the fields.
 """
 
-import base64
+import functools
 import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from apiflask import APIFlask, HTTPTokenAuth, abort
 from flask import Response, current_app, g, jsonify, request
@@ -17,11 +18,11 @@ from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 from prometheus_client import Counter, Histogram
 from werkzeug.exceptions import HTTPException
 
+from api import auth as auth_module
 from api.settings import Settings
 from api.store import KubernetesRejected, Store, User
 from common import accounts
 from common import metrics as metrics_page
-from common.timefmt import parse_time
 
 log = logging.getLogger("cps1.api")
 audit = logging.getLogger("cps1.audit")
@@ -32,6 +33,7 @@ REQUESTS = Counter(
 LATENCY = Histogram("cps1_api_request_duration_seconds", "API request latency.", ["endpoint"])
 
 Clock = Callable[[], datetime]
+View = TypeVar("View", bound=Callable[..., object])
 
 
 class TokenOrProxyAuth(HTTPTokenAuth):
@@ -51,42 +53,28 @@ def deps() -> tuple[Store, Settings, Clock]:
     return ext["store"], ext["settings"], ext["clock"]
 
 
-def _authenticate(token: str, store: Store, settings: Settings, now: datetime) -> User | None:
-    if not token and settings.trusts_proxy(request.remote_addr):
-        name = request.headers.get(settings.proxy_user_header, "").strip().lower()
-        if name and not accounts.user_name_error(name):
-            configmap = store.ensure_user(name)
-            return User(name, accounts.is_admin(configmap) or name in settings.admins)
-        return None
-    token_id = accounts.token_id(token or "")
-    if not token_id:
-        return None
-    secret = store.token_secret(token_id)
-    if not secret:
-        return None
-    data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-    if not accounts.token_matches(token, data.get("hash", "")):
-        return None
-    expires = parse_time(data.get("expires"))
-    if expires and expires <= now:
-        return None
-    name = (secret["metadata"].get("labels") or {}).get(accounts.USER_LABEL, "")
-    configmap = store.user_configmap(name)
-    return User(name, accounts.is_admin(configmap) or name in settings.admins)
-
-
 def bootstrap(store: Store, settings: Settings) -> None:
-    """Create the first admin and its configured token (idempotent, safe in every worker)."""
+    """Create the first admin and its configured token, once per installation: a record in
+    the system namespace says it was done, so a revoked token or a demoted or disabled first
+    admin stays that way across restarts (safe in every worker: creates are idempotent)."""
     if not (settings.bootstrap_admin and settings.bootstrap_token):
         return
     if not accounts.token_id(settings.bootstrap_token):
         raise ValueError("CPS1_API_BOOTSTRAP_TOKEN must read cps1_<12 lower-case hex>_<32+ url-safe characters>")
+    if store.bootstrapped():
+        return
     store.ensure_user(settings.bootstrap_admin, admin=True)
     store.create_token(settings.bootstrap_admin, "bootstrap", None, token=settings.bootstrap_token)
+    store.mark_bootstrapped(settings.bootstrap_admin)
+
+
+def authenticator() -> auth_module.Authenticator:
+    return current_app.extensions["cps1"]["authenticator"]  # type: ignore[no-any-return]
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None, clock: Clock | None = None) -> APIFlask:
     settings = settings or Settings.from_env()
+    settings.check()
     if store is None:
         from cps1 import kube
 
@@ -100,14 +88,34 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
         INFO={"description": __doc__},
         SECURITY_SCHEMES={"BearerAuth": {"type": "http", "scheme": "bearer"}},
     )
-    app.extensions["cps1"] = {"store": store, "settings": settings, "clock": now}
+    authenticator = auth_module.Authenticator.create(store, settings)
+    app.extensions["cps1"] = {"store": store, "settings": settings, "clock": now, "authenticator": authenticator}
     auth = TokenOrProxyAuth(scheme="Bearer", description="an API token (cps1 login), or a trusted proxy's header")
     app.extensions["cps1"]["auth"] = auth
 
     @auth.verify_token
     def verify(token: str) -> User | None:
-        user = _authenticate(token, store, settings, now())
-        if user:
+        source = auth_module.client_source(
+            request.remote_addr, request.headers.get("X-Forwarded-For", ""), settings.forwarded_trusted_networks
+        )
+        wait = authenticator.throttle.wait(source)
+        if wait:
+            abort(
+                429,
+                "too many failed sign-ins from your address; try again later",
+                headers={"Retry-After": str(int(wait) + 1)},
+            )
+        named = request.headers.get(settings.proxy_user_header, "") if settings.proxy_user_header else ""
+        if token:
+            user = authenticator.from_token(token, now())
+        elif named:
+            secret = request.headers.get(settings.proxy_secret_header, "")
+            user = authenticator.from_proxy(request.remote_addr, named, secret)
+        else:
+            return None  # no credentials: a plain 401, and nothing to throttle
+        if user is None:
+            authenticator.throttle.failed(source)
+        else:
             g.cps1_user = user
         return user
 
@@ -197,3 +205,26 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
 def forbid_unless_admin() -> None:
     if not current_user().admin:
         abort(403, "only admins may do this")
+
+
+def authorize(check: Callable[..., object]) -> Callable[[View], View]:
+    """Run `check(**path arguments)` after authentication and before the body is validated, as
+    the Kubernetes API server does: a caller who may not act learns nothing from a 422.
+    Goes between `auth_required` and `input`."""
+
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def checked(*args: object, **kwargs: object) -> object:
+            check(**kwargs)
+            return view(*args, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorator
+
+
+def _admins_only(**_: object) -> None:
+    forbid_unless_admin()
+
+
+admin_required = authorize(_admins_only)

@@ -1,8 +1,6 @@
 """What the api shows of Kubernetes objects: plain dicts in the shape the OpenAPI document
 declares. Pure functions, so the shape is tested without a cluster."""
 
-import base64
-
 from common import accounts, crd
 
 
@@ -66,19 +64,8 @@ def event(obj: dict) -> dict:
     }
 
 
-def token(secret: dict) -> dict:
-    data = secret.get("data") or {}
-
-    def text(key: str) -> str:
-        return base64.b64decode(data[key]).decode() if key in data else ""
-
-    name = (secret.get("metadata") or {}).get("name", "")
-    return {
-        "id": name.removeprefix(accounts.TOKEN_PREFIX),
-        "name": text("name"),
-        "created": text("created"),
-        "expires": text("expires"),
-    }
+def token(record: accounts.TokenRecord) -> dict:
+    return {"id": record.id, "name": record.name, "created": record.created, "expires": record.expires}
 
 
 def user(configmap: dict, admins: tuple[str, ...] = ()) -> dict:
@@ -87,4 +74,6 @@ def user(configmap: dict, admins: tuple[str, ...] = ()) -> dict:
         "name": name,
         "admin": accounts.is_admin(configmap) or name in admins,
         "keys": len(accounts.keys_of(configmap)),
+        "disabled": accounts.is_disabled(configmap),
+        "limits": accounts.limits_of(configmap),
     }

@@ -3,11 +3,17 @@ user (`{"status": "alive" | "expired", "lastHeartbeat": <ms>}`); a newer heartbe
 Workspace's recorded activity is written as activity with source `ide`.
 
 One process for the installation (`cps1-ide-prober`), never one per api worker. It reaches each
-running Workspace's Service through a URL template (`CPS1_PROBER_URL`), which tests point at a
-loopback stand-in for code-server.
+running Workspace's Service on its template's IDE port through a URL template (`--url`), which
+tests point at a loopback stand-in for code-server.
+
+The answer comes from code the Workspace's user controls, so nothing in it is trusted: a
+heartbeat is clamped to now, redirects are not followed (no requests on the user's behalf from
+the system namespace), the body is read up to a small bound, and one Workspace's bad answer
+never stops the round for the others.
 """
 
 import argparse
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -23,16 +29,22 @@ from common.timefmt import parse_time
 
 log = logging.getLogger("cps1.prober")
 DEFAULT_URL = "http://workspace.{namespace}.svc:{port}/healthz"
+DEFAULT_IDE_PORT = 8080
+MAX_BODY_BYTES = 16 * 1024
 
 
-def heartbeat_activity(workspace: dict, health: object) -> dict | None:
+def heartbeat_activity(workspace: dict, health: object, now: datetime) -> dict | None:
     """The activity patch a code-server health answer calls for, or None."""
     if not isinstance(health, dict) or health.get("status") != "alive":
         return None
     beat = health.get("lastHeartbeat")
     if not isinstance(beat, int | float) or isinstance(beat, bool) or beat <= 0:
         return None
-    moment = datetime.fromtimestamp(beat / 1000, tz=UTC).replace(microsecond=0)
+    try:
+        moment = datetime.fromtimestamp(beat / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    moment = min(moment, now).replace(microsecond=0)
     notes = (workspace.get("metadata") or {}).get("annotations") or {}
     recorded = parse_time(notes.get(crd.ANNOTATION_LAST_ACTIVITY))
     if recorded is not None and moment <= recorded:
@@ -40,24 +52,46 @@ def heartbeat_activity(workspace: dict, health: object) -> dict | None:
     return activity.activity_patch(moment, source="ide")
 
 
-def probe_once(store: Store, url_template: str, get: Callable[..., requests.Response] = requests.get) -> int:
+def ide_port(template: dict | None) -> int:
+    """The IDE port the template's Workspaces serve (their Service publishes the same port)."""
+    port = (((template or {}).get("spec") or {}).get("ports") or {}).get("ide")
+    return port if isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536 else DEFAULT_IDE_PORT
+
+
+def fetch_health(url: str, get: Callable[..., requests.Response]) -> object:
+    """code-server's health answer, or None: no redirects, a bounded body."""
+    with get(url, timeout=3, allow_redirects=False, stream=True) as response:
+        if response.status_code != 200:
+            return None
+        body = response.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
+    if len(body) > MAX_BODY_BYTES:
+        return None
+    return json.loads(body)
+
+
+def probe_once(
+    store: Store,
+    url_template: str,
+    get: Callable[..., requests.Response] = requests.get,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> int:
     """Probe every running Workspace once; returns how many activities were recorded."""
     recorded = 0
+    templates = {t["metadata"]["name"]: t for t in store.templates()}
     for obj in store.workspaces():
         if (obj.get("status") or {}).get("phase") != crd.PHASE_RUNNING:
             continue
         name = obj["metadata"]["name"]
-        url = url_template.format(workspace=name, namespace=names.namespace_for(name), port=8080)
+        port = ide_port(templates.get((obj.get("spec") or {}).get("template", "")))
+        url = url_template.format(workspace=name, namespace=names.namespace_for(name), port=port)
         try:
-            health = get(url, timeout=3).json()
-        except (requests.RequestException, ValueError) as err:
+            patch = heartbeat_activity(obj, fetch_health(url, get), clock())
+            if patch:
+                store.patch_workspace(name, patch)
+                recorded += 1
+                log.info("IDE activity", extra={"workspace": name})
+        except Exception as err:  # this Workspace's answer or patch; the others still get probed
             log.info("probe failed", extra={"workspace": name, "error": type(err).__name__})
-            continue
-        patch = heartbeat_activity(obj, health)
-        if patch:
-            store.patch_workspace(name, patch)
-            recorded += 1
-            log.info("IDE activity", extra={"workspace": name})
     return recorded
 
 

@@ -178,11 +178,24 @@ class User(Schema):
     name = String()
     admin = Boolean()
     keys = Integer()
+    disabled = Boolean()
+    limits = Dict(metadata={"description": "limits an admin set for this user; the installation's apply otherwise"})
 
 
 class UserIn(Schema):
     name = String(required=True, validate=[Length(1, 63), DNS_LABEL])
     admin = Boolean(load_default=False)
+
+
+class UserLimits(Schema):
+    workspaces = Integer(validate=Range(0, 1000), metadata={"description": "Workspaces in total; 0: no limit"})
+    running = Integer(validate=Range(0, 1000), metadata={"description": "Workspaces running at once; 0: no limit"})
+
+
+class UserUpdate(Schema):
+    admin = Boolean()
+    disabled = Boolean(metadata={"description": "no API access and no SSH; running Workspaces keep running"})
+    limits = Nested(UserLimits, metadata={"description": "this user's own limits instead of the installation's"})
 
 
 class UserList(Schema):

@@ -1,10 +1,11 @@
 """The api's configuration, read once from CPS1_API_* variables."""
 
-import ipaddress
 import os
 from dataclasses import dataclass
 
-from common import envconfig
+from common import accounts, envconfig
+
+MIN_PROXY_SECRET = 16
 
 
 @dataclass(frozen=True)
@@ -18,12 +19,24 @@ class Settings:
     # Users named here are admins whatever their ConfigMap says (proxy-header setups).
     admins: tuple[str, ...] = ()
     # Identity from an authenticating proxy (oauth2-proxy style): off unless a header is named,
-    # and honoured only from these networks.
+    # and honoured only from these networks and with the proxy's shared secret in
+    # proxy_secret_header (a source address alone is no proof: behind an Ingress every client
+    # shares the controller's).
     proxy_user_header: str = ""
     proxy_trusted_networks: tuple[str, ...] = ("127.0.0.1/32",)
+    proxy_secret_header: str = accounts.PROXY_SECRET_HEADER
+    proxy_secret: str = ""
+    # Peers whose X-Forwarded-For names the client (the Ingress controller), for throttling.
+    forwarded_trusted_networks: tuple[str, ...] = ()
+    # Failed authentications a source may make per window before it must wait.
+    max_failed_auth: int = 20
+    failed_auth_window_seconds: float = 60.0
     max_body_bytes: int = 64 * 1024
     # Bounds of a keep-alive a user may ask for.
     max_keep_alive_seconds: int = 7 * 24 * 3600
+    # Every user's limits unless an admin set their own (api/limits.py); 0: no limit.
+    max_workspaces_per_user: int = 20
+    max_running_per_user: int = 5
 
     @classmethod
     def from_env(cls, prefix: str = "CPS1_API_") -> "Settings":
@@ -32,11 +45,10 @@ class Settings:
         values.setdefault("kubeconfig", os.environ.get("KUBECONFIG", ""))
         return cls(**values)
 
-    def trusts_proxy(self, address: str | None) -> bool:
-        if not self.proxy_user_header or not address:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in ipaddress.ip_network(net, strict=False) for net in self.proxy_trusted_networks)
+    def check(self) -> None:
+        """Refuse settings that would open a hole: a proxy header without the proxy's secret."""
+        if self.proxy_user_header and len(self.proxy_secret) < MIN_PROXY_SECRET:
+            raise ValueError(
+                f"CPS1_API_PROXY_USER_HEADER needs CPS1_API_PROXY_SECRET ({MIN_PROXY_SECRET}+ characters), "
+                f"which the proxy sends in {self.proxy_secret_header}"
+            )

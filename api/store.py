@@ -1,6 +1,7 @@
 """The api's Kubernetes I/O: Workspaces, templates, events, and the account store
 (users as ConfigMaps, tokens as Secrets; see common/accounts.py)."""
 
+import contextlib
 import json
 import secrets
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from common.timefmt import format_time
 from cps1 import kube
 
 FIELD_MANAGER = "cps1-api"
+# Records that the first admin and its token were made, so they are made only once.
+BOOTSTRAP_RECORD = "cps1-bootstrap"
 
 
 class KubernetesRejected(Exception):
@@ -119,12 +122,18 @@ class Store:
     def user_configmap(self, name: str) -> dict | None:
         return kube.get(self.client, "v1", "ConfigMap", accounts.user_configmap(name), self.ns)
 
-    def ensure_user(self, name: str, admin: bool | None = None) -> dict:
-        """Create the user's ConfigMap if missing; set `admin` when given."""
+    def ensure_user(
+        self, name: str, admin: bool | None = None, disabled: bool | None = None, limits: dict | None = None
+    ) -> dict:
+        """Create the user's ConfigMap if missing; set `admin`, `disabled` and `limits` when given."""
         existing = self.user_configmap(name)
         data = dict((existing or {}).get("data") or {"admin": "false", "keys.json": "[]"})
         if admin is not None:
             data["admin"] = "true" if admin else "false"
+        if disabled is not None:
+            data["disabled"] = "true" if disabled else "false"
+        if limits is not None:
+            data["limits.json"] = json.dumps(limits, sort_keys=True)
         if existing and existing.get("data") == data:
             return existing
         return self._write(
@@ -161,12 +170,30 @@ class Store:
             )
         )
 
-    def tokens(self, user: str) -> list[dict]:
-        selector = f"{accounts.KIND_LABEL}=token,{accounts.USER_LABEL}={user}"
-        return list(self._res("v1", "Secret").get(namespace=self.ns, label_selector=selector).to_dict()["items"])
+    def tokens(self, user: str) -> list[accounts.TokenRecord]:
+        """The user's tokens, only those the api wrote (see accounts.token_record)."""
+        selector = ",".join(f"{k}={v}" for k, v in accounts.token_labels(user).items())
+        items = self._res("v1", "Secret").get(namespace=self.ns, label_selector=selector).to_dict()["items"]
+        return [r for r in map(accounts.token_record, items) if r is not None and r.user == user]
 
     def token_secret(self, token_id: str) -> dict | None:
         return kube.get(self.client, "v1", "Secret", accounts.token_secret(token_id), self.ns)
+
+    def token(self, token_id: str) -> accounts.TokenRecord | None:
+        return accounts.token_record(self.token_secret(token_id)) if token_id.isalnum() else None
+
+    def bootstrapped(self) -> bool:
+        return kube.get(self.client, "v1", "ConfigMap", BOOTSTRAP_RECORD, self.ns) is not None
+
+    def mark_bootstrapped(self, admin: str) -> None:
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": BOOTSTRAP_RECORD, "namespace": self.ns, "labels": {accounts.KIND_LABEL: "bootstrap"}},
+            "data": {"admin": admin, "created": format_time(datetime.now(UTC))},
+        }
+        with contextlib.suppress(ConflictError):  # another worker recorded it first
+            self._res("v1", "ConfigMap").create(body=body, namespace=self.ns)
 
     def create_token(self, user: str, name: str, expires: datetime | None, token: str | None = None) -> tuple[str, str]:
         """A new token for `user`: (token id, the token itself, shown once). Only its hash is kept."""
@@ -174,7 +201,12 @@ class Store:
         if token is not None:  # bootstrap: a configured token keeps a stable id
             token_id = accounts.token_id(token) or token_id
         token = token or f"cps1_{token_id}_{secrets.token_urlsafe(32)}"
-        data = {"hash": accounts.token_hash(token), "name": name, "created": format_time(datetime.now(UTC))}
+        data = {
+            "hash": accounts.token_hash(token),
+            "user": user,
+            "name": name,
+            "created": format_time(datetime.now(UTC)),
+        }
         if expires:
             data["expires"] = format_time(expires)
         self._write(
@@ -186,9 +218,9 @@ class Store:
                     "metadata": {
                         "name": accounts.token_secret(token_id),
                         "namespace": self.ns,
-                        "labels": {accounts.KIND_LABEL: "token", accounts.USER_LABEL: user},
+                        "labels": accounts.token_labels(user),
                     },
-                    "type": "Opaque",
+                    "type": accounts.TOKEN_TYPE,
                     "stringData": data,
                 },
             )

@@ -1,11 +1,12 @@
-"""/api/v1/me (who am I, my SSH keys, my API tokens) and /api/v1/users (admins)."""
+"""/api/v1/me (who am I, my SSH keys, my API tokens) and /api/v1/users (admins: users, their
+tokens, and switching a user off)."""
 
 from datetime import timedelta
 
 from apiflask import APIBlueprint, HTTPTokenAuth, abort
 
 from api import presenters, schemas
-from api.app import current_user, deps, forbid_unless_admin
+from api.app import admin_required, authenticator, current_user, deps
 from common import accounts
 from common.timefmt import format_time
 
@@ -28,6 +29,30 @@ def _issue_token(user: str, json_data: dict) -> dict:
         "expires": format_time(expires) if expires else "",
         "token": token,
     }
+
+
+def _token_list(user: str) -> dict:
+    store, _, _ = deps()
+    return {"items": sorted((presenters.token(r) for r in store.tokens(user)), key=lambda t: t["created"])}
+
+
+def _revoke(user: str, token_id: str) -> tuple[str, int]:
+    """Revoke `user`'s token; any other token id is a 404, so ids of others do not leak."""
+    store, _, _ = deps()
+    record = store.token(token_id)
+    if record is None or record.user != user:
+        abort(404, f"no token {token_id}")
+    store.delete_token(token_id)
+    authenticator().forget_token(token_id)
+    return "", 204
+
+
+def _existing_user(name: str) -> dict:
+    store, _, _ = deps()
+    configmap = None if accounts.user_name_error(name) else store.user_configmap(name)
+    if configmap is None:
+        abort(404, f"user {name!r} not found")
+    return configmap
 
 
 def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
@@ -101,12 +126,7 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
     @bp.output(schemas.TokenList)
     def list_tokens() -> dict:
         """Your API tokens (never the tokens themselves)."""
-        store, _, _ = deps()
-        return {
-            "items": sorted(
-                (presenters.token(s) for s in store.tokens(current_user().name)), key=lambda t: t["created"]
-            )
-        }
+        return _token_list(current_user().name)
 
     @bp.post("/me/tokens")
     @bp.auth_required(auth)
@@ -123,46 +143,77 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
     @bp.doc(responses=[204, 401, 404])
     def revoke_token(token_id: str) -> tuple[str, int]:
         """Revoke one of your tokens."""
-        store, _, _ = deps()
-        secret = store.token_secret(token_id) if token_id.isalnum() else None
-        owner = ((secret or {}).get("metadata", {}).get("labels") or {}).get(accounts.USER_LABEL)
-        if owner != current_user().name:
-            abort(404, f"no token {token_id}")
-        store.delete_token(token_id)
-        return "", 204
+        return _revoke(current_user().name, token_id)
 
     @bp.get("/users")
     @bp.auth_required(auth)
     @bp.output(schemas.UserList)
     @bp.doc(responses=[200, 401, 403])
+    @admin_required
     def list_users() -> dict:
         """Every user (admins)."""
-        forbid_unless_admin()
         store, settings, _ = deps()
         return {"items": sorted((presenters.user(c, settings.admins) for c in store.users()), key=lambda u: u["name"])}
 
     @bp.post("/users")
     @bp.auth_required(auth)
+    @admin_required
     @bp.input(schemas.UserIn, location="json")
     @bp.output(schemas.User, status_code=201)
     @bp.doc(responses=[201, 401, 403, 409, 422])
     def create_user(json_data: dict) -> dict:
         """Create a user, or change whether one is an admin (admins)."""
-        forbid_unless_admin()
         store, settings, _ = deps()
+        authenticator().forget_user(json_data["name"])
         return presenters.user(store.ensure_user(json_data["name"], admin=json_data["admin"]), settings.admins)
+
+    @bp.patch("/users/<name>")
+    @bp.auth_required(auth)
+    @admin_required
+    @bp.input(schemas.UserUpdate, location="json")
+    @bp.output(schemas.User)
+    @bp.doc(responses=[200, 401, 403, 404, 409, 422])
+    def update_user(name: str, json_data: dict) -> dict:
+        """Make a user an admin or not, or disable them (admins). A disabled user's tokens and
+        SSH keys stop working at once; their running Workspaces keep running until stopped."""
+        store, settings, _ = deps()
+        _existing_user(name)
+        if name == current_user().name and (json_data.get("disabled") or json_data.get("admin") is False):
+            abort(409, "you cannot disable or demote yourself; ask another admin")
+        configmap = store.ensure_user(
+            name, admin=json_data.get("admin"), disabled=json_data.get("disabled"), limits=json_data.get("limits")
+        )
+        authenticator().forget_user(name)
+        return presenters.user(configmap, settings.admins)
+
+    @bp.get("/users/<name>/tokens")
+    @bp.auth_required(auth)
+    @bp.output(schemas.TokenList)
+    @bp.doc(responses=[200, 401, 403, 404])
+    @admin_required
+    def list_user_tokens(name: str) -> dict:
+        """A user's API tokens (admins)."""
+        _existing_user(name)
+        return _token_list(name)
+
+    @bp.delete("/users/<name>/tokens/<token_id>")
+    @bp.auth_required(auth)
+    @bp.output({}, status_code=204)
+    @bp.doc(responses=[204, 401, 403, 404])
+    @admin_required
+    def revoke_user_token(name: str, token_id: str) -> tuple[str, int]:
+        """Revoke any user's token (admins), the first admin's too."""
+        return _revoke(name, token_id)
 
     @bp.post("/users/<name>/tokens")
     @bp.auth_required(auth)
+    @admin_required
     @bp.input(schemas.TokenIn, location="json")
     @bp.output(schemas.TokenCreated, status_code=201)
     @bp.doc(responses=[201, 401, 403, 404, 409, 422])
     def create_user_token(name: str, json_data: dict) -> dict:
         """Issue a token for a user, to hand over once (admins)."""
-        forbid_unless_admin()
-        store, _, _ = deps()
-        if accounts.user_name_error(name) or store.user_configmap(name) is None:
-            abort(404, f"user {name!r} not found")
+        _existing_user(name)
         return _issue_token(name, json_data)
 
     return bp

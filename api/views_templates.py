@@ -4,7 +4,7 @@ create, replace, delete, and validate a draft against the real CRD without savin
 from apiflask import APIBlueprint, HTTPTokenAuth, abort
 
 from api import presenters, schemas
-from api.app import current_user, deps, forbid_unless_admin
+from api.app import admin_required, current_user, deps
 from common import crd, names
 
 
@@ -58,23 +58,23 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
 
     @bp.post("")
     @bp.auth_required(auth)
+    @admin_required
     @bp.input(schemas.TemplateIn, location="json")
     @bp.output(schemas.Template, status_code=201)
     @bp.doc(responses=[201, 401, 403, 409, 422])
     def create_template(json_data: dict) -> dict:
         """Create a template (admins)."""
-        forbid_unless_admin()
         store, _, _ = deps()
         return presenters.template(store.save_template(_body(json_data["name"], json_data["spec"]), create=True), 0)
 
     @bp.post("/validate")
     @bp.auth_required(auth)
+    @admin_required
     @bp.input(schemas.TemplateIn, location="json")
     @bp.output(schemas.Validation)
     @bp.doc(responses=[200, 401, 403, 422])
     def validate_template(json_data: dict) -> dict:
         """Check a draft with the API server's schema and rules, saving nothing (admins)."""
-        forbid_unless_admin()
         store, _, _ = deps()
         existing = store.template(json_data["name"])
         version = (existing or {}).get("metadata", {}).get("resourceVersion")
@@ -83,12 +83,12 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
 
     @bp.put("/<name>")
     @bp.auth_required(auth)
+    @admin_required
     @bp.input(schemas.TemplateUpdate, location="json")
     @bp.output(schemas.Template)
     @bp.doc(responses=[200, 401, 403, 404, 422])
     def replace_template(name: str, json_data: dict) -> dict:
         """Replace a template's spec (admins). Running Workspaces pick it up at their next start."""
-        forbid_unless_admin()
         store, _, _ = deps()
         existing = _template(name)
         if existing is None:
@@ -98,11 +98,11 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
 
     @bp.delete("/<name>")
     @bp.auth_required(auth)
+    @admin_required
     @bp.output({}, status_code=204)
     @bp.doc(responses=[204, 401, 403, 404])
     def delete_template(name: str) -> tuple[str, int]:
         """Delete a template (admins). Workspaces made from it report Failed and keep their data."""
-        forbid_unless_admin()
         store, _, _ = deps()
         if _template(name) is None:
             abort(404, f"template {name!r} not found")

@@ -6,9 +6,9 @@ The owner is always the caller; it is never read from the body.
 
 from apiflask import APIBlueprint, HTTPTokenAuth, abort
 
-from api import activity, presenters, schemas
-from api.app import current_user, deps
-from common import crd, names, parameters
+from api import activity, limits, presenters, schemas
+from api.app import authorize, current_user, deps
+from common import crd, names, parameters, policy
 
 
 def _visible(name: str) -> dict:
@@ -20,22 +20,57 @@ def _visible(name: str) -> dict:
     return obj
 
 
-def _check_parameters(template_name: str, given: dict, previous: dict | None = None) -> None:
-    """422 naming each bad parameter; immutable ones may not change after creation."""
+def _check_against_template(
+    template_name: str, spec: dict, previous: dict | None = None, changed: tuple[str, ...] | None = None
+) -> None:
+    """422 naming each bad parameter and each value over the template's maxima; immutable
+    parameters may not change after creation. `spec` is the Workspace's spec as it would be;
+    on an update only the `changed` fields are judged (a template edited since must not stop
+    its users from changing something else)."""
     store, _, _ = deps()
     template = store.template(template_name)
     if template is None:
         abort(422, f"workspace template {template_name!r} does not exist", detail={"fields": {"template": "not found"}})
-    specs = (template.get("spec") or {}).get("parameters") or []
+    template_spec = template.get("spec") or {}
+    specs = template_spec.get("parameters") or []
+    given = spec.get("parameters") or {}
     resolved = parameters.resolve(specs, given)
     fields = {f"parameters.{name}": problem for name, problem in resolved.problems.items()}
+    fields.update(policy.template_limit_problems(spec, template_spec))
     if previous is not None:
-        for spec in specs:
-            name = spec.get("name")
-            if not spec.get("mutable", True) and name in given and given.get(name) != previous.get(name):
+        for param in specs:
+            name = param.get("name")
+            if not param.get("mutable", True) and name in given and given.get(name) != previous.get(name):
                 fields[f"parameters.{name}"] = f"parameter {name!r} cannot change after the workspace is created"
-    if fields:
+    if changed is not None:
+        fields = {field: problem for field, problem in fields.items() if field.split(".")[0] in changed}
+    if any(field.startswith("parameters.") for field in fields):
         abort(422, "invalid parameters", detail={"fields": fields})
+    if fields:
+        abort(422, "; ".join(fields.values()), detail={"fields": fields})
+
+
+def _limits_of(user: str) -> limits.Limits:
+    store, settings, _ = deps()
+    default = limits.Limits(settings.max_workspaces_per_user, settings.max_running_per_user)
+    return limits.limits_of(store.user_configmap(user), default)
+
+
+def _refuse(problem: str | None) -> None:
+    if problem:
+        abort(409, problem)
+
+
+def _check_start(workspace: dict) -> None:
+    """409 when starting `workspace` would put its owner over their running limit."""
+    store, _, _ = deps()
+    owner = (workspace.get("spec") or {}).get("owner", "")
+    name = (workspace.get("metadata") or {}).get("name", "")
+    _refuse(limits.start_problem(owner, store.workspaces(), _limits_of(owner), name))
+
+
+# For the routes that take a body: another user's Workspace is a 404 before the body is read.
+visible = authorize(lambda name, **_: _visible(name))
 
 
 def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
@@ -68,8 +103,10 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
     def create_workspace(json_data: dict) -> dict:
         """Create a Workspace from a template, owned by the caller."""
         store, _, now = deps()
-        _check_parameters(json_data["template"], json_data["parameters"])
         spec = {k: v for k, v in json_data.items() if k != "name"}
+        _check_against_template(json_data["template"], spec)
+        user = current_user().name
+        _refuse(limits.create_problem(user, store.workspaces(), _limits_of(user), json_data["running"]))
         spec["owner"] = current_user().name
         body = {
             "apiVersion": crd.API_VERSION,
@@ -89,16 +126,19 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
 
     @bp.patch("/<name>")
     @bp.auth_required(auth)
+    @visible
     @bp.input(schemas.WorkspaceUpdate, location="json")
     @bp.output(schemas.Workspace)
-    @bp.doc(responses=[200, 401, 404, 422])
+    @bp.doc(responses=[200, 401, 404, 409, 422])
     def update_workspace(name: str, json_data: dict) -> dict:
         """Change parameters, run state, keys, idle timeout or storage size."""
         store, _, now = deps()
         obj = _visible(name)
         spec = obj.get("spec") or {}
-        if "parameters" in json_data:
-            _check_parameters(spec.get("template", ""), json_data["parameters"], spec.get("parameters") or {})
+        after = {**spec, **json_data, "storage": {**(spec.get("storage") or {}), **(json_data.get("storage") or {})}}
+        _check_against_template(spec.get("template", ""), after, spec.get("parameters") or {}, tuple(json_data))
+        if json_data.get("running"):
+            _check_start(obj)
         patch = {"spec": dict(json_data), **activity.activity_patch(now())}
         if "parameters" in json_data:
             # Merge-patch semantics would keep removed keys; replace the map as a whole.
@@ -108,7 +148,9 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
 
     def _set_running(name: str, running: bool) -> dict:
         store, _, now = deps()
-        _visible(name)
+        obj = _visible(name)
+        if running:
+            _check_start(obj)
         return presenters.workspace(
             store.patch_workspace(name, {"spec": {"running": running}, **activity.activity_patch(now())})
         )
@@ -116,7 +158,7 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
     @bp.post("/<name>/start")
     @bp.auth_required(auth)
     @bp.output(schemas.Workspace)
-    @bp.doc(responses=[200, 401, 404])
+    @bp.doc(responses=[200, 401, 404, 409])
     def start_workspace(name: str) -> dict:
         """Start a stopped Workspace (also one stopped as idle)."""
         return _set_running(name, True)
@@ -131,6 +173,7 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
 
     @bp.post("/<name>/keepalive")
     @bp.auth_required(auth)
+    @visible
     @bp.input(schemas.KeepAlive, location="json")
     @bp.output(schemas.Workspace)
     @bp.doc(responses=[200, 401, 404, 422])

@@ -4,9 +4,13 @@ Kubernetes-native, in the CPS1 system namespace:
 - a ConfigMap `cps1-user-<name>` per user, labelled `cps1.io/kind=user` and `cps1.io/user=<name>`,
   with `admin` ("true"/"false") and `keys.json` (a JSON list of {name, key, fingerprint, added});
   public keys are not secrets, and the gateway may read ConfigMaps only;
-- a Secret `cps1-token-<id>` per API token, labelled `cps1.io/kind=token` and
-  `cps1.io/user=<name>`, holding only a SHA-256 of the token (`hash`), its `name`, `created`
-  and optional `expires`. A token reads `cps1_<id>_<secret>` and is shown once.
+  a user the admins disabled has `disabled: "true"` (the api answers 401, the gateway refuses);
+- a Secret `cps1-token-<id>` per API token, of type `cps1.io/api-token`, labelled
+  `cps1.io/kind=token`, `cps1.io/user=<name>` and `app.kubernetes.io/managed-by=cps1-api`,
+  holding only a SHA-256 of the token (`hash`), its `user`, `name`, `created` and optional
+  `expires`. A token reads `cps1_<id>_<secret>` and is shown once. Only the api may write
+  Secrets in the system namespace, and it believes a token Secret only when its name, type,
+  labels and recorded user all agree (token_record).
 """
 
 import base64
@@ -23,6 +27,12 @@ KIND_LABEL = f"{crd.GROUP}/kind"
 USER_LABEL = f"{crd.GROUP}/user"
 USER_PREFIX = "cps1-user-"
 TOKEN_PREFIX = "cps1-token-"
+TOKEN_TYPE = f"{crd.GROUP}/api-token"
+# The header in which an authenticating proxy proves itself to the api (and, through the
+# console, which forwards it with the identity header).
+PROXY_SECRET_HEADER = "X-CPS1-Proxy-Secret"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+API_MANAGER = "cps1-api"
 TOKEN_PATTERN = re.compile(r"^cps1_([a-z0-9]{12})_([A-Za-z0-9_-]{32,64})$")
 KEY_TYPES = (
     "ssh-ed25519",
@@ -55,6 +65,49 @@ def token_id(token: str) -> str | None:
     """The id part of a well-formed token, or None."""
     match = TOKEN_PATTERN.match(token)
     return match.group(1) if match else None
+
+
+def token_labels(user: str) -> dict[str, str]:
+    return {KIND_LABEL: "token", USER_LABEL: user, MANAGED_BY_LABEL: API_MANAGER}
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An API token as stored: never the token itself, only its hash."""
+
+    id: str
+    user: str
+    hash: str
+    name: str
+    created: str
+    expires: str
+
+
+def token_record(secret: dict | None) -> TokenRecord | None:
+    """The token a Secret holds when the api wrote it, else None: a Secret someone else made
+    (wrong type, labels, or a user that disagrees with its label) never authenticates anyone."""
+    if not isinstance(secret, dict) or secret.get("type") != TOKEN_TYPE:
+        return None
+    meta = secret.get("metadata") or {}
+    name = str(meta.get("name", ""))
+    labels = meta.get("labels") or {}
+    if not name.startswith(TOKEN_PREFIX) or labels != {**labels, **token_labels(labels.get(USER_LABEL, ""))}:
+        return None
+    try:
+        data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    except (binascii.Error, ValueError):
+        return None
+    user = labels.get(USER_LABEL, "")
+    if data.get("user") != user or user_name_error(user) or not data.get("hash"):
+        return None
+    return TokenRecord(
+        id=name.removeprefix(TOKEN_PREFIX),
+        user=user,
+        hash=data["hash"],
+        name=data.get("name", ""),
+        created=data.get("created", ""),
+        expires=data.get("expires", ""),
+    )
 
 
 @dataclass(frozen=True)
@@ -106,6 +159,20 @@ def keys_of(configmap: dict | None) -> list[dict]:
 
 def is_admin(configmap: dict | None) -> bool:
     return ((configmap or {}).get("data") or {}).get("admin") == "true"
+
+
+def limits_of(configmap: dict | None) -> dict:
+    """The limits an admin set for this user (`limits.json`), or {}."""
+    try:
+        limits = json.loads(((configmap or {}).get("data") or {}).get("limits.json") or "{}")
+    except ValueError:
+        return {}
+    return limits if isinstance(limits, dict) else {}
+
+
+def is_disabled(configmap: dict | None) -> bool:
+    """A user the admins switched off: no API access, no SSH; their Workspaces keep running."""
+    return ((configmap or {}).get("data") or {}).get("disabled") == "true"
 
 
 def user_name_error(name: str) -> str | None:

@@ -24,14 +24,21 @@ class Resolved:
         return list(self.problems.values())
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _check_int(name: str, value: Any, spec: dict) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not _is_int(value):
         return f"parameter {name!r} must be an integer, got {value!r}"
-    lo, hi = spec.get("min"), spec.get("max")
-    if lo is not None and value < int(lo):
-        return f"parameter {name!r} must be at least {lo}, got {value}"
-    if hi is not None and value > int(hi):
-        return f"parameter {name!r} must be at most {hi}, got {value}"
+    for bound, word, bad in (("min", "at least", value.__lt__), ("max", "at most", value.__gt__)):
+        limit = spec.get(bound)
+        if limit is None:
+            continue
+        if not _is_int(limit):
+            return f"parameter {name!r} has an unreadable {bound} {limit!r} in the template"
+        if bad(limit):
+            return f"parameter {name!r} must be {word} {limit}, got {value}"
     return None
 
 

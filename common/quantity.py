@@ -5,7 +5,7 @@ whole client package in, and the layers that use this must stay free of it.
 """
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException
 
 _SUFFIXES = {
     "": Decimal(1),
@@ -25,6 +25,10 @@ _SUFFIXES = {
     "Pi": Decimal(2) ** 50,
     "Ei": Decimal(2) ** 60,
 }
+# Kubernetes keeps quantities in 64-bit integers (of milli-units at worst), so anything larger
+# is not a quantity it would accept; refusing it here also keeps later sums and comparisons
+# clear of decimal overflow.
+LARGEST = Decimal(2) ** 63
 _QUANTITY = re.compile(r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$")
 
 
@@ -37,9 +41,12 @@ def parse_quantity(value: object) -> Decimal:
         raise ValueError(f"{value!r} is not a quantity (examples: 500m, 2, 4Gi)")
     number, suffix = match.groups()
     try:
-        return Decimal(number) * _SUFFIXES[suffix or ""]
-    except InvalidOperation as err:
-        raise ValueError(f"{value!r} is not a quantity") from err
+        amount = Decimal(number) * _SUFFIXES[suffix or ""]
+    except DecimalException as err:  # Overflow, Underflow, InvalidOperation, ...
+        raise ValueError(f"{value!r} is out of range") from err
+    if abs(amount) >= LARGEST:
+        raise ValueError(f"{value!r} is out of range")
+    return amount
 
 
 def is_quantity(value: object) -> bool:

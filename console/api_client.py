@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import requests
 
+from common import accounts
 from console import errors
 
 
@@ -22,6 +23,7 @@ class ApiClient:
         token: str = "",
         proxy_header: str = "",
         proxy_user: str = "",
+        proxy_secret: str = "",
         timeout: float = 15.0,
     ) -> None:
         self.url = url.rstrip("/")
@@ -33,6 +35,7 @@ class ApiClient:
             self.session.headers["Authorization"] = f"Bearer {token}"
         elif proxy_header and proxy_user:
             self.session.headers[proxy_header] = proxy_user
+            self.session.headers[accounts.PROXY_SECRET_HEADER] = proxy_secret
 
     def call(self, method: str, path: str, *, body: dict | None = None, params: dict | None = None) -> Any:
         """JSON of the answer (None for 204); ApiError with the API's message otherwise."""

@@ -3,14 +3,15 @@
 The API token a user signs in with lives only in ``st.session_state`` (server-side, per
 browser tab): never in a file, a URL, a cookie or a log, and gone when the tab closes or the
 user signs out. Behind an authenticating proxy (``CPS1_CONSOLE_PROXY_USER_HEADER``), the
-proxy's identity header of the page request is forwarded to the API instead, which decides
-whether to trust it (CPS1_API_PROXY_TRUSTED_NETWORKS must hold the console's address). The
-proxy must strip that header from what browsers send, and the console must be reachable only
-through the proxy: otherwise anyone could name themselves in it.
+proxy's identity header of the page request is forwarded to the API instead, together with the
+proxy's shared secret (X-CPS1-Proxy-Secret) from the same request; the API trusts the identity
+only with that secret and from CPS1_API_PROXY_TRUSTED_NETWORKS (which must hold the console's
+address), so a browser that reaches the console without the proxy cannot name itself.
 """
 
 import streamlit as st
 
+from common import accounts
 from console import errors
 from console.api_client import ApiClient
 from console.settings import Settings
@@ -32,6 +33,11 @@ def proxy_user(config: Settings) -> str:
     return str(st.context.headers.get(config.proxy_user_header) or "").strip()
 
 
+def proxy_secret() -> str:
+    """The proxy's shared secret sent with this page, for the API to check."""
+    return str(st.context.headers.get(accounts.PROXY_SECRET_HEADER) or "")
+
+
 def client() -> ApiClient:
     """A client with this session's credential: the token signed in with, else the proxy's
     identity, else none (every call then answers 401)."""
@@ -42,6 +48,7 @@ def client() -> ApiClient:
         token=token,
         proxy_header=config.proxy_user_header,
         proxy_user="" if token else proxy_user(config),
+        proxy_secret="" if token else proxy_secret(),
         timeout=config.timeout_seconds,
     )
 

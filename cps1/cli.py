@@ -10,7 +10,7 @@ def _render(args: argparse.Namespace) -> int:
     from cps1 import manifests, render
 
     try:
-        children, problems = render.render(args.paths, Settings.from_env())
+        children, problems = render.render(args.paths, Settings.from_env(require_seed=False))
     except manifests.ManifestError as err:
         print(f"cps1 render: {err}", file=sys.stderr)
         return 2

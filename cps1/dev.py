@@ -22,6 +22,23 @@ def _state(run_dir: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def kept_secrets(run_dir: Path) -> dict[str, str]:
+    """The hooks' seed and the first admin's token, made on the first `dev up` and kept
+    (mode 0600) in the state directory: the seed must not change under existing Workspaces,
+    and the API creates the first admin's token only once."""
+    path = run_dir / "secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    kept = {
+        "seed": secrets.token_urlsafe(36),
+        "admin_token": f"cps1_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}",
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        json.dump(kept, out)
+    return kept
+
+
 def console_process(run_dir: Path, api_url: str, env: dict[str, str] | None = None) -> tuple[processes.Process, str]:
     """The web console (Streamlit, headless, no usage statistics) on a free loopback port,
     pointed at the API, ready when Streamlit's own /_stcore/health answers; and its URL."""
@@ -54,7 +71,8 @@ def up(args: argparse.Namespace) -> int:
     cluster = LocalCluster(run_dir, nodes=args.nodes)
     cluster.start()
     try:
-        hooks, hooks_url = install.gunicorn_process(run_dir)
+        kept = kept_secrets(run_dir)
+        hooks, hooks_url = install.gunicorn_process(run_dir, {"CPS1_SECRET_SEED": kept["seed"]})
         cluster.launch(hooks)
         client = kube.dynamic_client(cluster.kubeconfig)
         install.install_crds(client)
@@ -62,7 +80,7 @@ def up(args: argparse.Namespace) -> int:
         for template in install.load_yaml_dir(install.EXAMPLE_TEMPLATES):
             kube.apply(client, template)
         kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}})
-        admin_token = f"cps1_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+        admin_token = kept["admin_token"]
         api_env = {
             "CPS1_API_KUBECONFIG": str(cluster.kubeconfig),
             "CPS1_API_SYSTEM_NAMESPACE": SYSTEM_NAMESPACE,
@@ -82,7 +100,7 @@ def up(args: argparse.Namespace) -> int:
     api:        {api_url}/api/v1  (OpenAPI: {api_url}/api/v1/openapi.json)
     console:    {console_url}  (sign in with the admin token below)
     log in:     cps1 login --url {api_url} --token {admin_token}
-                (the first admin's token: keep it; `cps1 dev down` forgets it)
+                (the first admin's token, kept in {run_dir / "secrets.json"})
     templates:  python, node, go  (from examples/templates)
     try:        cps1 render examples/workspaces examples/templates
                 kubectl apply -f examples/workspaces/alice-api.yaml && kubectl get ws -w

@@ -1,18 +1,24 @@
-"""`cps1 gateway-keygen`: the gateway's upstream SSH key pair, made once in a Secret.
+"""`cps1 gateway-keygen`: the gateway's SSH keys, each made once in a Secret.
 
-The chart runs it as a pre-install hook; the hooks read the public half from the Secret and put
-it in every Workspace, the gateway mounts the private half. An existing Secret is left alone,
-so upgrades never rotate the key under running Workspaces.
+The chart runs it as a pre-install hook. The upstream key pair: the hooks read the public half
+and put it in every Workspace, the gateway mounts the private half. The host key: made here so
+the gateway itself needs no right to create Secrets (whoever can create Secrets in the system
+namespace could plant API tokens). An existing Secret is left alone, so upgrades never rotate
+a key under running Workspaces or known_hosts files.
 """
 
 import argparse
 import base64
+from collections.abc import Callable
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kubernetes.dynamic.exceptions import ConflictError
 
 from cps1 import kube
+
+# The field the gateway reads its host key from (gateway/keys.py HOST_KEY).
+HOST_KEY = "ssh_host_ed25519_key"
 
 
 def key_pair(comment: str = "cps1-gateway") -> tuple[str, str]:
@@ -25,20 +31,26 @@ def key_pair(comment: str = "cps1-gateway") -> tuple[str, str]:
     return private, f"{public.decode()} {comment}\n"
 
 
-def ensure_secret(client, namespace: str, name: str) -> bool:  # type: ignore[no-untyped-def]
-    """Create the key Secret unless it exists; returns whether it was created."""
+def upstream_key_data() -> dict[str, str]:
+    private, public = key_pair()
+    return {"id_ed25519": private, "id_ed25519.pub": public}
+
+
+def host_key_data() -> dict[str, str]:
+    private, _ = key_pair()
+    return {HOST_KEY: private}
+
+
+def ensure_secret(client, namespace: str, name: str, make: Callable[[], dict[str, str]]) -> bool:  # type: ignore[no-untyped-def]
+    """Create the Secret with `make()`'s keys unless it exists; returns whether it was created."""
     if kube.get(client, "v1", "Secret", name, namespace):
         return False
-    private, public = key_pair()
     body = {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "cps1"}},
         "type": "Opaque",
-        "data": {
-            "id_ed25519": base64.b64encode(private.encode()).decode(),
-            "id_ed25519.pub": base64.b64encode(public.encode()).decode(),
-        },
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in make().items()},
     }
     try:
         kube.resource(client, "v1", "Secret").create(body=body, namespace=namespace)
@@ -48,14 +60,20 @@ def ensure_secret(client, namespace: str, name: str) -> bool:  # type: ignore[no
 
 
 def run(args: argparse.Namespace) -> int:
-    created = ensure_secret(kube.dynamic_client(args.kubeconfig), args.namespace, args.secret)
-    print(f"secret {args.namespace}/{args.secret} {'created' if created else 'already exists; left as it is'}")
+    client = kube.dynamic_client(args.kubeconfig)
+    wanted = [(args.secret, upstream_key_data)]
+    if args.host_key_secret:
+        wanted.append((args.host_key_secret, host_key_data))
+    for name, make in wanted:
+        created = ensure_secret(client, args.namespace, name, make)
+        print(f"secret {args.namespace}/{name} {'created' if created else 'already exists; left as it is'}")
     return 0
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     cmd = sub.add_parser("gateway-keygen", help="make the gateway's upstream key Secret if missing")
     cmd.add_argument("--namespace", required=True)
-    cmd.add_argument("--secret", required=True)
+    cmd.add_argument("--secret", required=True, help="the upstream key pair's Secret")
+    cmd.add_argument("--host-key-secret", default="", help="the gateway host key's Secret")
     cmd.add_argument("--kubeconfig", default="", help="default: in-cluster, else $KUBECONFIG")
     cmd.set_defaults(func=run)

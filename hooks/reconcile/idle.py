@@ -2,6 +2,10 @@
 
 Only `now`, the Workspace's annotations and its previous status decide, so the hook stays
 pure; `spec.running` is never touched, so a GitOps tool sees no drift.
+
+Every moment read here can be written by someone other than the hooks (a user's annotation, a
+probed heartbeat), so none is trusted: a moment a little ahead of `now` (clock skew) counts
+as `now`, one further ahead is ignored, and a deadline past the calendar's end is "never".
 """
 
 from dataclasses import dataclass
@@ -9,6 +13,16 @@ from datetime import datetime, timedelta
 
 from common import crd
 from common.timefmt import parse_time
+
+# How far ahead of the hooks' clock another component's clock may run.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def plausible(moment: datetime | None, now: datetime) -> datetime | None:
+    """`moment` if it can have happened by `now` (clamped to it within the skew), else None."""
+    if moment is None or moment > now + CLOCK_SKEW:
+        return None
+    return min(moment, now)
 
 
 @dataclass(frozen=True)
@@ -18,25 +32,28 @@ class Activity:
     keep_alive_until: datetime | None
 
 
-def activity_of(parent: dict) -> Activity:
+def activity_of(parent: dict, now: datetime) -> Activity:
     notes = (parent.get("metadata") or {}).get("annotations") or {}
     return Activity(
-        last=parse_time(notes.get(crd.ANNOTATION_LAST_ACTIVITY)),
+        last=plausible(parse_time(notes.get(crd.ANNOTATION_LAST_ACTIVITY)), now),
         source=str(notes.get(crd.ANNOTATION_LAST_ACTIVITY_SOURCE, "")),
         keep_alive_until=parse_time(notes.get(crd.ANNOTATION_KEEP_ALIVE_UNTIL)),
     )
 
 
 def idle_deadline(
-    activity: Activity, started: datetime | None, created: datetime | None, timeout_seconds: int
+    activity: Activity, started: datetime | None, created: datetime | None, timeout_seconds: int, now: datetime
 ) -> datetime | None:
     """When the Workspace becomes idle, or None when the policy never stops it."""
     if timeout_seconds <= 0:
         return None
-    moments = [m for m in (activity.last, started, created) if m is not None]
+    moments = [m for m in (plausible(m, now) for m in (activity.last, started, created)) if m is not None]
     if not moments:
         return None
-    deadline = max(moments) + timedelta(seconds=timeout_seconds)
+    try:
+        deadline = max(moments) + timedelta(seconds=timeout_seconds)
+    except OverflowError:  # beyond year 9999: never
+        return None
     if activity.keep_alive_until and activity.keep_alive_until > deadline:
         return activity.keep_alive_until
     return deadline

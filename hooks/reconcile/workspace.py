@@ -147,7 +147,7 @@ def _storage_condition(pvc: dict | None, resize_problem: str | None = None) -> C
 
 def _base_status(parent: dict, settings: Settings, now: datetime) -> dict[str, Any]:
     name = (parent.get("metadata") or {}).get("name", "")
-    activity = idle.activity_of(parent)
+    activity = idle.activity_of(parent, now)
     status: dict[str, Any] = {
         "namespace": names.namespace_for(name),
         "ideURL": access.ide_url(name, settings),
@@ -246,12 +246,14 @@ def sync(parent: dict, children: dict, related: dict, now: datetime, settings: S
         return _failed(parent, children, settings, now, "NamespaceRetained", [message], template_resolved=True)
 
     # Run state: the user's wish, less the idle policy.
-    activity = idle.activity_of(parent)
+    activity = idle.activity_of(parent, now)
     stopped_before = previous.get("stoppedReason", "")
-    started = parse_time(previous.get("lastStartTime"))
+    started = idle.plausible(parse_time(previous.get("lastStartTime")), now)
     if ws.running and stopped_before == crd.STOPPED_BY_USER:
         started = now
-    deadline = idle.idle_deadline(activity, started, parse_time(meta.get("creationTimestamp")), ws.idle_timeout_seconds)
+    deadline = idle.idle_deadline(
+        activity, started, parse_time(meta.get("creationTimestamp")), ws.idle_timeout_seconds, now
+    )
     is_idle = deadline is not None and now >= deadline
     running = ws.running and not is_idle
     if running and (stopped_before or started is None):

@@ -10,7 +10,7 @@ def ide_path(workspace: str) -> str:
 def ide_url(workspace: str, settings: Settings) -> str:
     """Host per workspace under ide_domain, else a path under ide_base_url."""
     if settings.ide_domain:
-        scheme = "https" if settings.ingress_tls_secret else "http"
+        scheme = "https" if settings.ide_tls else "http"
         return f"{scheme}://{workspace}.{settings.ide_domain}/"
     return settings.ide_base_url.rstrip("/") + ide_path(workspace)
 

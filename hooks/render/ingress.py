@@ -23,8 +23,8 @@ def render_ingress(ws: WorkspaceModel, settings: Settings) -> dict:
     if settings.ide_domain:
         host = f"{ws.name}.{settings.ide_domain}"
         rule["host"] = host
-        if settings.ingress_tls_secret:
-            spec["tls"] = [{"hosts": [host], "secretName": settings.ingress_tls_secret}]
+        if settings.ide_tls:
+            spec["tls"] = [{"hosts": [host]}]  # the controller's default (wildcard) certificate
     if settings.ingress_class:
         spec["ingressClassName"] = settings.ingress_class
     return {

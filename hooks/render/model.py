@@ -1,14 +1,21 @@
 """A Workspace resolved against its template: everything the builders need, checked once."""
 
 import hashlib
+import ipaddress
 import json
 from dataclasses import dataclass
 from typing import Any
 
-from common import labels, names, parameters
+from common import labels, names, parameters, policy
 from common.quantity import parse_quantity
 
-DEFAULT_STORAGE = "10Gi"
+
+@dataclass(frozen=True)
+class EgressRule:
+    """A destination a template's admin lets its Workspaces reach beyond the internet."""
+
+    cidr: str
+    ports: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class WorkspaceModel:
     node_selector: dict[str, str]
     tolerations: list[dict]
     running: bool = True
+    egress_allow: tuple[EgressRule, ...] = ()
 
     @property
     def namespace(self) -> str:
@@ -80,6 +88,39 @@ def _resource_errors(requests: dict, limits: dict) -> list[str]:
     return errors
 
 
+def _whole(value: Any, default: int, field: str, errors: list[str]) -> int:
+    """`value` as a whole number (the CRDs type these fields, but a hook must not trust that)."""
+    if value is None:
+        return default
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    errors.append(f"{field} must be a whole number, got {value!r}")
+    return default
+
+
+def _egress_rules(network: object, errors: list[str]) -> tuple[EgressRule, ...]:
+    """The template's `network.egressAllow` entries, each checked (the CRD cannot parse CIDRs)."""
+    network = network if network is not None else {}
+    entries = (network.get("egressAllow") or []) if isinstance(network, dict) else None
+    if not isinstance(entries, list):
+        errors.append("the template's network.egressAllow must be a list")
+        return ()
+    rules = []
+    for entry in entries:
+        cidr = entry.get("cidr") if isinstance(entry, dict) else None
+        ports = (entry.get("ports") or []) if isinstance(entry, dict) else []
+        try:
+            network_text = str(ipaddress.ip_network(str(cidr), strict=True))
+        except ValueError:
+            errors.append(f"the template's network.egressAllow has an invalid cidr {cidr!r}")
+            continue
+        if not isinstance(ports, list) or not all(isinstance(p, int) and 0 < p < 65536 for p in ports):
+            errors.append(f"the template's network.egressAllow ports for {cidr} must be port numbers")
+            continue
+        rules.append(EgressRule(network_text, tuple(ports)))
+    return tuple(rules)
+
+
 def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[str]]:
     """The model of `parent` made from `template`, or None with the reasons it cannot be."""
     meta = parent.get("metadata") or {}
@@ -102,7 +143,8 @@ def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[s
     errors += _resource_errors(requests, limits)
 
     storage = tspec.get("storage") or {}
-    wanted_size = (spec.get("storage") or {}).get("size") or storage.get("size") or DEFAULT_STORAGE
+    wanted_size = policy.effective_storage(spec, tspec)
+    errors += policy.template_limit_problems(spec, tspec).values()
     ports = tspec.get("ports") or {}
     git = tspec.get("git") or {}
     env_params = {
@@ -110,7 +152,12 @@ def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[s
         for p in param_specs
         if p.get("bindTo", "env") == "env" and p.get("name") in resolved.values
     }
-    idle = spec.get("idleTimeoutSeconds")
+    idle_seconds = _whole(
+        policy.effective_idle_seconds(spec, tspec), policy.DEFAULT_IDLE_SECONDS, "idleTimeoutSeconds", errors
+    )
+    ide_port = _whole(ports.get("ide"), 8080, "the template's ports.ide", errors)
+    ssh_port = _whole(ports.get("ssh"), 2222, "the template's ports.ssh", errors)
+    egress_allow = _egress_rules(tspec.get("network"), errors)
     if errors:
         return None, errors
     return (
@@ -125,19 +172,20 @@ def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[s
             limits=limits,
             storage_size=wanted_size,
             storage_class=storage.get("storageClassName"),
-            ide_port=int(ports.get("ide", 8080)),
-            ssh_port=int(ports.get("ssh", 2222)),
+            ide_port=ide_port,
+            ssh_port=ssh_port,
             env=list(tspec.get("env") or []),
             git_repository=git.get("repository"),
             git_ref=_bound(param_specs, resolved.values, "gitRef") or git.get("ref"),
             dotfiles=git.get("dotfiles"),
-            idle_timeout_seconds=int(idle if idle is not None else tspec.get("idleTimeoutSeconds", 3600)),
+            idle_timeout_seconds=idle_seconds,
             parameter_values=resolved.values,
             parameter_env=env_params,
             template_hash=template_hash(tspec),
             node_selector=dict(tspec.get("nodeSelector") or {}),
             tolerations=list(tspec.get("tolerations") or []),
             running=bool(spec.get("running", True)),
+            egress_allow=egress_allow,
         ),
         [],
     )

@@ -1,25 +1,69 @@
-"""Default-deny NetworkPolicy: in from the ingress controller and the gateway only; out
-anywhere except the cloud metadata address."""
+"""Default-deny NetworkPolicy of a Workspace.
+
+In: the IDE port from the ingress controller and the IDE prober, the SSH port from the gateway.
+Out: the cluster DNS, and the internet, which excludes the cluster's own pod, Service and node
+ranges and link-local (cloud metadata): code in a Workspace is untrusted and must not reach
+the Kubernetes API, kubelets, node ports or other tenants' Services. A template may allow
+more destinations (an admin's decision, e.g. a shared database), by address range and port.
+"""
+
+import ipaddress
+from collections.abc import Iterable
 
 from common import labels, names
-from hooks.render.model import WorkspaceModel
+from hooks.render.model import EgressRule, WorkspaceModel
 from hooks.settings import Settings
 
-METADATA_ADDRESSES = ["169.254.169.254/32"]
-METADATA_ADDRESSES_V6 = ["fd00:ec2::254/128"]
+# Never reachable whatever the installation says: link-local holds every cloud's metadata
+# service (169.254.169.254, fd00:ec2::254 is AWS's IPv6 one).
+LINK_LOCAL = ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128")
+EVERYWHERE = (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
 
 
-def _namespace_selector(label: str) -> dict:
+def _pair(label: str) -> dict[str, str]:
     key, _, value = label.partition("=")
-    return {"matchLabels": {key: value}}
+    return {key: value}
+
+
+def internet_blocks(blocked: Iterable[str]) -> list[dict]:
+    """ipBlocks for everything but `blocked`, one per IP family, exceptions merged and sorted."""
+    networks = [ipaddress.ip_network(cidr, strict=False) for cidr in blocked]
+    out = []
+    for everything in EVERYWHERE:
+        same_family = [n for n in networks if n.version == everything.version]
+        excepted = ipaddress.collapse_addresses(same_family)  # type: ignore[type-var]
+        out.append({"ipBlock": {"cidr": str(everything), "except": [str(n) for n in excepted]}})
+    return out
+
+
+def _system_pods(settings: Settings, label: str) -> dict:
+    return {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": settings.system_namespace}},
+        "podSelector": {"matchLabels": _pair(label)},
+    }
+
+
+def _allowed(rule: EgressRule) -> dict:
+    out: dict = {"to": [{"ipBlock": {"cidr": rule.cidr}}]}
+    if rule.ports:
+        out["ports"] = [{"protocol": protocol, "port": port} for port in rule.ports for protocol in ("TCP", "UDP")]
+    return out
 
 
 def render_network_policy(ws: WorkspaceModel, settings: Settings) -> dict:
-    from_ingress = {"namespaceSelector": _namespace_selector(settings.ingress_namespace_label)}
-    from_gateway = {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": settings.system_namespace}},
-        "podSelector": {"matchLabels": {labels.APP_COMPONENT: "gateway"}},
+    from_ingress = {"namespaceSelector": {"matchLabels": _pair(settings.ingress_namespace_label)}}
+    from_prober = _system_pods(settings, settings.prober_pod_label)
+    from_gateway = _system_pods(settings, f"{labels.APP_COMPONENT}=gateway")
+    to_dns = {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": settings.dns_namespace}},
+                "podSelector": {"matchLabels": _pair(settings.dns_pod_label)},
+            }
+        ],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
     }
+    blocked = [*settings.cluster_pod_cidrs, *settings.cluster_service_cidrs, *settings.cluster_node_cidrs, *LINK_LOCAL]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -28,16 +72,9 @@ def render_network_policy(ws: WorkspaceModel, settings: Settings) -> dict:
             "podSelector": {},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
-                {"from": [from_ingress], "ports": [{"protocol": "TCP", "port": "ide"}]},
+                {"from": [from_ingress, from_prober], "ports": [{"protocol": "TCP", "port": "ide"}]},
                 {"from": [from_gateway], "ports": [{"protocol": "TCP", "port": "ssh"}]},
             ],
-            "egress": [
-                {
-                    "to": [
-                        {"ipBlock": {"cidr": "0.0.0.0/0", "except": METADATA_ADDRESSES}},
-                        {"ipBlock": {"cidr": "::/0", "except": METADATA_ADDRESSES_V6}},
-                    ]
-                }
-            ],
+            "egress": [to_dns, {"to": internet_blocks(blocked)}, *(_allowed(rule) for rule in ws.egress_allow)],
         },
     }

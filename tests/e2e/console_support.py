@@ -16,6 +16,7 @@ SYSTEM_NS = "cps1-console-test"
 ADMIN = "root"
 ADMIN_TOKEN = "cps1_c0c0c0c0c0c0_" + "a" * 40
 PROXY_HEADER = "X-Forwarded-User"
+PROXY_SECRET = "console-proxy-" + "s" * 20
 TEMPLATE = "console-python"
 APP = Path(__file__).resolve().parents[2] / "console" / "streamlit_app.py"
 
@@ -34,6 +35,7 @@ def running_api(env, run_dir: Path) -> Iterator[str]:  # type: ignore[no-untyped
             "CPS1_API_BOOTSTRAP_ADMIN": ADMIN,
             "CPS1_API_BOOTSTRAP_TOKEN": ADMIN_TOKEN,
             "CPS1_API_PROXY_USER_HEADER": PROXY_HEADER,
+            "CPS1_API_PROXY_SECRET": PROXY_SECRET,
         },
         app="api.wsgi:app",
     )

@@ -20,6 +20,7 @@ from tests.e2e.conftest import wait_until
 
 SYSTEM_NS = "cps1-api-test"
 ROOT_TOKEN = "cps1_a1b2c3d4e5f6_" + "r" * 40
+PROXY_SECRET = "api-test-proxy-" + "s" * 20
 GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFHvpng/GqwCDXQcQbNsiO7G+wS9DQT3CnGsFkBIO5sE alice@laptop"
 
 
@@ -42,6 +43,7 @@ def app(env):  # type: ignore[no-untyped-def]
         bootstrap_token=ROOT_TOKEN,
         proxy_user_header="X-Forwarded-User",
         proxy_trusted_networks=("127.0.0.1/32",),
+        proxy_secret=PROXY_SECRET,
     )
     ws.template(env, "api-python")
     return create_app(settings, Store(env.client, SYSTEM_NS))
@@ -87,7 +89,7 @@ def test_authentication_is_required(app) -> None:  # type: ignore[no-untyped-def
 
 
 def test_bootstrap_admin_and_users(root: Api, users: dict[str, Api]) -> None:
-    assert root.get("/me").json == {"name": "root", "admin": True, "keys": 0}
+    assert root.get("/me").json == {"name": "root", "admin": True, "keys": 0, "disabled": False, "limits": {}}
     assert users["alice"].get("/me").json["admin"] is False
     names = [u["name"] for u in root.get("/users").json["items"]]
     assert {"root", "alice", "bob"} <= set(names)
@@ -310,9 +312,12 @@ def test_tokens_are_shown_once_stored_hashed_and_revocable(env, app, users: dict
 
 def test_trusted_proxy_header_only_from_trusted_networks(app) -> None:  # type: ignore[no-untyped-def]
     client = app.test_client()
-    trusted = client.get("/api/v1/me", headers={"X-Forwarded-User": "carol"}, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    proxied = {"X-Forwarded-User": "carol", "X-CPS1-Proxy-Secret": PROXY_SECRET}
+    trusted = client.get("/api/v1/me", headers=proxied, environ_base={"REMOTE_ADDR": "127.0.0.1"})
     assert trusted.status_code == 200 and trusted.json["name"] == "carol"
-    spoofed = client.get("/api/v1/me", headers={"X-Forwarded-User": "root"}, environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    spoofed = client.get(
+        "/api/v1/me", headers={**proxied, "X-Forwarded-User": "root"}, environ_base={"REMOTE_ADDR": "10.1.2.3"}
+    )
     assert spoofed.status_code == 401
 
 
@@ -338,38 +343,21 @@ def test_health_metrics_and_openapi(app) -> None:  # type: ignore[no-untyped-def
 
 def test_ide_prober_records_heartbeats(env, users: dict[str, Api], alice_ws: str) -> None:  # type: ignore[no-untyped-def]
     """code-server cannot run on kwok's simulated pods; a loopback server answers its /healthz."""
-    import threading
     import time
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from api import prober
+    from tests.e2e.code_server import health_server
 
-    beat = int(time.time() * 1000) + 5000
-
-    class CodeServerHealth(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps({"status": "alive", "lastHeartbeat": beat}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), CodeServerHealth)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        wait_until(lambda: users["alice"].get(f"/workspaces/{alice_ws}").json["phase"] == "Running", what="Running")
+    wait_until(lambda: users["alice"].get(f"/workspaces/{alice_ws}").json["phase"] == "Running", what="Running")
+    time.sleep(1.1)  # activities have second precision: the heartbeat must be newer than the last
+    beat = int(time.time() * 1000)  # and not in the future, which the prober clamps to now
+    with health_server(lambda path: (200, {"status": "alive", "lastHeartbeat": beat}, {})) as (base, _):
         store = Store(env.client, SYSTEM_NS)
-        url = f"http://127.0.0.1:{server.server_address[1]}/healthz?ws={{workspace}}&ns={{namespace}}"
+        url = base + "/healthz?ws={workspace}&ns={namespace}"
         assert prober.probe_once(store, url) >= 1
         notes = ws.get(env, alice_ws)["metadata"]["annotations"]
         assert notes[crd.ANNOTATION_LAST_ACTIVITY_SOURCE] == "ide"
         assert prober.probe_once(store, url) == 0  # the same heartbeat is not recorded twice
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_openapi_document_matches_the_implementation(app, users: dict[str, Api]) -> None:  # type: ignore[no-untyped-def]

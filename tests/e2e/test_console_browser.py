@@ -202,7 +202,11 @@ def admin_pages(chromium: Browser, console_url: str) -> None:
 
 
 def test_the_proxy_identity_signs_in_without_a_token(chromium: Browser, proxied_console_url: str) -> None:
-    page = open_page(chromium, proxied_console_url, {support.PROXY_HEADER: "proxied-pat"})
+    page = open_page(
+        chromium,
+        proxied_console_url,
+        {support.PROXY_HEADER: "proxied-pat", "X-CPS1-Proxy-Secret": support.PROXY_SECRET},
+    )
     try:
         expect(page.get_by_text("Signed in as proxied-pat")).to_be_visible()
         expect(page.get_by_text("by your organisation's sign-in")).to_be_visible()

@@ -61,6 +61,8 @@ imagePullSecrets:
 
 {{- define "cps1.gatewayKeySecret" -}}{{ include "cps1.name" (dict "root" . "component" "gateway-upstream-key") }}{{- end -}}
 
+{{- define "cps1.hostKeySecret" -}}{{ include "cps1.name" (dict "root" . "component" "gateway-host-key") }}{{- end -}}
+
 {{- define "cps1.ideBaseURL" -}}
 {{- printf "%s://%s" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.host -}}
 {{- end -}}

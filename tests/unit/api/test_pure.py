@@ -3,7 +3,6 @@
 from datetime import UTC, datetime
 
 from api import activity, presenters, prober
-from api.settings import Settings
 from common import crd
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
@@ -12,7 +11,7 @@ NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 def test_heartbeat_newer_than_recorded_activity_is_recorded() -> None:
     ws = {"metadata": {"annotations": {crd.ANNOTATION_LAST_ACTIVITY: "2026-11-22T11:00:00Z"}}}
     beat = int(NOW.timestamp() * 1000) + 123
-    patch = prober.heartbeat_activity(ws, {"status": "alive", "lastHeartbeat": beat})
+    patch = prober.heartbeat_activity(ws, {"status": "alive", "lastHeartbeat": beat}, NOW)
     assert patch == {
         "metadata": {
             "annotations": {
@@ -26,16 +25,33 @@ def test_heartbeat_newer_than_recorded_activity_is_recorded() -> None:
 def test_stale_expired_or_malformed_heartbeats_are_ignored() -> None:
     ws = {"metadata": {"annotations": {crd.ANNOTATION_LAST_ACTIVITY: "2026-11-22T12:00:00Z"}}}
     old = int(NOW.timestamp() * 1000)
-    assert prober.heartbeat_activity(ws, {"status": "alive", "lastHeartbeat": old}) is None
-    assert prober.heartbeat_activity(ws, {"status": "expired", "lastHeartbeat": old + 10**6}) is None
+    assert prober.heartbeat_activity(ws, {"status": "alive", "lastHeartbeat": old}, NOW) is None
+    assert prober.heartbeat_activity(ws, {"status": "expired", "lastHeartbeat": old + 10**6}, NOW) is None
     for junk in (
         None,
         [],
         {"status": "alive"},
         {"status": "alive", "lastHeartbeat": "soon"},
         {"status": "alive", "lastHeartbeat": True},
+        {"status": "alive", "lastHeartbeat": 1e300},
+        {"status": "alive", "lastHeartbeat": 10**400},
     ):
-        assert prober.heartbeat_activity(ws, junk) is None
+        assert prober.heartbeat_activity(ws, junk, NOW) is None
+
+
+def test_heartbeats_from_the_future_are_clamped_to_now() -> None:
+    """A Workspace answering year 9999 must not push its last activity past today."""
+    ws = {"metadata": {"annotations": {crd.ANNOTATION_LAST_ACTIVITY: "2026-11-22T11:00:00Z"}}}
+    beat = int(datetime(9999, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    patch = prober.heartbeat_activity(ws, {"status": "alive", "lastHeartbeat": beat}, NOW)
+    assert patch is not None
+    assert patch["metadata"]["annotations"][crd.ANNOTATION_LAST_ACTIVITY] == "2026-11-22T12:00:00Z"
+
+
+def test_prober_uses_the_template_ide_port() -> None:
+    assert prober.ide_port({"spec": {"ports": {"ide": 3000}}}) == 3000
+    assert prober.ide_port({"spec": {}}) == prober.DEFAULT_IDE_PORT
+    assert prober.ide_port({"spec": {"ports": {"ide": "3000"}}}) == prober.DEFAULT_IDE_PORT
 
 
 def test_keep_alive_patch() -> None:
@@ -47,9 +63,3 @@ def test_keep_alive_patch() -> None:
 def test_workspace_presenter_fills_defaults() -> None:
     shown = presenters.workspace({"metadata": {"name": "w"}, "spec": {"owner": "a", "template": "t"}})
     assert shown["phase"] == "Pending" and shown["running"] is True and shown["conditions"] == []
-
-
-def test_proxy_trust_is_by_network_and_off_by_default() -> None:
-    assert not Settings().trusts_proxy("127.0.0.1")
-    on = Settings(proxy_user_header="X-Forwarded-User", proxy_trusted_networks=("10.0.0.0/8",))
-    assert on.trusts_proxy("10.2.3.4") and not on.trusts_proxy("192.168.1.1") and not on.trusts_proxy("junk")

@@ -110,7 +110,60 @@ def test_tls_and_ide_domain_reach_ingress_and_hooks() -> None:
         e["name"]: e.get("value")
         for e in by_name(docs, "Deployment", "-hooks")["spec"]["template"]["spec"]["containers"][0]["env"]
     }
-    assert env["CPS1_IDE_DOMAIN"] == "ws.example.com" and env["CPS1_INGRESS_TLS_SECRET"] == "cps1-tls"
+    assert env["CPS1_IDE_DOMAIN"] == "ws.example.com" and env["CPS1_IDE_TLS"] == "true"
+
+
+def env_of(docs: list[dict], deployment: str) -> dict:
+    containers = by_name(docs, "Deployment", deployment)["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in containers[0]["env"]}
+
+
+def rules_of(docs: list[dict], kind: str, suffix: str) -> list[dict]:
+    return list(by_name(docs, kind, suffix)["rules"])
+
+
+def test_only_the_api_may_write_secrets_in_the_system_namespace() -> None:
+    """Tokens are Secrets: an identity that can create Secrets could mint them. The gateway
+    reads only its host key, which the keygen hook makes; the prober has its own identity."""
+    docs = render()
+    gateway = rules_of(docs, "Role", "-gateway")
+    secret_rules = [r for r in gateway if "secrets" in r["resources"]]
+    assert secret_rules == [
+        {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["cps1-gateway-host-key"], "verbs": ["get"]}
+    ]
+    keygen = by_name(docs, "Job", "-gateway-keygen")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--host-key-secret=cps1-gateway-host-key" in keygen
+    prober = by_name(docs, "Deployment", "-ide-prober")["spec"]["template"]["spec"]
+    assert prober["serviceAccountName"] == "cps1-ide-prober"
+    assert all("secrets" not in r["resources"] for r in rules_of(docs, "ClusterRole", "-ide-prober"))
+
+
+def test_the_hooks_admit_only_metacontroller() -> None:
+    """A /sync answer carries a Workspace's secrets: no other pod may ask for one."""
+    for values in (None, CHART / "ci" / "no-metacontroller-values.yaml"):
+        policy = by_name(render(values), "NetworkPolicy", "-hooks")["spec"]["ingress"][0]["from"]
+        assert {} not in [peer.get("namespaceSelector") for peer in policy]
+        assert all("podSelector" in peer and peer["podSelector"]["matchLabels"] for peer in policy)
+
+
+def test_the_proxy_needs_its_secret_and_the_ingress_strips_identity() -> None:
+    out = run_helm(
+        "template", "cps1", str(CHART), "--kube-version", "1.36.3", "--set", "api.proxyUserHeader=X-Forwarded-User"
+    )
+    assert out.returncode != 0 and "api.proxySecretSecret" in out.stderr
+    docs = render(None, "api.proxyUserHeader=X-Forwarded-User", "api.proxySecretSecret=proxy")
+    assert env_of(docs, "-api")["CPS1_API_PROXY_SECRET"] == {"secretKeyRef": {"name": "proxy", "key": "secret"}}
+    snippet = by_name(docs, "Ingress", "cps1")["metadata"]["annotations"][
+        "nginx.ingress.kubernetes.io/configuration-snippet"
+    ]
+    assert snippet == 'more_clear_input_headers "X-Forwarded-User" "X-CPS1-Proxy-Secret";'
+
+
+def test_ides_get_their_own_origin_and_workspace_egress_ranges_by_default() -> None:
+    env = env_of(render(), "-hooks")
+    assert env["CPS1_IDE_DOMAIN"] == "ws.cps1.example.com"
+    assert env["CPS1_CLUSTER_SERVICE_CIDRS"] == "10.96.0.0/16"
+    assert env["CPS1_CLUSTER_POD_CIDRS"] == "10.244.0.0/16"
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,13 @@ def test_bad_quantities(text: object) -> None:
         parse_quantity(text)
 
 
+@pytest.mark.parametrize("text", ["9e999999Ki", "-9e999999", "9223372036854775808", "10Ei"])
+def test_out_of_range_quantities_are_value_errors(text: str) -> None:
+    """decimal.Overflow and friends would be a 500 in the api and a sync hook failing for ever."""
+    with pytest.raises(ValueError, match="out of range"):
+        parse_quantity(text)
+
+
 def test_workspace_names() -> None:
     assert names.workspace_name_error("a" * 60) is None
     assert "at most 60" in (names.workspace_name_error("a" * 61) or "")

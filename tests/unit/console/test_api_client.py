@@ -78,10 +78,11 @@ def test_a_name_stays_one_path_segment(server: str) -> None:
 def test_proxy_identity_is_sent_only_without_a_token(server: str) -> None:
     reply(200, {"name": "carol"})
     reply(200, {"name": "root"})
-    ApiClient(server, proxy_header="X-Forwarded-User", proxy_user="carol").me()
-    ApiClient(server, token=TOKEN, proxy_header="X-Forwarded-User", proxy_user="carol").me()
+    ApiClient(server, proxy_header="X-Forwarded-User", proxy_user="carol", proxy_secret="s3cret").me()
+    ApiClient(server, token=TOKEN, proxy_header="X-Forwarded-User", proxy_user="carol", proxy_secret="s3cret").me()
     assert Recorder.seen[0][2]["X-Forwarded-User"] == "carol" and "Authorization" not in Recorder.seen[0][2]
-    assert "X-Forwarded-User" not in Recorder.seen[1][2]
+    assert Recorder.seen[0][2]["X-CPS1-Proxy-Secret"] == "s3cret"
+    assert "X-Forwarded-User" not in Recorder.seen[1][2] and "X-CPS1-Proxy-Secret" not in Recorder.seen[1][2]
 
 
 def test_errors_carry_status_message_and_fields_but_never_the_token(server: str) -> None:

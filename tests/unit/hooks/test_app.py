@@ -1,5 +1,6 @@
 """The hooks HTTP layer: routes, the 200-versus-error policy, health and metrics."""
 
+import json
 import random
 
 import pytest
@@ -80,7 +81,7 @@ def test_health_and_metrics(client: FlaskClient, python_template: dict) -> None:
 
 def _mutate(rng: random.Random, value: object, depth: int = 0) -> object:
     """A random corruption of a JSON value: a wrong type, a removed key, or a changed scalar."""
-    junk = [None, 0, -1, "", "x" * 70, [], {}, True, 3.5, "2026-13-45T99:00:00Z"]
+    junk = [None, 0, -1, "", "x" * 70, [], {}, True, 3.5, "2026-13-45T99:00:00Z", *HOSTILE_VALUES]
     if isinstance(value, dict) and value and depth < 6:
         out = dict(value)
         key = rng.choice(sorted(out))
@@ -141,3 +142,62 @@ def test_fuzz_no_200_answer_omits_an_observed_volume(client: FlaskClient, python
                 if isinstance(holder, dict) and isinstance(holder.get("metadata"), dict):
                     assert ("Namespace", None, holder["metadata"].get("name")) in sent
     assert answered > 1000  # most corruptions are still answered, so the property was exercised
+
+
+# Values a user can write (spec fields, annotations) or an admin can put in a template, chosen
+# to break arithmetic: decimal overflow, out-of-range dates and durations, strings for numbers.
+HOSTILE_VALUES = [
+    "9e999999Ki",
+    "-9e999999",
+    "1e-999999",
+    10**30,
+    -(10**30),
+    "9999-12-31T23:59:59Z",
+    "0001-01-01T00:00:00Z",
+    "+99999-01-01T00:00:00Z",
+    "abc",
+    1e308,
+]
+USER_WRITABLE = [
+    ("parent", "spec", "storage", "size"),
+    ("parent", "spec", "parameters", "cpu"),
+    ("parent", "spec", "idleTimeoutSeconds"),
+    ("parent", "metadata", "annotations", "cps1.io/last-activity"),
+    ("parent", "metadata", "annotations", "cps1.io/keep-alive-until"),
+    ("parent", "metadata", "creationTimestamp"),
+    ("parent", "status", "lastStartTime"),
+]
+
+
+def _set(body: dict, path: tuple[str, ...], value: object) -> dict:
+    out = json.loads(json.dumps(body))
+    node = out
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node[path[-1]] = value
+    return out
+
+
+@pytest.mark.parametrize("path", USER_WRITABLE, ids="/".join)
+def test_hostile_user_values_never_answer_500(client: FlaskClient, python_template: dict, path: tuple) -> None:
+    """A user's value must end in a Failed status or be ignored, never in a 500 that stops the
+    Workspace's reconciliation (stop, idle policy) for good."""
+    _, children = factories.converged(parent(), python_template)
+    body = factories.request_body(children, python_template)
+    for value in HOSTILE_VALUES:
+        response = client.post("/sync", json=_set(body, path, value))
+        assert response.status_code == 200, (path, value, response.get_json())
+        assert any(c["kind"] == "PersistentVolumeClaim" for c in response.get_json()["children"])
+
+
+@pytest.mark.parametrize("bound", ["min", "max"])
+def test_template_bounds_of_the_wrong_type_are_a_failed_status(
+    client: FlaskClient, python_template: dict, bound: str
+) -> None:
+    template = json.loads(json.dumps(python_template))
+    template["spec"]["parameters"] = [{"name": "port", "type": "int", "default": 3, bound: "three"}]
+    _, children = factories.converged(parent(), python_template)
+    response = client.post("/sync", json=factories.request_body(children, template))
+    assert response.status_code == 200
+    assert response.get_json()["status"]["phase"] == "Failed"
+    assert "unreadable" in response.get_json()["status"]["message"]

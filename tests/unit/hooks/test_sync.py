@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from common import crd
+from common.timefmt import format_time
 from hooks.reconcile import workspace
 from hooks.render import observed
 from tests.unit.hooks import factories
@@ -326,3 +327,31 @@ def test_namespace_retained_by_an_earlier_workspace_fails_readably(python_templa
     ours["metadata"]["ownerReferences"] = [{"uid": parent()["metadata"]["uid"]}]
     seen[observed.NAMESPACE] = {"ws-alice-dev": ours}
     assert workspace.sync(parent(), children_map([]), seen, NOW, SETTINGS)["status"]["phase"] == crd.PHASE_PENDING
+
+
+def test_idle_policy_ignores_activity_far_in_the_future() -> None:
+    """A heartbeat or annotation in year 9999 neither keeps the Workspace alive for ever nor
+    overflows the deadline arithmetic; a little clock skew counts as now."""
+    from hooks.reconcile import idle
+
+    def deadline(last: str) -> object:
+        ws = {"metadata": {"annotations": {"cps1.io/last-activity": last}}}
+        return idle.idle_deadline(idle.activity_of(ws, NOW), None, NOW - timedelta(hours=2), 3600, NOW)
+
+    assert deadline("9999-12-31T23:59:59Z") == NOW - timedelta(hours=1)
+    assert deadline(format_time(NOW + timedelta(minutes=2))) == NOW + timedelta(hours=1)
+    ws = {"metadata": {"annotations": {}}}
+    assert idle.idle_deadline(idle.activity_of(ws, NOW), NOW, None, 10**30, NOW) is None
+
+
+def test_a_workspace_over_its_template_maxima_fails_readably(python_template: dict) -> None:
+    python_template["spec"]["storage"]["maxSize"] = "20Gi"
+    python_template["spec"]["maxIdleTimeoutSeconds"] = 7200
+    body = parent(storage={"size": "999999Ei"}, idleTimeoutSeconds=0)
+    answer = workspace.sync(body, children_map([]), related(python_template), NOW, SETTINGS)
+    assert answer["status"]["phase"] == "Failed"
+    assert (
+        "above this template's maximum of 20Gi" in answer["status"]["message"]
+        or "out of range" in answer["status"]["message"]
+    )
+    assert "0 (never) is not allowed" in answer["status"]["message"]

@@ -1,0 +1,53 @@
+"""What a template's admin lets its Workspaces ask for: the largest home volume and the longest
+idle timeout. Checked in the hooks (a Failed status) and in the api (a 422) with the same
+words, so a user sees one message wherever the Workspace was written."""
+
+from common.quantity import parse_quantity
+
+DEFAULT_IDLE_SECONDS = 3600
+DEFAULT_STORAGE = "10Gi"
+
+
+def effective_idle_seconds(spec: dict, template_spec: dict) -> object:
+    idle = spec.get("idleTimeoutSeconds")
+    return idle if idle is not None else template_spec.get("idleTimeoutSeconds", DEFAULT_IDLE_SECONDS)
+
+
+def effective_storage(spec: dict, template_spec: dict) -> object:
+    return (
+        (spec.get("storage") or {}).get("size") or (template_spec.get("storage") or {}).get("size") or DEFAULT_STORAGE
+    )
+
+
+def _storage_problem(size: object, maximum: object) -> str | None:
+    try:
+        too_big = parse_quantity(size) > parse_quantity(maximum)
+    except ValueError as err:
+        return f"storage size: {err}"
+    return f"storage size {size} is above this template's maximum of {maximum}" if too_big else None
+
+
+def _idle_problem(idle: object, maximum: object) -> str | None:
+    if not isinstance(idle, int) or isinstance(idle, bool):
+        return None  # not a number at all: the schema's (or the hooks' model's) finding
+    if idle == 0:
+        return f"this template stops idle Workspaces after at most {maximum} seconds; 0 (never) is not allowed"
+    if isinstance(maximum, int) and idle > maximum:
+        return f"idleTimeoutSeconds {idle} is above this template's maximum of {maximum}"
+    return None
+
+
+def template_limit_problems(spec: dict, template_spec: dict) -> dict[str, str]:
+    """Field -> why the Workspace `spec` asks for more than its template allows."""
+    problems: dict[str, str] = {}
+    max_size = (template_spec.get("storage") or {}).get("maxSize")
+    if max_size is not None:
+        problem = _storage_problem(effective_storage(spec, template_spec), max_size)
+        if problem:
+            problems["storage.size"] = problem
+    max_idle = template_spec.get("maxIdleTimeoutSeconds")
+    if max_idle is not None:
+        problem = _idle_problem(effective_idle_seconds(spec, template_spec), max_idle)
+        if problem:
+            problems["idleTimeoutSeconds"] = problem
+    return problems
