@@ -17,7 +17,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from cps1.localcluster import processes
+from cps1.localcluster import credentials, node, processes
 from cps1.localcluster.processes import LOOPBACK, Process, free_port, http_ok
 
 BUILD_SCRIPT = Path(__file__).with_name("build.sh")
@@ -50,7 +50,8 @@ def binaries(components: tuple[str, ...] = ("kubernetes", "etcd", "kwok", "metac
     return {name: Path(path) for name, path in dirs.items()}
 
 
-def node_manifest(name: str) -> dict:
+def node_manifest(name: str, tainted: bool = False) -> dict:
+    """A kwok node; `tainted` while a real node runs, so only pods that tolerate it land here."""
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -69,6 +70,7 @@ def node_manifest(name: str) -> dict:
             "capacity": {"cpu": "256", "memory": "1Ti", "pods": "1000"},
             "addresses": [{"type": "Hostname", "address": "localhost"}],
         },
+        "spec": {"taints": [node.KWOK_TAINT] if tainted else []},
     }
 
 
@@ -82,6 +84,7 @@ class LocalCluster:
     metacontroller_qps: float = 50
     metacontroller_burst: int = 100
     timeout: float = 90.0
+    real_node: bool = False
     procs: list[Process] = field(default_factory=list)
     ports: dict[str, int] = field(default_factory=dict)
     token: str = ""
@@ -97,7 +100,8 @@ class LocalCluster:
     def _log(self, name: str) -> Path:
         return self.run_dir / "logs" / f"{name}.log"
 
-    def _write_credentials(self) -> None:
+    def _write_credentials(self) -> list[str]:
+        """The service-account key and the token file; returns the API server's extra flags."""
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         (self.run_dir / "sa.key").write_bytes(
             key.private_bytes(
@@ -107,27 +111,17 @@ class LocalCluster:
             )
         )
         self.token = secrets.token_hex(24)
-        (self.run_dir / "tokens.csv").write_text(f"{self.token},admin,admin,system:masters\n")
+        lines, flags = [f"{self.token},admin,admin,system:masters\n"], []
+        if self.real_node:
+            node_lines, flags = node.prepare(self.run_dir, self.server, self.run_dir / "certs" / "apiserver.crt")
+            lines += node_lines
+        (self.run_dir / "tokens.csv").write_text("".join(lines))
         os.chmod(self.run_dir / "sa.key", 0o600)
         os.chmod(self.run_dir / "tokens.csv", 0o600)
+        return flags
 
     def _write_kubeconfig(self) -> None:
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "cps1-local",
-                    "cluster": {
-                        "server": self.server,
-                        "certificate-authority": str(self.run_dir / "certs" / "apiserver.crt"),
-                    },
-                }
-            ],
-            "users": [{"name": "admin", "user": {"token": self.token}}],
-            "contexts": [{"name": "cps1-local", "context": {"cluster": "cps1-local", "user": "admin"}}],
-            "current-context": "cps1-local",
-        }
+        config = credentials.kubeconfig(self.server, self.run_dir / "certs" / "apiserver.crt", self.token)
         self.kubeconfig.write_text(yaml.safe_dump(config))
         os.chmod(self.kubeconfig, 0o600)
 
@@ -151,9 +145,9 @@ class LocalCluster:
         k8s, run = bins["kubernetes"], self.run_dir
         run.mkdir(parents=True, exist_ok=True)
         (run / "home").mkdir(exist_ok=True)
-        self._write_credentials()
         for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "metacontroller"):
             self.ports[name] = free_port()
+        apiserver_flags = self._write_credentials()
         p = self.ports
         # kwok reads ~/.kwok/kwok.yaml when present: give every component an empty HOME.
         env = {"HOME": str(run / "home")}
@@ -190,13 +184,14 @@ class LocalCluster:
                         f"--advertise-address={LOOPBACK}",
                         f"--cert-dir={run / 'certs'}",
                         f"--token-auth-file={run / 'tokens.csv'}",
-                        "--authorization-mode=RBAC",
+                        "--authorization-mode=Node,RBAC",
                         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                         f"--service-account-key-file={run / 'sa.key'}",
                         f"--service-account-signing-key-file={run / 'sa.key'}",
-                        "--service-cluster-ip-range=10.96.0.0/16",
+                        f"--service-cluster-ip-range={node.SERVICE_CIDR}",
                         "--endpoint-reconciler-type=none",
-                        "--kubelet-preferred-address-types=Hostname",
+                        "--kubelet-preferred-address-types=InternalIP,Hostname",
+                        *apiserver_flags,
                         "--allow-privileged=true",
                         "--profiling=false",
                         "--v=1",
@@ -253,7 +248,7 @@ class LocalCluster:
                     [
                         str(bins["kwok"] / "kwok"),
                         kcfg,
-                        "--manage-all-nodes=true",
+                        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                         *stages,
                     ],
                     self._log("kwok"),
@@ -279,6 +274,8 @@ class LocalCluster:
                     lambda: http_ok(f"http://{LOOPBACK}:{p['metacontroller']}/metrics"),
                 )
             )
+            if self.real_node:
+                node.start(self)
         except BaseException:
             self.stop()
             raise
@@ -290,11 +287,12 @@ class LocalCluster:
 
         client = kube.dynamic_client(self.kubeconfig)
         docs = list(yaml.safe_load_all((metacontroller_dir / "metacontroller-crds-v1.yaml").read_text()))
-        for doc in [*docs, STORAGE_CLASS, *(node_manifest(f"kwok-node-{i}") for i in range(self.nodes))]:
+        kwok_nodes = [node_manifest(f"kwok-node-{i}", self.real_node) for i in range(self.nodes)]
+        for doc in [*docs, STORAGE_CLASS, *kwok_nodes]:
             if doc:
                 kube.apply(client, doc)
         kube.wait_for(
-            lambda: kube.nodes_ready(client, self.nodes),
+            lambda: kube.nodes_ready(client, self.nodes, tolerated=(node.KWOK_TAINT["key"],)),
             self.timeout,
             f"kwok did not make {self.nodes} node(s) Ready and schedulable; last lines of "
             f"{self._log('kwok')}:\n{processes.tail(self._log('kwok'))}",
@@ -309,6 +307,8 @@ class LocalCluster:
 
     def stop(self) -> None:
         """Stop every process this cluster started, newest first, by PID."""
+        if self.real_node:
+            node.stop(self)
         for proc in reversed(self.procs):
             proc.stop()
         self.procs.clear()

@@ -1,0 +1,74 @@
+"""The real node's configuration documents, as rendered (the e2e tier checks them as run)."""
+
+import ipaddress
+import tomllib
+from pathlib import Path
+
+from cps1.localcluster import credentials, node
+from cps1.localcluster.cluster import node_manifest
+
+PATHS = node.Paths(Path("/run-dir"))
+BINS = {"runc": Path("/bin-runc"), "cni": Path("/bin-cni")}
+
+
+def test_cni_gives_pods_no_way_off_the_machine() -> None:
+    bridge = node.cni_conflist(PATHS)["plugins"][0]
+    assert bridge["bridge"] == node.BRIDGE
+    assert (bridge["isGateway"], bridge["isDefaultGateway"], bridge["ipMasq"]) == (True, False, False)
+    routes = [ipaddress.ip_network(r["dst"]) for r in bridge["ipam"]["routes"]]
+    assert routes == [ipaddress.ip_network(node.SERVICE_CIDR)]
+    assert bridge["ipam"]["ranges"][0][0]["gateway"] == node.NODE_IP
+    assert ipaddress.ip_address(node.NODE_IP) in ipaddress.ip_network(node.POD_CIDR)
+    assert bridge["ipam"]["dataDir"].startswith("/run-dir/")
+
+
+def test_containerd_keeps_everything_in_the_run_dir() -> None:
+    config = tomllib.loads(node.containerd_config(PATHS, BINS, "cps1.local/pause:abc"))
+    assert config["version"] == 3
+    assert config["root"].startswith("/run-dir/") and config["state"].startswith("/run-dir/")
+    assert config["grpc"]["address"] == str(PATHS.socket)
+    runtime = config["plugins"]["io.containerd.cri.v1.runtime"]
+    assert runtime["restrict_oom_score_adj"] is True
+    assert runtime["netns_mounts_under_state_dir"] is True
+    runc = runtime["containerd"]["runtimes"]["runc"]["options"]
+    assert runc == {"BinaryName": "/bin-runc/runc", "SystemdCgroup": False}
+    assert runtime["cni"] == {"bin_dirs": ["/bin-cni"], "conf_dir": str(PATHS.cni_conf_dir)}
+    assert config["plugins"]["io.containerd.cri.v1.images"]["pinned_images"]["sandbox"] == "cps1.local/pause:abc"
+    assert config["plugins"]["io.containerd.grpc.v1.cri"]["stream_server_address"] == "127.0.0.1"
+    assert "io.containerd.nri.v1.nri" in config["disabled_plugins"]
+
+
+def test_kubelet_serves_on_the_node_address_to_certificate_holders_only() -> None:
+    config = node.kubelet_config(PATHS, 12345)
+    assert config["address"] == node.NODE_IP
+    assert config["healthzBindAddress"] == "127.0.0.1"
+    assert config["readOnlyPort"] == 0
+    assert config["authentication"]["anonymous"] == {"enabled": False}
+    assert config["authentication"]["webhook"] == {"enabled": False}
+    assert config["authentication"]["x509"]["clientCAFile"].startswith("/run-dir/")
+    assert (config["cgroupDriver"], config["failCgroupV1"], config["failSwapOn"]) == ("cgroupfs", False, False)
+    assert config["evictionHard"] == {}
+
+
+def test_kube_proxy_binds_loopback_and_node_address_only() -> None:
+    config = node.kube_proxy_config(PATHS, 1, 2)
+    assert config["mode"] == "iptables"
+    assert config["healthzBindAddress"] == "127.0.0.1:1" and config["metricsBindAddress"] == "127.0.0.1:2"
+    assert config["nodePortAddresses"] == [f"{node.NODE_IP}/32"]
+
+
+def test_kwok_nodes_are_tainted_only_beside_a_real_node() -> None:
+    assert node_manifest("k", tainted=True)["spec"]["taints"] == [node.KWOK_TAINT]
+    assert node_manifest("k")["spec"]["taints"] == []
+    assert node_manifest("k")["metadata"]["annotations"] == {"kwok.x-k8s.io/node": "fake"}
+
+
+def test_token_line_and_certificates(tmp_path: Path) -> None:
+    token, line = credentials.token_line("system:node:n", ("system:nodes",))
+    assert line == f'{token},system:node:n,system:node:n,"system:nodes"\n'
+    lines, flags = node.prepare(tmp_path, "https://127.0.0.1:1", tmp_path / "ca.crt")
+    assert len(lines) == 3
+    for name in ("ca", "kubelet", "apiserver-kubelet-client"):
+        assert (tmp_path / "node" / "pki" / f"{name}.crt").exists()
+        assert (tmp_path / "node" / "pki" / f"{name}.key").stat().st_mode & 0o077 == 0
+    assert any(f.startswith("--kubelet-certificate-authority=") for f in flags)
