@@ -76,7 +76,8 @@ def up(args: argparse.Namespace) -> int:
     except BaseException:
         cluster.stop()
         raise
-    print(f"""CPS1 is running on a local control plane.
+    nodes = "a real node (cps1-node, pods really run) and " if args.real_node else ""
+    print(f"""CPS1 is running on a local control plane with {nodes}{args.nodes} simulated node(s).
     export KUBECONFIG={cluster.kubeconfig}
     hooks:      {hooks_url}  (/healthz /readyz /metrics)
     api:        {api_url}/api/v1  (OpenAPI: {api_url}/api/v1/openapi.json)

@@ -100,8 +100,7 @@ class LocalCluster:
     def _log(self, name: str) -> Path:
         return self.run_dir / "logs" / f"{name}.log"
 
-    def _write_credentials(self) -> list[str]:
-        """The service-account key and the token file; returns the API server's extra flags."""
+    def _write_credentials(self) -> None:
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         (self.run_dir / "sa.key").write_bytes(
             key.private_bytes(
@@ -111,14 +110,10 @@ class LocalCluster:
             )
         )
         self.token = secrets.token_hex(24)
-        lines, flags = [f"{self.token},admin,admin,system:masters\n"], []
-        if self.real_node:
-            node_lines, flags = node.prepare(self.run_dir, self.server, self.run_dir / "certs" / "apiserver.crt")
-            lines += node_lines
+        lines = [f"{self.token},admin,admin,system:masters\n", *(node.prepare(self.run_dir) if self.real_node else [])]
         (self.run_dir / "tokens.csv").write_text("".join(lines))
         os.chmod(self.run_dir / "sa.key", 0o600)
         os.chmod(self.run_dir / "tokens.csv", 0o600)
-        return flags
 
     def _write_kubeconfig(self) -> None:
         config = credentials.kubeconfig(self.server, self.run_dir / "certs" / "apiserver.crt", self.token)
@@ -145,9 +140,9 @@ class LocalCluster:
         k8s, run = bins["kubernetes"], self.run_dir
         run.mkdir(parents=True, exist_ok=True)
         (run / "home").mkdir(exist_ok=True)
+        self._write_credentials()
         for name in ("etcd", "etcd-peer", "apiserver", "controller-manager", "scheduler", "metacontroller"):
             self.ports[name] = free_port()
-        apiserver_flags = self._write_credentials()
         p = self.ports
         # kwok reads ~/.kwok/kwok.yaml when present: give every component an empty HOME.
         env = {"HOME": str(run / "home")}
@@ -191,7 +186,7 @@ class LocalCluster:
                         f"--service-cluster-ip-range={node.SERVICE_CIDR}",
                         "--endpoint-reconciler-type=none",
                         "--kubelet-preferred-address-types=InternalIP,Hostname",
-                        *apiserver_flags,
+                        *(node.apiserver_flags(run) if self.real_node else []),
                         "--allow-privileged=true",
                         "--profiling=false",
                         "--v=1",

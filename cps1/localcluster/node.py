@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ POD_CIDR = "10.244.0.0/24"
 NODE_IP = "10.244.0.1"
 SERVICE_CIDR = "10.96.0.0/16"
 KUBELET_PORT = 10250
+AGENTS = ("containerd", "kubelet", "kube-proxy", "kube-router")
 COMPONENTS = ("kubelet", "containerd", "runc", "cni", "kube-router", "static-images")
 # kwok's nodes carry this taint while a real node runs, so ordinary pods land on the real one;
 # workloads meant for the simulated nodes (scale benchmarks) tolerate it.
@@ -77,7 +79,7 @@ def node_binaries() -> dict[str, Path]:
 
 
 class NodeBusy(RuntimeError):
-    """Another live run already has this machine's real node."""
+    """This machine cannot run the node now: another live run has it, or we are not root."""
 
 
 @dataclass(frozen=True)
@@ -243,34 +245,47 @@ def kube_proxy_config(paths: Paths, healthz_port: int, metrics_port: int) -> dic
     }
 
 
-def apiserver_flags(paths: Paths) -> list[str]:
-    """What the API server needs to dial the kubelet for logs and exec, and to authorize it."""
+def apiserver_flags(run_dir: Path) -> list[str]:
+    """What the API server needs to dial the kubelet for logs and exec, and to verify it."""
+    pki = Paths(run_dir).pki
     return [
-        f"--kubelet-client-certificate={paths.pki / 'apiserver-kubelet-client.crt'}",
-        f"--kubelet-client-key={paths.pki / 'apiserver-kubelet-client.key'}",
-        f"--kubelet-certificate-authority={paths.pki / 'ca.crt'}",
+        f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+        f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+        f"--kubelet-certificate-authority={pki / 'ca.crt'}",
     ]
 
 
-def prepare(run_dir: Path, server: str, ca_file: Path) -> tuple[list[str], list[str]]:
-    """Before the API server starts: the node's certificates and kubeconfigs. Returns the
-    token lines to add to the API server's token file and the API server's extra flags."""
+# Who each agent is to the API server: the kubelet a node (Node authorizer), kube-proxy the
+# user that default RBAC binds to system:node-proxier, kube-router our read-only ClusterRole.
+IDENTITIES = {
+    "kubelet": (f"system:node:{NAME}", ("system:nodes",)),
+    "kube-proxy": ("system:kube-proxy", ()),
+    "kube-router": (KUBE_ROUTER_USER, ()),
+}
+
+
+def prepare(run_dir: Path) -> list[str]:
+    """Before the API server starts: the node's certificates and its agents' tokens (kept for
+    their kubeconfigs). Returns the lines to add to the API server's token file."""
     paths = Paths(run_dir)
     paths.pki.mkdir(parents=True, exist_ok=True)
     ca = credentials.write_ca(paths.pki, "ca")
     credentials.write_leaf(paths.pki, "kubelet", ca, server_ips=(NODE_IP,))
     credentials.write_leaf(paths.pki, "apiserver-kubelet-client", ca)
-    lines = []
-    for user, groups, file in (
-        (f"system:node:{NAME}", ("system:nodes",), "kubelet"),
-        ("system:kube-proxy", (), "kube-proxy"),
-        (KUBE_ROUTER_USER, (), "kube-router"),
-    ):
-        token, line = credentials.token_line(user, groups)
+    tokens, lines = {}, []
+    for agent, (user, groups) in IDENTITIES.items():
+        tokens[agent], line = credentials.token_line(user, groups)
         lines.append(line)
-        doc = credentials.kubeconfig(server, ca_file, token, user)
-        credentials.write_private(paths.kubeconfig(file), yaml.safe_dump(doc).encode())
-    return lines, apiserver_flags(paths)
+    credentials.write_private(paths.pki / "tokens.json", json.dumps(tokens).encode())
+    return lines
+
+
+def _write_kubeconfigs(cluster: "LocalCluster", paths: Paths) -> None:
+    tokens = json.loads((paths.pki / "tokens.json").read_text())
+    ca = cluster.run_dir / "certs" / "apiserver.crt"
+    for agent, (user, _) in IDENTITIES.items():
+        doc = credentials.kubeconfig(cluster.server, ca, tokens[agent], user)
+        credentials.write_private(paths.kubeconfig(agent), yaml.safe_dump(doc).encode())
 
 
 def _run(argv: list[str], check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -338,7 +353,7 @@ def _ours(pid: int, run_dir: Path) -> bool:
     return any(str(run_dir) in arg for arg in _cmdline(pid))
 
 
-def _pod_pids() -> list[int]:
+def pod_pids() -> list[int]:
     """Processes in the kubelet's pod cgroups (one real node per machine: they are ours)."""
     found = []
     for pid in _pids():
@@ -348,7 +363,7 @@ def _pod_pids() -> list[int]:
     return found
 
 
-def _shim_pids(paths: Paths) -> list[int]:
+def shim_pids(paths: Paths) -> list[int]:
     """containerd's runc shims for this run's containerd (they name its socket)."""
     return [
         pid
@@ -406,15 +421,17 @@ def cleanup(run_dir: Path, pids: dict[str, int], bins: dict[str, Path]) -> None:
     containerd and its shims by PID, the pods' processes, mounts, network namespaces, the
     bridge, the iptables rules of kube-proxy, kube-router and CPS1, the pod cgroups."""
     paths = Paths(run_dir)
-    for name in ("kube-router", "kube-proxy", "kubelet"):
+    for name in reversed(AGENTS[1:]):  # the agents before containerd, newest first
         if (pid := pids.get(name)) and _ours(pid, run_dir):
             processes.stop_pid(pid)
     _kill_tasks(bins, paths)
     if (pid := pids.get("containerd")) and _ours(pid, run_dir):
         processes.stop_pid(pid)
-    _kill(_shim_pids(paths))
-    _kill(_pod_pids())
+    _kill(shim_pids(paths))
+    _kill(pod_pids())
     _unmount_all(run_dir)
+    for runtime_state in (paths.root / "containerd" / "state", paths.root / "cni" / "ipam"):
+        shutil.rmtree(runtime_state, ignore_errors=True)  # of dead sandboxes only, now
     _ok([str(bins["kubelet"] / "kube-proxy"), "--cleanup"])
     _ok([str(bins["kube-router"] / "kube-router"), "--cleanup-config"])
     claim = _read_claim()
@@ -449,6 +466,8 @@ def _saved_pids(run_dir: Path) -> dict[str, int]:
 def _claim(run_dir: Path, bins: dict[str, Path]) -> None:
     """Take this machine's real node for `run_dir`: refuse while another run's node lives;
     clean up after one that crashed."""
+    if os.geteuid() != 0:
+        raise NodeBusy("the real node needs root (a bridge, iptables rules, mounts); run as root or without it")
     CLAIM_DIR.mkdir(parents=True, exist_ok=True)
     with open(CLAIM_DIR / "node.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -475,7 +494,7 @@ def import_image(cluster: "LocalCluster", archive: Path) -> None:
     _run(_ctr(bins, Paths(cluster.run_dir), "images", "import", str(archive)), timeout=600)
 
 
-def static_image(cluster: "LocalCluster", name: str) -> str:
+def static_image(name: str) -> str:
     """The reference of one of our static images (images/NAME), as imported into the node."""
     return (node_binaries()["static-images"] / f"{name}.ref").read_text().strip()
 
@@ -496,10 +515,12 @@ def start(cluster: "LocalCluster") -> None:
     bins = node_binaries()
     paths = Paths(cluster.run_dir)
     _claim(cluster.run_dir, bins)
+    cluster.procs[:] = [p for p in cluster.procs if p.name not in AGENTS]  # a restart replaces them
     log = cluster.run_dir / "logs"
+    _write_kubeconfigs(cluster, paths)
     paths.cni_conf_dir.mkdir(parents=True, exist_ok=True)
     (paths.cni_conf_dir / "10-cps1.conflist").write_text(json.dumps(cni_conflist(paths), indent=2))
-    sandbox = static_image(cluster, "pause")
+    sandbox = static_image("pause")
     paths.containerd_config.write_text(containerd_config(paths, bins, sandbox))
     system_path = os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
     cluster.launch(
@@ -593,6 +614,6 @@ def stop(cluster: "LocalCluster") -> None:
     after NodeBusy, the other run's node is left alone); the control plane keeps running."""
     if _read_claim().get("run_dir") == str(cluster.run_dir):
         cleanup(cluster.run_dir, {p.name: p.pid for p in cluster.procs if p.pid}, node_binaries())
-    for name in ("kube-router", "kube-proxy", "kubelet", "containerd"):
+    for name in reversed(AGENTS):
         with contextlib.suppress(StopIteration):
             cluster.process(name).stop()

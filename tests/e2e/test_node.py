@@ -10,6 +10,7 @@ import json
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -51,7 +52,7 @@ def kubectl(cluster: LocalCluster, *args: str, check: bool = True) -> subprocess
     return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=60)
 
 
-def netcheck_pod(cluster: LocalCluster, name: str, labels: dict[str, str]) -> dict:
+def netcheck_pod(name: str, labels: dict[str, str]) -> dict:
     """A pod of our netcheck image serving TCP 8080, Ready when the port answers."""
     return {
         "apiVersion": "v1",
@@ -64,7 +65,7 @@ def netcheck_pod(cluster: LocalCluster, name: str, labels: dict[str, str]) -> di
             "containers": [
                 {
                     "name": "netcheck",
-                    "image": node.static_image(cluster, "netcheck"),
+                    "image": node.static_image("netcheck"),
                     "imagePullPolicy": "Never",
                     "args": ["serve", "8080"],
                     "ports": [{"containerPort": 8080}],
@@ -77,8 +78,8 @@ def netcheck_pod(cluster: LocalCluster, name: str, labels: dict[str, str]) -> di
     }
 
 
-def ready_pod(client, cluster: LocalCluster, name: str, labels: dict[str, str]) -> dict:  # type: ignore[no-untyped-def]
-    kube.apply(client, netcheck_pod(cluster, name, labels))
+def ready_pod(client, name: str, labels: dict[str, str]) -> dict:  # type: ignore[no-untyped-def]
+    kube.apply(client, netcheck_pod(name, labels))
 
     def ready() -> dict | None:
         pod = kube.get(client, "v1", "Pod", name, NS) or {}
@@ -95,7 +96,7 @@ def probe(cluster: LocalCluster, pod: str, address: str) -> bool:
 
 def test_restricted_pod_runs_on_the_real_node_with_logs_and_exec(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
     started = time.monotonic()
-    pod = ready_pod(client, real_cluster, "hardened", {"app": "hardened"})
+    pod = ready_pod(client, "hardened", {"app": "hardened"})
     print(f"pod create -> Ready on the real node: {time.monotonic() - started:.1f}s")
     assert pod["spec"]["nodeName"] == node.NAME
     assert pod["status"]["phase"] == "Running"
@@ -117,7 +118,7 @@ def test_restricted_pod_runs_on_the_real_node_with_logs_and_exec(client, real_cl
 
 
 def test_pods_route_only_to_this_machine(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
-    ready_pod(client, real_cluster, "router", {"app": "router"})
+    ready_pod(client, "router", {"app": "router"})
     table = kubectl(real_cluster, "exec", "router", "--", "/netcheck", "cat", "/proc/net/route").stdout
     routes = []
     for line in table.splitlines()[1:]:
@@ -151,9 +152,9 @@ def test_pods_route_only_to_this_machine(client, real_cluster: LocalCluster) -> 
 
 
 def test_network_policy_is_enforced(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
-    server = ready_pod(client, real_cluster, "np-server", {"app": "np-server"})
-    ready_pod(client, real_cluster, "np-client", {"role": "client"})
-    ready_pod(client, real_cluster, "np-other", {"role": "other"})
+    server = ready_pod(client, "np-server", {"app": "np-server"})
+    ready_pod(client, "np-client", {"role": "client"})
+    ready_pod(client, "np-other", {"role": "other"})
     target = f"{server['status']['podIP']}:8080"
     assert probe(real_cluster, "np-client", target)
     assert probe(real_cluster, "np-other", target)
@@ -189,7 +190,7 @@ def test_network_policy_is_enforced(client, real_cluster: LocalCluster) -> None:
 
 
 def test_service_reaches_its_pod_through_kube_proxy(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
-    ready_pod(client, real_cluster, "svc-backend", {"app": "svc-backend"})
+    ready_pod(client, "svc-backend", {"app": "svc-backend"})
     service = kube.apply(
         client,
         {
@@ -210,3 +211,28 @@ def test_service_reaches_its_pod_through_kube_proxy(client, real_cluster: LocalC
             return b""
 
     assert wait_until(answers, timeout=30, what="the Service's ClusterIP to answer").startswith(b"ok svc-backend")
+
+
+def test_a_crashed_node_is_cleaned_up_by_the_next_start(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
+    """Last in this module: SIGKILL every node agent (a crash leaves shims, containers,
+    mounts); starting the node again in the same run cleans that up and runs the pod again."""
+    ready_pod(client, "survivor", {"app": "survivor"})
+    paths = node.Paths(real_cluster.run_dir)
+    before = set(node.pod_pids())
+    shims = node.shim_pids(paths)
+    assert before and shims
+    for name in reversed(node.AGENTS):
+        real_cluster.kill(name)
+    assert set(node.pod_pids()) == before  # the crash left the containers running
+
+    started = time.monotonic()
+    node.start(real_cluster)
+    print(f"real node restart after a crash, to Ready: {time.monotonic() - started:.1f}s")
+    assert not any(Path(f"/proc/{pid}").exists() for pid in before | set(shims))
+    uid = kube.get(client, "v1", "Pod", "survivor", NS)["metadata"]["uid"]
+    wait_until(
+        lambda: probe(real_cluster, "survivor", "127.0.0.1:8080") or None,
+        timeout=90,
+        what="the pod to run again after the restart",
+    )
+    assert kube.get(client, "v1", "Pod", "survivor", NS)["metadata"]["uid"] == uid

@@ -66,9 +66,10 @@ def test_kwok_nodes_are_tainted_only_beside_a_real_node() -> None:
 def test_token_line_and_certificates(tmp_path: Path) -> None:
     token, line = credentials.token_line("system:node:n", ("system:nodes",))
     assert line == f'{token},system:node:n,system:node:n,"system:nodes"\n'
-    lines, flags = node.prepare(tmp_path, "https://127.0.0.1:1", tmp_path / "ca.crt")
-    assert len(lines) == 3
+    lines = node.prepare(tmp_path)
+    assert [line.split(",")[1] for line in lines] == ["system:node:cps1-node", "system:kube-proxy", "cps1:kube-router"]
     for name in ("ca", "kubelet", "apiserver-kubelet-client"):
         assert (tmp_path / "node" / "pki" / f"{name}.crt").exists()
         assert (tmp_path / "node" / "pki" / f"{name}.key").stat().st_mode & 0o077 == 0
-    assert any(f.startswith("--kubelet-certificate-authority=") for f in flags)
+    flags = node.apiserver_flags(tmp_path)
+    assert f"--kubelet-certificate-authority={tmp_path / 'node' / 'pki' / 'ca.crt'}" in flags
