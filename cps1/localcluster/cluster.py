@@ -50,8 +50,7 @@ def binaries(components: tuple[str, ...] = ("kubernetes", "etcd", "kwok", "metac
     return {name: Path(path) for name, path in dirs.items()}
 
 
-def node_manifest(name: str, tainted: bool = False) -> dict:
-    """A kwok node; `tainted` while a real node runs, so only pods that tolerate it land here."""
+def node_manifest(name: str) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Node",
@@ -70,7 +69,6 @@ def node_manifest(name: str, tainted: bool = False) -> dict:
             "capacity": {"cpu": "256", "memory": "1Ti", "pods": "1000"},
             "addresses": [{"type": "Hostname", "address": "localhost"}],
         },
-        "spec": {"taints": [node.KWOK_TAINT] if tainted else []},
     }
 
 
@@ -282,7 +280,7 @@ class LocalCluster:
 
         client = kube.dynamic_client(self.kubeconfig)
         docs = list(yaml.safe_load_all((metacontroller_dir / "metacontroller-crds-v1.yaml").read_text()))
-        kwok_nodes = [node_manifest(f"kwok-node-{i}", self.real_node) for i in range(self.nodes)]
+        kwok_nodes = [node.beside_real(node_manifest(f"kwok-node-{i}"), self.real_node) for i in range(self.nodes)]
         for doc in [*docs, STORAGE_CLASS, *kwok_nodes]:
             if doc:
                 kube.apply(client, doc)

@@ -72,6 +72,11 @@ KUBE_ROUTER_RBAC = [
 ]
 
 
+def beside_real(kwok_node: dict, real_node: bool) -> dict:
+    """A kwok node, tainted when a real node runs beside it (so ordinary pods go there)."""
+    return {**kwok_node, "spec": {"taints": [KWOK_TAINT] if real_node else []}}
+
+
 def node_binaries() -> dict[str, Path]:
     from cps1.localcluster.cluster import binaries
 

@@ -58,8 +58,9 @@ def test_kube_proxy_binds_loopback_and_node_address_only() -> None:
 
 
 def test_kwok_nodes_are_tainted_only_beside_a_real_node() -> None:
-    assert node_manifest("k", tainted=True)["spec"]["taints"] == [node.KWOK_TAINT]
-    assert node_manifest("k")["spec"]["taints"] == []
+    assert node.beside_real(node_manifest("k"), True)["spec"]["taints"] == [node.KWOK_TAINT]
+    assert node.beside_real(node_manifest("k"), False)["spec"]["taints"] == []
+    # kwok manages only nodes with this annotation (--manage-nodes-with-annotation-selector)
     assert node_manifest("k")["metadata"]["annotations"] == {"kwok.x-k8s.io/node": "fake"}
 
 
