@@ -14,6 +14,7 @@ processes are gone (a crash) is cleaned up by the next one.
 
 import contextlib
 import fcntl
+import itertools
 import json
 import os
 import shutil
@@ -331,10 +332,46 @@ def _network_up() -> dict[str, str]:
     return previous
 
 
+def without_chains(saved: str, prefixes: tuple[str, ...]) -> str:
+    """An iptables-save dump without the chains whose names start with `prefixes` and without
+    every rule in or jumping to them."""
+
+    def ours(name: str) -> bool:
+        return name.startswith(prefixes)
+
+    def jumps(words: list[str]) -> bool:
+        return any(w in ("-j", "--jump", "-g", "--goto") and ours(n) for w, n in itertools.pairwise(words))
+
+    kept = []
+    for line in saved.splitlines():
+        words = line.split()
+        if line.startswith(":") and ours(line[1:]):
+            continue
+        if line.startswith("-A ") and (ours(words[1]) or jumps(words)):
+            continue
+        kept.append(line)
+    return "\n".join(kept) + "\n"
+
+
+def _drop_iptables_chains() -> None:
+    """Remove what the node put in the host's iptables: the chains of the kubelet, kube-proxy
+    and kube-router (all KUBE-*: one node per machine, so they are ours) and CPS1's, in both
+    address families; then kube-router's ipsets. (kube-router v2.1.0's own --cleanup-config
+    cleans nothing and then crashes.)"""
+    for save, restore in (("iptables-save", "iptables-restore"), ("ip6tables-save", "ip6tables-restore")):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            dump = _run([save]).stdout
+            cleaned = without_chains(dump, ("KUBE-", FIREWALL_CHAIN))
+            if cleaned.split() != dump.split():
+                subprocess.run([restore, "-w"], input=cleaned, text=True, check=True, capture_output=True, timeout=60)
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        for name in _run(["ipset", "list", "-n"]).stdout.split():
+            if name.startswith(("KUBE-", "kube-router")):
+                _ok(["ipset", "destroy", name])
+
+
 def _network_down(previous: dict[str, str]) -> None:
-    _ok(["iptables", "-w", "-D", "FORWARD", "-j", FIREWALL_CHAIN])
-    _ok(["iptables", "-w", "-F", FIREWALL_CHAIN])
-    _ok(["iptables", "-w", "-X", FIREWALL_CHAIN])
+    _drop_iptables_chains()
     _ok(["ip", "link", "del", BRIDGE])
     for key, value in previous.items():
         with contextlib.suppress(OSError):
@@ -437,8 +474,6 @@ def cleanup(run_dir: Path, pids: dict[str, int], bins: dict[str, Path]) -> None:
     _unmount_all(run_dir)
     for runtime_state in (paths.root / "containerd" / "state", paths.root / "cni" / "ipam"):
         shutil.rmtree(runtime_state, ignore_errors=True)  # of dead sandboxes only, now
-    _ok([str(bins["kubelet"] / "kube-proxy"), "--cleanup"])
-    _ok([str(bins["kube-router"] / "kube-router"), "--cleanup-config"])
     claim = _read_claim()
     _network_down(claim.get("sysctls", {}) if claim.get("run_dir") == str(run_dir) else {})
     _remove_pod_cgroups()

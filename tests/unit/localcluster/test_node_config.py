@@ -74,3 +74,27 @@ def test_token_line_and_certificates(tmp_path: Path) -> None:
         assert (tmp_path / "node" / "pki" / f"{name}.key").stat().st_mode & 0o077 == 0
     flags = node.apiserver_flags(tmp_path)
     assert f"--kubelet-certificate-authority={tmp_path / 'node' / 'pki' / 'ca.crt'}" in flags
+
+
+def test_iptables_cleanup_drops_only_the_node_chains() -> None:
+    saved = """*filter
+:INPUT ACCEPT [1:2]
+:KUBE-FIREWALL - [0:0]
+:CPS1-NODE-FORWARD - [0:0]
+:OTHER - [0:0]
+-A INPUT -m comment --comment "kube-router netpol" -j KUBE-ROUTER-INPUT
+-A INPUT -j OTHER
+-A FORWARD -j CPS1-NODE-FORWARD
+-A KUBE-FIREWALL -j DROP
+-A OTHER -s 10.88.0.0/16 -j ACCEPT
+COMMIT
+"""
+    kept = node.without_chains(saved, ("KUBE-", node.FIREWALL_CHAIN))
+    assert kept.splitlines() == [
+        "*filter",
+        ":INPUT ACCEPT [1:2]",
+        ":OTHER - [0:0]",
+        "-A INPUT -j OTHER",
+        "-A OTHER -s 10.88.0.0/16 -j ACCEPT",
+        "COMMIT",
+    ]
