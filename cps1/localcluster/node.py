@@ -640,7 +640,7 @@ def start(cluster: "LocalCluster") -> None:
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--health-port=0",
                 "--metrics-port=0",
-                "--v=1",
+                "--v=0",
             ],
             log / "kube-router.log",
             {},
