@@ -1,8 +1,12 @@
 """The real node's configuration documents, as rendered (the e2e tier checks them as run)."""
 
 import ipaddress
+import json
+import os
 import tomllib
 from pathlib import Path
+
+import pytest
 
 from cps1.localcluster import credentials, node
 from cps1.localcluster.cluster import node_manifest
@@ -98,3 +102,14 @@ COMMIT
         "-A OTHER -s 10.88.0.0/16 -j ACCEPT",
         "COMMIT",
     ]
+
+
+def test_a_live_claim_refuses_a_second_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One real node per machine: while the run that claimed it lives, another start fails
+    before touching the host (no bridge, no iptables)."""
+    monkeypatch.setattr(node, "CLAIM_DIR", tmp_path)
+    claim = {"run_dir": str(tmp_path / "first"), "owner": os.getppid()}  # a live process, not us
+    (tmp_path / "node.json").write_text(json.dumps(claim))
+    with pytest.raises(node.NodeBusy, match=f"already runs on this machine from {tmp_path / 'first'}"):
+        node._claim(tmp_path / "second", {})
+    assert json.loads((tmp_path / "node.json").read_text()) == claim
