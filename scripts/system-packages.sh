@@ -6,13 +6,13 @@
 # missing when run as root; otherwise says what to install. `make test` runs it first.
 set -euo pipefail
 missing=()
-command -v /usr/sbin/sshd >/dev/null || missing+=(openssh-server)
-command -v chromium >/dev/null || missing+=(chromium)
 command -v iptables >/dev/null || missing+=(iptables)
 command -v ipset >/dev/null || missing+=(ipset)
 command -v buildah >/dev/null || missing+=(buildah)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 [ -f /usr/include/seccomp.h ] || missing+=(libseccomp-dev)
+command -v /usr/sbin/sshd >/dev/null || missing+=(openssh-server)
+command -v chromium >/dev/null || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing Debian packages: ${missing[*]} (install them: sudo apt-get install ${missing[*]})" >&2

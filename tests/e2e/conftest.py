@@ -5,7 +5,6 @@ On a failure, the tail of every component's log is attached to the test report.
 """
 
 import contextlib
-import ipaddress
 import os
 import socket
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cps1 import kube
-from cps1.localcluster import install, node
+from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster
 from cps1.localcluster.processes import Process
 from tests.constants import GATEWAY_KEY, MAX_RESYNC_SECONDS, TEST_SEED
@@ -23,9 +22,6 @@ from tests.e2e.recorder import Recorder
 
 ARTIFACTS = Path(os.environ.get("CPS1_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
 _RUNNING: list[LocalCluster] = []
-# The real node's pod and Service ranges: the only non-loopback addresses a test may dial, and
-# only a test that uses the real node.
-NODE_NETWORKS = (ipaddress.ip_network(node.POD_CIDR), ipaddress.ip_network(node.SERVICE_CIDR))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,24 +30,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def _node_address(host: str) -> bool:
-    try:
-        return any(ipaddress.ip_address(host) in net for net in NODE_NETWORKS)
-    except ValueError:
-        return False
-
-
 @pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
-    """Fail loudly if a test dials anything outside 127.0.0.0/8; tests of the real node may
-    also dial its pod and Service ranges (the run's own bridge), nothing else."""
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail loudly if a test dials anything outside 127.0.0.0/8 (pod and Service IPs included)."""
     real_connect = socket.socket.connect
-    real_node = "real_cluster" in request.fixturenames
 
     def guarded(self: socket.socket, address: object) -> object:
         if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
             host = str(address[0])
-            if not (host.startswith("127.") or host in ("::1", "localhost") or (real_node and _node_address(host))):
+            if not (host.startswith("127.") or host in ("::1", "localhost")):
                 raise AssertionError(f"test tried to connect to {host}: only loopback is allowed")
         return real_connect(self, address)  # type: ignore[arg-type]
 

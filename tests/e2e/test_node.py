@@ -20,6 +20,24 @@ from cps1.localcluster.cluster import LocalCluster, binaries
 from tests.e2e.conftest import wait_until
 from tests.e2e.node_support import NS, ready_pod, restricted_namespace
 
+# The node's pod and Service ranges: besides loopback, the only addresses these tests dial.
+NODE_NETWORKS = (ipaddress.ip_network(node.POD_CIDR), ipaddress.ip_network(node.SERVICE_CIDR))
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """conftest's guard, widened for this module to the run's own pod and Service ranges."""
+    real_connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: object) -> object:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+            host = ipaddress.ip_address(str(address[0]))
+            if not (host.is_loopback or any(host in net for net in NODE_NETWORKS)):
+                raise AssertionError(f"test tried to connect to {host}: only loopback and the node's pods")
+        return real_connect(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
 
 @pytest.fixture(scope="module")
 def client(real_cluster: LocalCluster):  # type: ignore[no-untyped-def]
