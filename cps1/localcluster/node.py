@@ -385,6 +385,15 @@ def _cmdline(pid: int) -> list[str]:
         return []
 
 
+def _started(pid: int) -> str | None:
+    """When `pid` started (clock ticks since boot), so a reused PID is not taken for its
+    predecessor; None when it does not run."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 def _pids() -> list[int]:
     return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
 
@@ -507,7 +516,10 @@ def _claim(run_dir: Path, bins: dict[str, Path]) -> None:
     """Take this machine's real node for `run_dir`: refuse while another run's node lives;
     clean up after one that crashed."""
     if os.geteuid() != 0:
-        raise NodeBusy("the real node needs root (a bridge, iptables rules, mounts); run as root or without it")
+        raise NodeBusy(
+            "the real node needs root (a bridge, iptables rules, mounts): run as root, "
+            "or without it (`cps1 dev up --no-real-node`)"
+        )
     CLAIM_DIR.mkdir(parents=True, exist_ok=True)
     with open(CLAIM_DIR / "node.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -516,15 +528,16 @@ def _claim(run_dir: Path, bins: dict[str, Path]) -> None:
             old_dir = Path(old["run_dir"])
             pids = _saved_pids(old_dir)
             alive = [n for n, pid in pids.items() if n in ("containerd", "kubelet") and _ours(pid, old_dir)]
-            owner = old.get("owner", 0)
-            if alive or (owner != os.getpid() and _cmdline(owner)):
+            owner, started = old.get("owner", 0), _started(old.get("owner", 0))
+            if alive or (owner != os.getpid() and started is not None and started == old.get("owner_started")):
                 raise NodeBusy(
                     f"a real node already runs on this machine from {old_dir} (pid {owner}, {alive}); "
                     "kube-proxy and kube-router own the host's iptables, so one runs at a time: stop it first"
                 )
             cleanup(old_dir, pids, bins)
         sysctls = _network_up()
-        claim = {"run_dir": str(run_dir), "owner": os.getpid(), "sysctls": sysctls}
+        me = os.getpid()
+        claim = {"run_dir": str(run_dir), "owner": me, "owner_started": _started(me), "sysctls": sysctls}
         (CLAIM_DIR / "node.json").write_text(json.dumps(claim))
 
 

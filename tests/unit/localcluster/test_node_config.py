@@ -108,8 +108,21 @@ def test_a_live_claim_refuses_a_second_node(tmp_path: Path, monkeypatch: pytest.
     """One real node per machine: while the run that claimed it lives, another start fails
     before touching the host (no bridge, no iptables)."""
     monkeypatch.setattr(node, "CLAIM_DIR", tmp_path)
-    claim = {"run_dir": str(tmp_path / "first"), "owner": os.getppid()}  # a live process, not us
+    parent = os.getppid()  # a live process, not us
+    claim = {"run_dir": str(tmp_path / "first"), "owner": parent, "owner_started": node._started(parent)}
     (tmp_path / "node.json").write_text(json.dumps(claim))
     with pytest.raises(node.NodeBusy, match=f"already runs on this machine from {tmp_path / 'first'}"):
         node._claim(tmp_path / "second", {})
     assert json.loads((tmp_path / "node.json").read_text()) == claim
+
+
+def test_a_dead_claim_is_taken_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim whose owner and agents are gone (a crash) is cleaned up, not refused."""
+    monkeypatch.setattr(node, "CLAIM_DIR", tmp_path)
+    monkeypatch.setattr(node, "_network_up", dict)
+    cleaned = []
+    monkeypatch.setattr(node, "cleanup", lambda run_dir, pids, bins: cleaned.append(run_dir))
+    (tmp_path / "node.json").write_text(json.dumps({"run_dir": str(tmp_path / "crashed"), "owner": 2**22 + 1}))
+    node._claim(tmp_path / "next", {})
+    assert cleaned == [tmp_path / "crashed"]
+    assert json.loads((tmp_path / "node.json").read_text())["run_dir"] == str(tmp_path / "next")
