@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages controlplane run stop test test-faults test-unit lint clean
+.PHONY: setup system-packages controlplane node run stop test test-faults test-unit lint clean
 
 $(BIN)/cps1: setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,15 +22,20 @@ system-packages:
 controlplane:
 	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller helm >/dev/null
 
+# The real node: kubelet, kube-proxy, containerd, runc, CNI plugins, kube-router, our static
+# images (runc's cgo build needs system-packages first).
+node: system-packages
+	bash cps1/localcluster/build.sh kubelet containerd runc cni kube-router static-images >/dev/null
+
 # Set up and run CPS1 on the local control plane (or explain Helm when KUBECONFIG is set).
-run: setup controlplane
+run: setup controlplane node
 	$(BIN)/cps1 dev up
 
 stop:
 	$(BIN)/cps1 dev down
 
 # Unit tests and end-to-end tests against the local control plane.
-test: setup system-packages controlplane lint
+test: setup system-packages controlplane node lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The opt-in fault tier: a storm of changes while components crash, hang and fail.

@@ -68,7 +68,7 @@ def up(args: argparse.Namespace) -> int:
     from cps1.localcluster.cluster import LocalCluster
 
     print("starting the local control plane (the first run builds it from source: many minutes)")
-    cluster = LocalCluster(run_dir, nodes=args.nodes)
+    cluster = LocalCluster(run_dir, nodes=args.nodes, real_node=args.real_node)
     cluster.start()
     try:
         kept = kept_secrets(run_dir)
@@ -94,7 +94,8 @@ def up(args: argparse.Namespace) -> int:
     except BaseException:
         cluster.stop()
         raise
-    print(f"""CPS1 is running on a local control plane.
+    nodes = "a real node (cps1-node, pods really run) and " if args.real_node else ""
+    print(f"""CPS1 is running on a local control plane with {nodes}{args.nodes} simulated node(s).
     export KUBECONFIG={cluster.kubeconfig}
     hooks:      {hooks_url}  (/healthz /readyz /metrics)
     api:        {api_url}/api/v1  (OpenAPI: {api_url}/api/v1/openapi.json)
@@ -115,6 +116,11 @@ def down(args: argparse.Namespace) -> int:
     if not state:
         print(f"no local control plane runs from {run_dir}")
         return 0
+    if "containerd" in state["pids"]:
+        from cps1.localcluster import node
+
+        print("stopping the real node (pods, containerd, kubelet, kube-proxy, kube-router)")
+        node.cleanup(run_dir, state["pids"], node.node_binaries())
     for name, pid in reversed(list(state["pids"].items())):
         print(f"stopping {name} (pid {pid})")
         processes.stop_pid(int(pid))
@@ -144,4 +150,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         cmd.set_defaults(func=func)
         if name == "up":
             cmd.add_argument("--nodes", type=int, default=1, help="simulated nodes")
+            cmd.add_argument(
+                "--real-node",
+                action=argparse.BooleanOptionalAction,
+                default=True,
+                help="run a real node (containerd, kubelet) where pods really run (default: on)",
+            )
             cmd.add_argument("--force-local", action="store_true", help="ignore KUBECONFIG")

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Debian packages the tests need and pip cannot provide: OpenSSH's sshd (the gateway tests run a
-# real one on 127.0.0.1) and chromium (the console's browser tests). Installs what is missing when
-# run as root; otherwise says what to install. `make test` runs it first.
+# real one on 127.0.0.1) and chromium (the console's browser tests); for the real node: iptables
+# (kube-proxy, kube-router) and ipset (kube-router's NetworkPolicy sets), libseccomp-dev and
+# pkg-config (runc is built with seccomp), buildah (packs our static images). Installs what is
+# missing when run as root; otherwise says what to install. `make test` runs it first.
 set -euo pipefail
 missing=()
+command -v iptables >/dev/null || missing+=(iptables)
+command -v ipset >/dev/null || missing+=(ipset)
+command -v buildah >/dev/null || missing+=(buildah)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+[ -f /usr/include/seccomp.h ] || missing+=(libseccomp-dev)
 command -v /usr/sbin/sshd >/dev/null || missing+=(openssh-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)  # the path the browser tests use
 [ ${#missing[@]} -eq 0 ] && exit 0

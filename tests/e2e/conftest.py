@@ -59,7 +59,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     with LocalCluster(run_dir, nodes=2) as running:
         _RUNNING.append(running)
         yield running
-        _RUNNING.clear()
+        _RUNNING.remove(running)
+
+
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A control plane with the real node (pods really run) and one tainted kwok node."""
+    with LocalCluster(tmp_path_factory.mktemp("realnode"), nodes=1, real_node=True) as running:
+        _RUNNING.append(running)
+        yield running
+        _RUNNING.remove(running)
 
 
 @contextlib.contextmanager
