@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the tests need and pip cannot provide: OpenSSH's sshd (the gateway tests run a
-# real one on 127.0.0.1) and chromium (the console's browser tests). Installs what is missing when
+# real one on 127.0.0.1), chromium (the console's browser tests), mmdebstrap and buildah (the
+# images, cps1/localcluster/images.py). Installs what is missing when
 # run as root; otherwise says what to install. `make test` runs it first.
 set -euo pipefail
 missing=()
 command -v /usr/sbin/sshd >/dev/null || missing+=(openssh-server)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
+command -v buildah >/dev/null || missing+=(buildah)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing Debian packages: ${missing[*]} (install them: sudo apt-get install ${missing[*]})" >&2

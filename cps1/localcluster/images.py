@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VERSIONS = Path(__file__).with_name("versions.env")
 CACHE = Path(os.environ.get("CPS1_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cps1")
 IMAGES_DIR = CACHE / "images"
+HOST_CA = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
 # Bump when this module's recipe changes in a way that changes the images.
 RECIPE = 1
 MIRROR = "http://deb.debian.org/debian"
@@ -125,7 +126,7 @@ def buildah(*args: str, **kwargs) -> subprocess.CompletedProcess:  # type: ignor
     """buildah on the cache's own storage (overlay), so nothing touches the system's images."""
     storage = ["--root", str(IMAGES_DIR / "storage"), "--runroot", str(IMAGES_DIR / "run")]
     storage += ["--storage-driver", "overlay"]
-    return subprocess.run(["buildah", *storage, *args], check=True, **kwargs)
+    return subprocess.run(["buildah", *storage, *args], **{"check": True, **kwargs})
 
 
 def has_image(ref: str) -> bool:
@@ -200,6 +201,23 @@ def context_of(image: Image) -> Path:
     return cluster.binaries((image.context_component,))[image.context_component]
 
 
+def trust_args(bundle: Path) -> list[str]:
+    """This machine reaches the registries through a TLS-inspecting proxy whose CA only the
+    host trusts: RUN steps see the host's bundle, mounted read-only, as the Dockerfiles' CA
+    build arguments (nothing of it stays in an image)."""
+    if not bundle.is_file():
+        return []
+    inside = "/run/cps1/host-ca.crt"
+    return [
+        "--volume",
+        f"{bundle}:{inside}:ro",
+        "--build-arg",
+        f"NODE_EXTRA_CA_CERTS={inside}",
+        "--build-arg",
+        f"PIP_CERT={inside}",
+    ]
+
+
 def ensure_image(image: Image, base: Built) -> Built:
     context = context_of(image)
     dockerfile = (ROOT / image.dockerfile).read_text()
@@ -213,7 +231,7 @@ def ensure_image(image: Image, base: Built) -> Built:
     log(f"{image.name}: building {image.ref} from {image.dockerfile}")
     build_args = [a for k, v in args.items() for a in ("--build-arg", f"{k}={v}")]
     buildah(
-        "bud", "--isolation", "chroot", "--layers", "--pull-never", "--quiet", *build_args,
+        "bud", "--isolation", "chroot", "--layers", "--pull-never", "--quiet", *build_args, *trust_args(HOST_CA),
         "-f", str(ROOT / image.dockerfile), "-t", image.ref, str(context),
         stdout=sys.stderr,
     )  # fmt: skip
