@@ -124,7 +124,7 @@ echo "root=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' http://127.0
 for _ in $(seq 40); do
   ssh-keyscan -p 2222 -t ed25519 127.0.0.1 >/tmp/keys 2>/dev/null && [ -s /tmp/keys ] && break; sleep 0.5
 done
-echo "keyscan=$(cut -d' ' -f2- /tmp/keys)"
+echo "keyscan=$(grep -v '^#' /tmp/keys | cut -d' ' -f2-)"
 echo "processes=$(ps -o user= -C sshd,node | sort -u | tr '\\n' ' ')"
 cat /tmp/start.log
 """
