@@ -31,7 +31,7 @@ CACHE = Path(os.environ.get("CPS1_CACHE") or Path(os.environ.get("XDG_CACHE_HOME
 IMAGES_DIR = CACHE / "images"
 HOST_CA = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
 # Bump when this module's recipe changes in a way that changes the images.
-RECIPE = 1
+RECIPE = 2
 MIRROR = "http://deb.debian.org/debian"
 SECURITY = "http://deb.debian.org/debian-security"
 # Like Docker Hub's debian:*-slim: minbase without manuals, docs (copyrights stay) or locales.
@@ -148,16 +148,18 @@ def stored(name: str, key: str, ref: str) -> Built | None:
     return Built(name, ref, archive, digest.read_text().strip()) if digest.exists() else None
 
 
-def publish(name: str, key: str, ref: str, seconds: float) -> Built:
-    """Push the built `ref` into the cache as an OCI archive, atomically, and drop older keys."""
+def publish(name: str, key: str, ref: str, start: float) -> Built:
+    """Push the built `ref` into the cache as an OCI archive, atomically, and drop older keys.
+    Layers stay uncompressed: gzip would cost minutes here and containerd would only undo it."""
     with tempfile.TemporaryDirectory(dir=IMAGES_DIR) as tmp:
         archive, digest = Path(tmp) / "image.tar", Path(tmp) / "digest"
-        buildah("push", "--quiet", "--digestfile", str(digest), ref, f"oci-archive:{archive}:{full_ref(ref)}")
+        target = f"oci-archive:{archive}:{full_ref(ref)}"
+        buildah("push", "--quiet", "--disable-compression", "--digestfile", str(digest), ref, target)
         for old in IMAGES_DIR.glob(f"{name}-*.*"):
             old.unlink()
         archive.rename(IMAGES_DIR / f"{name}-{key}.tar")
         digest.rename(IMAGES_DIR / f"{name}-{key}.digest")
-    log(f"{name}: {ref} built in {seconds:.0f}s")
+    log(f"{name}: {ref} built in {time.monotonic() - start:.0f}s")
     return stored(name, key, ref)  # type: ignore[return-value]
 
 
@@ -188,7 +190,7 @@ def ensure_base(suite: str) -> Built:
                 buildah("commit", "--quiet", container, ref, stdout=subprocess.DEVNULL)
             finally:
                 buildah("rm", container, stdout=subprocess.DEVNULL)
-        found = publish("base", key, ref, time.monotonic() - start)
+        found = publish("base", key, ref, start)
     ensure_in_storage(found)
     return found
 
@@ -235,7 +237,7 @@ def ensure_image(image: Image, base: Built) -> Built:
         "-f", str(ROOT / image.dockerfile), "-t", image.ref, str(context),
         stdout=sys.stderr,
     )  # fmt: skip
-    return publish(image.name, key, image.ref, time.monotonic() - start)
+    return publish(image.name, key, image.ref, start)
 
 
 def file_digest(path: Path) -> str:
