@@ -132,9 +132,9 @@ def test_sign_in_create_watch_it_run_stop_and_delete(  # type: ignore[no-untyped
 
         go(page, "New workspace", "New workspace")
         page.get_by_label("Template", exact=True).click()
-        page.get_by_role("option", name=f"Python 3.11 ({support.TEMPLATE})").click()
+        page.get_by_role("option", name=f"Python 3.13 ({support.TEMPLATE})").click()
         settle(page)
-        expect(page.get_by_text("Python 3.11 with pip")).to_be_visible()
+        expect(page.get_by_text("Python 3.13 with pip")).to_be_visible()
         page.get_by_label("Name", exact=True).fill(name)
         shot(page, "03-create-form")
         page.get_by_role("button", name="Create workspace").click()

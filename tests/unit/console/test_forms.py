@@ -3,9 +3,9 @@
 import pytest
 
 from console import forms
-from tests.conftest import ROOT, load
+from tests.conftest import python_example
 
-PYTHON = load(ROOT / "examples" / "templates" / "python.yaml")["spec"]["parameters"]
+PYTHON = python_example()["spec"]["parameters"]
 SPECS = [
     {"name": "cores", "type": "int", "min": 1, "max": "8", "default": 2, "description": "Cores."},
     {"name": "debug", "type": "bool", "default": True},
