@@ -11,6 +11,7 @@ On stop the listener closes at once, connections without channels end, and sessi
 import _thread
 import contextlib
 import dataclasses
+import functools
 import logging
 import select
 import socket
@@ -54,7 +55,7 @@ class Gateway:
         self.settings = config
         # Where a Workspace's sshd listens: the `upstream` setting, or a resolver given in-process
         # (the e2e tests run one loopback sshd per Workspace).
-        self.resolve = resolve or config.upstream_address
+        self.resolve = resolve or functools.partial(config.upstream_address, service_ip=kube.service_ip)
         self.cluster = kube
         self.lookups = Lookups(kube, config.lookup_cache_seconds)
         self.host_key = host_key

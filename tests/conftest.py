@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cps1.localcluster import node
 from tests.netguard import sitecustomize as netguard
 
 ROOT = Path(__file__).resolve().parent.parent
 # Addresses a test run may dial: loopback, and the ranges of the pods and Services it runs itself.
-ALLOWED_NETWORKS = "127.0.0.0/8,::1/128,10.96.0.0/16"
+ALLOWED_NETWORKS = f"127.0.0.0/8,::1/128,{node.POD_CIDR},{node.SERVICE_CIDR}"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,6 +10,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from cps1.localcluster import credentials, node, processes
+from cps1.localcluster import credentials, node, processes, provisioner
 from cps1.localcluster.processes import LOOPBACK, Process, free_port, http_ok
 
 BUILD_SCRIPT = Path(__file__).with_name("build.sh")
@@ -295,6 +296,21 @@ class LocalCluster:
             )
             if self.real_node:
                 node.start(self)
+                self.launch(
+                    Process(
+                        "provisioner",
+                        [
+                            sys.executable,
+                            "-m",
+                            "cps1.localcluster.provisioner",
+                            str(self.kubeconfig),
+                            str(self.run_dir / "volumes"),
+                            node.NAME,
+                        ],
+                        self._log("provisioner"),
+                        env,
+                    )
+                )
         except BaseException:
             self.stop()
             raise
@@ -307,7 +323,9 @@ class LocalCluster:
         client = kube.dynamic_client(self.kubeconfig)
         docs = list(yaml.safe_load_all((metacontroller_dir / "metacontroller-crds-v1.yaml").read_text()))
         kwok_nodes = [node.beside_real(node_manifest(f"kwok-node-{i}"), self.real_node) for i in range(self.nodes)]
-        for doc in [*docs, STORAGE_CLASS, *kwok_nodes]:
+        # Pods of the real node need volumes that honour fsGroup (provisioner.py says why).
+        storage_class = provisioner.STORAGE_CLASS if self.real_node else STORAGE_CLASS
+        for doc in [*docs, storage_class, *kwok_nodes]:
             if doc:
                 kube.apply(client, doc)
         kube.wait_for(

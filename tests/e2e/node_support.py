@@ -1,7 +1,10 @@
 """Pods of our netcheck image (images/netcheck) for the real node's tests and benchmark."""
 
+import subprocess
+
 from cps1 import kube
 from cps1.localcluster import node
+from cps1.localcluster.cluster import LocalCluster, binaries
 from tests.e2e.conftest import wait_until
 
 NS = "node-e2e"
@@ -59,3 +62,10 @@ def ready_pod(client, name: str, labels: dict[str, str], timeout: float = 90) ->
         return pod if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions) else None
 
     return wait_until(ready, timeout=timeout, interval=0.1, what=f"pod {name} Ready")  # type: ignore[return-value]
+
+
+def kubectl(cluster: LocalCluster, namespace: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """kubectl against the run's API server in `namespace` (exec and logs reach the real node)."""
+    kubectl_bin = binaries(("kubernetes",))["kubernetes"] / "kubectl"
+    argv = [str(kubectl_bin), f"--kubeconfig={cluster.kubeconfig}", "--namespace", namespace, *args]
+    return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=60)

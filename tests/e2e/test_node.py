@@ -2,7 +2,7 @@
 `kubectl logs` and `exec` reach them through the API server, their routes end at this
 machine, and NetworkPolicy is enforced (kube-router's firewall) for real.
 
-Only the pod and Service ranges of the run are dialled (see conftest's loopback guard); every
+Only the pod and Service ranges of the run are dialled (tests/conftest.py's network guard); every
 routing fact is read (route tables, addresses, iptables rules), never probed outside."""
 
 import ipaddress
@@ -16,27 +16,10 @@ import pytest
 
 from cps1 import kube
 from cps1.localcluster import node
-from cps1.localcluster.cluster import LocalCluster, binaries
+from cps1.localcluster.cluster import LocalCluster
+from tests.e2e import node_support
 from tests.e2e.conftest import wait_until
 from tests.e2e.node_support import NS, ready_pod, restricted_namespace
-
-# The node's pod and Service ranges: besides loopback, the only addresses these tests dial.
-NODE_NETWORKS = (ipaddress.ip_network(node.POD_CIDR), ipaddress.ip_network(node.SERVICE_CIDR))
-
-
-@pytest.fixture(autouse=True)
-def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """conftest's guard, widened for this module to the run's own pod and Service ranges."""
-    real_connect = socket.socket.connect
-
-    def guarded(self: socket.socket, address: object) -> object:
-        if self.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-            host = ipaddress.ip_address(str(address[0]))
-            if not (host.is_loopback or any(host in net for net in NODE_NETWORKS)):
-                raise AssertionError(f"test tried to connect to {host}: only loopback and the node's pods")
-        return real_connect(self, address)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +30,7 @@ def client(real_cluster: LocalCluster):  # type: ignore[no-untyped-def]
 
 
 def kubectl(cluster: LocalCluster, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    kubectl_bin = binaries(("kubernetes",))["kubernetes"] / "kubectl"
-    argv = [str(kubectl_bin), f"--kubeconfig={cluster.kubeconfig}", "--namespace", NS, *args]
-    return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=60)
+    return node_support.kubectl(cluster, NS, *args, check=check)
 
 
 def probe(cluster: LocalCluster, pod: str, address: str) -> bool:
