@@ -29,19 +29,9 @@ KWOK_STAGES = (
     "pod/fast/pod-complete.yaml",
     "pod/fast/pod-delete.yaml",
 )
-# The default StorageClass: kube-controller-manager's built-in host-path provisioner
-# (enabled by --enable-hostpath-provisioner), real dynamic provisioning for one machine.
-STORAGE_CLASS = {
-    "apiVersion": "storage.k8s.io/v1",
-    "kind": "StorageClass",
-    "metadata": {
-        "name": "standard",
-        "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
-    },
-    "provisioner": "kubernetes.io/host-path",
-    "reclaimPolicy": "Delete",
-    "volumeBindingMode": "Immediate",
-}
+# The default StorageClass of kwok-only clusters: kube-controller-manager's built-in host-path
+# provisioner (enabled by --enable-hostpath-provisioner), real dynamic provisioning for one machine.
+STORAGE_CLASS = provisioner.storage_class("kubernetes.io/host-path")
 
 
 def binaries(components: tuple[str, ...] = ("kubernetes", "etcd", "kwok", "metacontroller")) -> dict[str, Path]:

@@ -21,17 +21,21 @@ from pathlib import Path
 
 PROVISIONER = "cps1.io/local-node"
 HOSTNAME = "kubernetes.io/hostname"
-STORAGE_CLASS = {
-    "apiVersion": "storage.k8s.io/v1",
-    "kind": "StorageClass",
-    "metadata": {
-        "name": "standard",
-        "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
-    },
-    "provisioner": PROVISIONER,
-    "reclaimPolicy": "Delete",
-    "volumeBindingMode": "Immediate",
-}
+
+
+def storage_class(provisioner: str) -> dict:
+    """The default StorageClass `standard`, served by `provisioner`."""
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+        "provisioner": provisioner,
+        "reclaimPolicy": "Delete",
+        "volumeBindingMode": "Immediate",
+    }
+
+
+STORAGE_CLASS = storage_class(PROVISIONER)
 
 
 def volume_for(claim: dict, directory: Path, node_name: str) -> dict:

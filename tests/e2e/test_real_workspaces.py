@@ -81,6 +81,12 @@ def run_ssh(
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 
+def ssh_process(ssh: dict, login: str, *options: str, **popen: object) -> subprocess.Popen:  # type: ignore[type-arg]
+    """A long-running `ssh` (a forward) through the gateway; the caller ends it."""
+    argv = [*gs.openssh("ssh", ssh["key"].path, ssh["known"], *options), "-p", str(ssh["port"]), f"{login}@127.0.0.1"]
+    return subprocess.Popen(argv, stderr=subprocess.DEVNULL, **popen)  # type: ignore[call-overload]
+
+
 def pod_of(env: Env, name: str) -> dict:
     pods = kube.resource(env.client, "v1", "Pod").get(namespace=f"ws-{name}").to_dict()["items"]
     running = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
