@@ -20,7 +20,7 @@ system-packages:
 	bash scripts/system-packages.sh
 
 controlplane:
-	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller helm >/dev/null
+	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller helm caddy >/dev/null
 
 # Set up and run CPS1 on the local control plane (or explain Helm when KUBECONFIG is set).
 run: setup controlplane

@@ -47,14 +47,15 @@ def up(args: argparse.Namespace) -> int:
         print(f"a local control plane already runs from {run_dir}; `cps1 dev down` first", file=sys.stderr)
         return 1
     from cps1 import kube
-    from cps1.localcluster import install
-    from cps1.localcluster.cluster import LocalCluster
+    from cps1.localcluster import ingress, install
+    from cps1.localcluster.cluster import LocalCluster, binaries
 
     print("starting the local control plane (the first run builds it from source: many minutes)")
     cluster = LocalCluster(run_dir, nodes=args.nodes)
     cluster.start()
     try:
-        hooks, hooks_url = install.gunicorn_process(run_dir)
+        ing = ingress.start(cluster, binaries(("caddy",))["caddy"])
+        hooks, hooks_url = install.gunicorn_process(run_dir, ing.hooks_env())
         cluster.launch(hooks)
         client = kube.dynamic_client(cluster.kubeconfig)
         install.install_crds(client)
@@ -81,6 +82,7 @@ def up(args: argparse.Namespace) -> int:
     hooks:      {hooks_url}  (/healthz /readyz /metrics)
     api:        {api_url}/api/v1  (OpenAPI: {api_url}/api/v1/openapi.json)
     console:    {console_url}  (sign in with the admin token below)
+    IDEs:       {ing.workspace_url("<workspace>")}  (ingress class {ingress.CLASS_NAME}, on 127.0.0.1)
     log in:     cps1 login --url {api_url} --token {admin_token}
                 (the first admin's token: keep it; `cps1 dev down` forgets it)
     templates:  python, node, go  (from examples/templates)

@@ -20,6 +20,9 @@ class Settings:
     # a path under ide_base_url.
     ide_domain: str = ""
     ide_base_url: str = "http://127.0.0.1:8080"
+    # Port in host-per-workspace IDE URLs when the ingress controller listens on another port
+    # than the scheme's (the local cluster's controller); 0: the scheme's.
+    ide_port: int = 0
     ingress_class: str = ""
     ingress_tls_secret: str = ""
     # Namespace label that identifies the ingress controller's namespace.

@@ -5,7 +5,7 @@
 #                                one "component=/dir" line per component on stdout
 #
 # Components: kubernetes (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl),
-# etcd, kwok (plus its stage YAMLs), metacontroller (plus its CRDs), helm.
+# etcd, kwok (plus its stage YAMLs), metacontroller (plus its CRDs), helm, caddy (the ingress proxy).
 # Versions come from versions.env only. Each component lands in its own directory keyed by
 # (component, version, Go version, recipe revision); it is built in a temporary directory under
 # a per-component lock and moved into place atomically, so concurrent callers build it once and
@@ -23,7 +23,7 @@ CACHE=${CPS1_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cps1}
 export GOMODCACHE=$CACHE/gomod GOCACHE=$CACHE/gocache
 export GOFLAGS=-modcacherw GOTOOLCHAIN=local CGO_ENABLED=0
 GOVERSION=$(go env GOVERSION)
-ALL=(kubernetes etcd kwok metacontroller helm)
+ALL=(kubernetes etcd kwok metacontroller helm caddy)
 
 log() { printf '[cps1-build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -34,6 +34,7 @@ version_of() {
     kwok) echo "$KWOK_VERSION" ;;
     metacontroller) echo "$METACONTROLLER_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
+    caddy) echo "$CADDY_VERSION" ;;
     *) echo "unknown component: $1 (known: ${ALL[*]})" >&2; exit 2 ;;
   esac
 }
@@ -114,6 +115,15 @@ build_helm() {
   GOBIN=$stage go install -trimpath \
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+}
+
+# build_caddy STAGE: the stock Caddy command (no plugins). Caddy looks for its version among the
+# build's dependencies (xcaddy builds it as one), so stamp it the documented way instead.
+build_caddy() {
+  local stage=$1
+  GOBIN=$stage go install -trimpath \
+    -ldflags "-s -w -X github.com/caddyserver/caddy/v2.CustomVersion=$CADDY_VERSION" \
+    "github.com/caddyserver/caddy/v2/cmd/caddy@$CADDY_VERSION"
 }
 
 ensure() {
