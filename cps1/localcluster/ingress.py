@@ -10,6 +10,7 @@ configuration atomically, so the controller is just desired state from Kubernete
 This module holds that desired state as pure functions, and starts both processes.
 """
 
+import ipaddress
 import json
 import socket
 import sys
@@ -27,6 +28,14 @@ CLASS_NAME = "cps1"
 LOCAL_DOMAIN = "localhost"
 CONTROLLER = "cps1.io/ingress-controller"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+# Endpoints Caddy may dial: the real node's pod range (node.py's 10.244.0.0/24 lies inside).
+# Anything else stays unrouted (503): kwok's simulated pods carry addresses such as 10.0.0.1
+# that belong to no interface here, and a proxy dialing them would send traffic off this machine.
+BACKEND_NETWORKS = ("10.244.0.0/16",)
+# Caddy replaces its whole configuration on every change and by default closes the WebSockets
+# of the old one (every open IDE would reconnect whenever any Workspace starts or stops): keep
+# them open this long instead.
+STREAM_CLOSE_DELAY = "1h"
 # Health answers 503 until the sync process has loaded its first configuration from the API.
 STARTING, SYNCED = (503, "starting"), (200, "ok")
 
@@ -60,10 +69,16 @@ def _dial(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-def upstreams(namespace: str, backend: dict, services: dict, slices: list[dict]) -> tuple[str, ...]:
+def _dialable(address: str, networks: tuple[str, ...]) -> bool:
+    return any(ipaddress.ip_address(address) in ipaddress.ip_network(n) for n in networks)
+
+
+def upstreams(
+    namespace: str, backend: dict, services: dict, slices: list[dict], networks: tuple[str, ...] = BACKEND_NETWORKS
+) -> tuple[str, ...]:
     """The ready endpoints ("ip:port") of an Ingress backend's Service port, as a Service proxy
     would pick them: the Service port by number or name, then the EndpointSlice port of the same
-    name. Endpoints whose `ready` condition is false are left out (absent counts as ready)."""
+    name. Endpoints whose `ready` condition is false, or outside `networks`, are left out."""
     ref = backend.get("service") or {}
     service = services.get((namespace, ref.get("name")))
     if service is None:
@@ -93,11 +108,18 @@ def upstreams(namespace: str, backend: dict, services: dict, slices: list[dict])
         for endpoint in eps.get("endpoints") or []:
             if (endpoint.get("conditions") or {}).get("ready") is False:
                 continue
-            found += [_dial(address, number) for address in endpoint.get("addresses") or [] for number in numbers]
+            addresses = [a for a in endpoint.get("addresses") or [] if _dialable(a, networks)]
+            found += [_dial(address, number) for address in addresses for number in numbers]
     return tuple(sorted(set(found)))
 
 
-def routes(ingresses: list[dict], services: dict, slices: list[dict], class_name: str = CLASS_NAME) -> list[Route]:
+def routes(
+    ingresses: list[dict],
+    services: dict,
+    slices: list[dict],
+    class_name: str = CLASS_NAME,
+    networks: tuple[str, ...] = BACKEND_NETWORKS,
+) -> list[Route]:
     """Every path of every Ingress of `class_name`, most specific first: named hosts before the
     catch-all, exact paths before prefixes, longer prefixes before shorter ones."""
     out = []
@@ -113,7 +135,7 @@ def routes(ingresses: list[dict], services: dict, slices: list[dict], class_name
                         host=rule.get("host") or "",
                         path=path.get("path") or "/",
                         exact=path.get("pathType") == "Exact",
-                        upstreams=upstreams(namespace, path["backend"], services, slices),
+                        upstreams=upstreams(namespace, path["backend"], services, slices, networks),
                     )
                 )
     return sorted(set(out), key=lambda r: (r.host == "", not r.exact, -len(r.path), r.host, r.path))
@@ -130,7 +152,11 @@ def _caddy_route(route: Route) -> dict:
         # An Ingress prefix matches whole path elements: /app matches /app and /app/x, not /apple.
         match["path"] = [base, base + "/*"]
     handler = (
-        {"handler": "reverse_proxy", "upstreams": [{"dial": u} for u in route.upstreams]}
+        {
+            "handler": "reverse_proxy",
+            "upstreams": [{"dial": u} for u in route.upstreams],
+            "stream_close_delay": STREAM_CLOSE_DELAY,
+        }
         if route.upstreams
         else {"handler": "static_response", "status_code": 503, "body": "no ready endpoint\n"}
     )

@@ -60,6 +60,14 @@ def test_backend_port_by_number_and_unknown_ports_or_services_have_no_upstream()
     assert ingress.routes([ingress_obj("a")], {}, SLICES)[0].upstreams == ()
 
 
+def test_endpoints_outside_the_backend_networks_are_never_dialed() -> None:
+    simulated = [endpoint_slice("web", [{"name": "http", "port": 8080}], [{"addresses": ["10.0.0.1"]}])]
+    assert ingress.routes([ingress_obj("h")], SERVICES, simulated)[0].upstreams == ()
+    assert ingress.routes([ingress_obj("h")], SERVICES, simulated, networks=("10.0.0.0/24",))[0].upstreams == (
+        "10.0.0.1:8080",
+    )
+
+
 def test_only_the_controllers_class_is_served() -> None:
     ings = [ingress_obj("mine"), ingress_obj("theirs", cls="nginx"), ingress_obj("none", cls=None)]
     assert [r.host for r in ingress.routes(ings, SERVICES, SLICES)] == ["mine"]
@@ -94,7 +102,9 @@ def test_prefix_matches_whole_elements_and_unmatched_requests_get_404() -> None:
     route = ingress.Route("demo.localhost", "/ws/demo/", False, ("10.0.0.1:80",))
     first, last = config([route])["apps"]["http"]["servers"]["ingress"]["routes"]
     assert first["match"] == [{"host": ["demo.localhost"], "path": ["/ws/demo", "/ws/demo/*"]}]
-    assert first["handle"] == [{"handler": "reverse_proxy", "upstreams": [{"dial": "10.0.0.1:80"}]}]
+    [proxy] = first["handle"]
+    assert proxy["handler"] == "reverse_proxy" and proxy["upstreams"] == [{"dial": "10.0.0.1:80"}]
+    assert proxy["stream_close_delay"] == ingress.STREAM_CLOSE_DELAY
     assert "match" not in last and last["handle"][0]["status_code"] == 404
 
 
