@@ -185,6 +185,24 @@ def test_a_backend_without_ready_endpoints_answers_503(cluster: LocalCluster, co
     )
 
 
+def test_an_upgraded_stream_survives_a_configuration_reload(cluster: LocalCluster, controller: ingress.Ingress) -> None:
+    """An open IDE keeps its WebSocket while other Workspaces' Ingresses come and go."""
+    client = kube.dynamic_client(cluster.kubeconfig)
+    kube.apply(client, ingress_manifest("stream", "stream.localhost"))
+    wait_until(lambda: status_is(controller.port, "stream.localhost", 200), 30, what="the stream route")
+    with socket.create_connection((LOOPBACK, controller.port), timeout=5) as sock, sock.makefile("rb") as stream:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: stream.localhost\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        assert stream.readline().startswith(b"HTTP/1.1 101")
+        while stream.readline() not in (b"\r\n", b""):
+            pass
+        sock.sendall(b"before\n")
+        assert stream.readline() == b"before\n"
+        kube.apply(client, ingress_manifest("reload", "reload.localhost"))
+        wait_until(lambda: status_is(controller.port, "reload.localhost", 200), 30, what="a new configuration")
+        sock.sendall(b"after\n")
+        assert stream.readline() == b"after\n"
+
+
 def test_stop_by_pid_ends_both_processes_and_caddy_keeps_routes_without_the_sync(
     cluster: LocalCluster, caddy_dir: Path, controller: ingress.Ingress
 ) -> None:
