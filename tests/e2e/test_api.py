@@ -340,22 +340,16 @@ def test_ide_prober_records_heartbeats(env, users: dict[str, Api], alice_ws: str
     """code-server cannot run on kwok's simulated pods; a loopback server answers its /healthz."""
     import threading
     import time
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import ThreadingHTTPServer
 
     from api import prober
+    from tests.e2e.http_backend import Quiet
 
     beat = int(time.time() * 1000) + 5000
 
-    class CodeServerHealth(BaseHTTPRequestHandler):
+    class CodeServerHealth(Quiet):
         def do_GET(self) -> None:
-            body = json.dumps({"status": "alive", "lastHeartbeat": beat}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
+            self.reply(200, json.dumps({"status": "alive", "lastHeartbeat": beat}).encode())
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), CodeServerHealth)
     threading.Thread(target=server.serve_forever, daemon=True).start()

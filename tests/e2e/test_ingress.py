@@ -22,7 +22,7 @@ from cps1.localcluster import cluster as local
 from cps1.localcluster import ingress
 from cps1.localcluster.cluster import LocalCluster
 from cps1.localcluster.processes import LOOPBACK, StartupError, free_port
-from tests.e2e import echo_server
+from tests.e2e import http_backend
 from tests.e2e.conftest import wait_until
 
 NAMESPACE = "ingress-test"
@@ -47,7 +47,7 @@ def backend() -> Iterator[tuple[str, int]]:
         for args in (("addr", "add", f"{BACKEND_ADDRESS}/30", "dev", f"{veth}n"), ("link", "set", f"{veth}n", "up")):
             ip("netns", "exec", netns, "ip", *args)
         server = subprocess.Popen(
-            ["ip", "netns", "exec", netns, sys.executable, echo_server.__file__, BACKEND_ADDRESS],
+            ["ip", "netns", "exec", netns, sys.executable, http_backend.__file__, BACKEND_ADDRESS],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -157,7 +157,7 @@ def test_routes_a_host_to_the_backend_and_forgets_it_when_the_ingress_goes(
     wait_until(lambda: status_is(controller.port, "demo.localhost", 200), 30, what="the route to demo.localhost")
     status, body = get(controller.port, "demo.localhost", "/some/path?q=1")
     assert status == 200
-    assert body == echo_server.BODY + f"host=demo.localhost:{controller.port} path=/some/path?q=1\n".encode()
+    assert body == http_backend.BODY + f"host=demo.localhost:{controller.port} path=/some/path?q=1\n".encode()
     assert get(controller.port, "unknown.localhost")[0] == 404
 
     kube.resource(client, "networking.k8s.io/v1", "Ingress").delete(name="demo", namespace=NAMESPACE)
