@@ -20,7 +20,7 @@ system-packages:
 	bash scripts/system-packages.sh
 
 controlplane:
-	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller helm >/dev/null
+	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller helm caddy >/dev/null
 
 # The real node: kubelet, kube-proxy, containerd, runc, CNI plugins, kube-router, our static
 # images (runc's cgo build needs system-packages first).

@@ -77,8 +77,8 @@ def up(args: argparse.Namespace) -> int:
         print(f"a local control plane already runs from {run_dir}; `cps1 dev down` first", file=sys.stderr)
         return 1
     from cps1 import kube
-    from cps1.localcluster import gateway, install
-    from cps1.localcluster.cluster import LocalCluster
+    from cps1.localcluster import gateway, ingress, install
+    from cps1.localcluster.cluster import LocalCluster, binaries
 
     print("starting the local control plane (the first run builds it from source: many minutes)")
     cluster = LocalCluster(run_dir, nodes=args.nodes, real_node=args.real_node)
@@ -86,12 +86,14 @@ def up(args: argparse.Namespace) -> int:
     try:
         if args.real_node:
             import_workspace_images(cluster)
+        ing = ingress.start(cluster, binaries(("caddy",))["caddy"])
         kept = kept_secrets(run_dir)
         gateway_keys, gateway_port = gateway.upstream_keys(run_dir), gateway.pick_port()
         hooks_env = {
             "CPS1_SECRET_SEED": kept["seed"],
             "CPS1_GATEWAY_PUBLIC_KEY": gateway_keys.public_line,
             "CPS1_GATEWAY_PORT": str(gateway_port),
+            **ing.hooks_env(),
         }
         hooks, hooks_url = install.gunicorn_process(run_dir, hooks_env)
         cluster.launch(hooks)
@@ -126,6 +128,7 @@ def up(args: argparse.Namespace) -> int:
     api:        {api_url}/api/v1  (OpenAPI: {api_url}/api/v1/openapi.json)
     console:    {console_url}  (sign in with the admin token below)
     ssh:        127.0.0.1:{gateway_port}  (the gateway: add a key, then `cps1 ws ssh-config NAME`)
+    IDEs:       {ing.workspace_url("<workspace>")}  (ingress class {ingress.CLASS_NAME}, on 127.0.0.1)
     log in:     cps1 login --url {api_url} --token {admin_token}
                 (the first admin's token, kept in {run_dir / "secrets.json"})
     templates:  python, node, go  (from examples/templates)

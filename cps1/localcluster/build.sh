@@ -9,7 +9,8 @@
 # kubelet (kubelet, kube-proxy), containerd (containerd, containerd-shim-runc-v2, ctr), runc,
 # cni (bridge, host-local, loopback, portmap), kube-router (its NetworkPolicy firewall), and
 # static-images (our own static Go images: images/pause, the sandbox image, and images/netcheck,
-# the network tests' probe; OCI archives named cps1.local/NAME:KEY, keyed by their sources).
+# the network tests' probe; OCI archives named cps1.local/NAME:KEY, keyed by their sources);
+# caddy (the local ingress proxy).
 # Versions come from versions.env only. Each component lands in its own directory keyed by
 # (component, version, Go version, recipe revision); it is built in a temporary directory under
 # a per-component lock and moved into place atomically, so concurrent callers build it once and
@@ -27,7 +28,7 @@ CACHE=${CPS1_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cps1}
 export GOMODCACHE=$CACHE/gomod GOCACHE=$CACHE/gocache
 export GOFLAGS=-modcacherw GOTOOLCHAIN=local CGO_ENABLED=0
 GOVERSION=$(go env GOVERSION)
-ALL=(kubernetes etcd kwok metacontroller helm kubelet containerd runc cni kube-router static-images)
+ALL=(kubernetes etcd kwok metacontroller helm kubelet containerd runc cni kube-router static-images caddy)
 STATIC_IMAGES=(pause netcheck)
 
 log() { printf '[cps1-build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -45,6 +46,7 @@ version_of() {
     cni) echo "$CNI_PLUGINS_VERSION" ;;
     kube-router) echo "$KUBE_ROUTER_VERSION" ;;
     static-images) static_images_key ;;
+    caddy) echo "$CADDY_VERSION" ;;
     *) echo "unknown component: $1 (known: ${ALL[*]})" >&2; exit 2 ;;
   esac
 }
@@ -187,6 +189,15 @@ build_static-images() {
     "${b[@]}" rm "$ctr" >/dev/null
     echo "cps1.local/$name:$key" >"$stage/$name.ref"
   done
+}
+
+# build_caddy STAGE: the stock Caddy command (no plugins). Caddy looks for its version among the
+# build's dependencies (xcaddy builds it as one), so stamp it the documented way instead.
+build_caddy() {
+  local stage=$1
+  GOBIN=$stage go install -trimpath \
+    -ldflags "-s -w -X github.com/caddyserver/caddy/v2.CustomVersion=$CADDY_VERSION" \
+    "github.com/caddyserver/caddy/v2/cmd/caddy@$CADDY_VERSION"
 }
 
 ensure() {
