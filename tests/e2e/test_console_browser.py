@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from cps1 import dev
 from cps1.localcluster.processes import Process
@@ -19,17 +19,6 @@ from tests.e2e import console_support as support
 from tests.e2e import workspaces as ws
 from tests.e2e.conftest import ARTIFACTS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = ARTIFACTS / "console"
 WAIT_MS = 60_000
 RUNNING_MS = 120_000
@@ -37,17 +26,6 @@ RUNNING_MS = 120_000
 
 # This 2-core machine is shared: give a rerun more than expect()'s default 5 seconds.
 expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    # Never skipped: scripts/system-packages.sh (run by `make test`) installs exactly this path.
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's chromium is needed at {CHROMIUM}: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ The gateway runs as `cps1 dev up` runs it (a host process reaching each Workspac
 Service's cluster IP). Only loopback and the run's pod and Service ranges are dialled.
 """
 
+import base64
 import hashlib
 import subprocess
 from collections.abc import Iterator
@@ -14,12 +15,13 @@ from collections.abc import Iterator
 import pytest
 import requests
 import yaml
+from playwright.sync_api import Browser, expect
 
 from common import crd
 from cps1 import kube
 from cps1.dev import import_workspace_images
-from cps1.localcluster import gateway, node
-from cps1.localcluster.cluster import LocalCluster
+from cps1.localcluster import gateway, ingress, node
+from cps1.localcluster.cluster import LocalCluster, binaries
 from cps1.localcluster.processes import free_port
 from gateway import keys
 from gateway.cluster import Cluster
@@ -27,7 +29,7 @@ from tests.conftest import ROOT
 from tests.constants import GATEWAY_KEY, GATEWAY_PRIVATE_KEY
 from tests.e2e import gateway_support as gs
 from tests.e2e import workspaces as ws
-from tests.e2e.conftest import Env, installed, wait_until
+from tests.e2e.conftest import ARTIFACTS, Env, installed, wait_until
 from tests.e2e.node_support import kubectl
 
 SYSTEM_NS = "cps1-system"
@@ -38,8 +40,11 @@ START_SECONDS = 300
 
 @pytest.fixture(scope="module")
 def real_env(real_cluster: LocalCluster) -> Iterator[Env]:
+    """CPS1 on the real node with the example templates, their images imported, and the local
+    ingress controller serving each Workspace's IDE at http://<name>.localhost:<port>/."""
     import_workspace_images(real_cluster)
-    with installed(real_cluster, "real-hook-requests") as env:
+    ing = ingress.start(real_cluster, binaries(("caddy",))["caddy"])
+    with installed(real_cluster, "real-hook-requests", ing.hooks_env()) as env:
         for name in TEMPLATES:
             kube.apply(env.client, yaml.safe_load((ROOT / "examples" / "templates" / f"{name}.yaml").read_text()))
         yield env
@@ -130,6 +135,26 @@ def test_each_example_template_runs_its_toolchain_and_ide(real_env: Env, running
         assert health.status_code == 200 and health.json()["status"] in ("alive", "expired")
         login = requests.get(f"http://{service_ip(real_env, name)}:8080/", timeout=10, allow_redirects=False)
         assert login.status_code == 302 and "login" in login.headers["Location"]
+
+
+def test_the_ide_opens_in_a_browser_through_the_ingress(real_env: Env, running: list[str], chromium: Browser) -> None:
+    """The user's path: the IDE URL in the Workspace's status, code-server's sign-in with the
+    Workspace's password, the VS Code workbench."""
+    name = running[0]
+    url = ws.status(real_env, name)["ideURL"]
+    assert url.startswith(f"http://{name}.localhost:")
+    secret = kube.get(real_env.client, "v1", "Secret", "workspace", f"ws-{name}")
+    password = base64.b64decode(secret["data"]["password"]).decode()
+    page = chromium.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    try:
+        page.goto(url, timeout=120_000)
+        page.locator("input[type=password]").fill(password)
+        page.locator("input[type=submit], button[type=submit]").first.click()
+        expect(page.locator(".monaco-workbench")).to_be_visible(timeout=180_000)
+        (ARTIFACTS / "real").mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "real" / "ide-workbench.png"))
+    finally:
+        page.context.close()
 
 
 def test_the_pod_is_hardened_as_it_runs(real_env: Env, running: list[str]) -> None:
