@@ -23,7 +23,7 @@ PROVISIONER = "cps1.io/local-node"
 HOSTNAME = "kubernetes.io/hostname"
 
 
-def storage_class(provisioner: str) -> dict:
+def storage_class(provisioner: str, binding: str = "Immediate") -> dict:
     """The default StorageClass `standard`, served by `provisioner`."""
     return {
         "apiVersion": "storage.k8s.io/v1",
@@ -31,11 +31,15 @@ def storage_class(provisioner: str) -> dict:
         "metadata": {"name": "standard", "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
         "provisioner": provisioner,
         "reclaimPolicy": "Delete",
-        "volumeBindingMode": "Immediate",
+        "volumeBindingMode": binding,
     }
 
 
-STORAGE_CLASS = storage_class(PROVISIONER)
+# WaitForFirstConsumer, as local volumes are meant to be: the scheduler picks the node, marks the
+# claim, and waits for its volume, instead of first refusing the pod for an unbound claim and
+# retrying it only minutes later.
+STORAGE_CLASS = storage_class(PROVISIONER, "WaitForFirstConsumer")
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
 
 
 def volume_for(claim: dict, directory: Path, node_name: str) -> dict:
