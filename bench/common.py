@@ -1,6 +1,7 @@
 """Shared pieces of the benchmarks: percentiles and a loopback load loop."""
 
 import os
+import secrets
 import signal
 import statistics
 import sys
@@ -106,7 +107,8 @@ def serve_cps1(cluster: Any, hooks_workers: int) -> tuple[Any, str]:
     from cps1 import kube
     from cps1.localcluster import install
 
-    hooks, url = install.gunicorn_process(cluster.run_dir, {"CPS1_LOG_LEVEL": "WARNING"}, workers=hooks_workers)
+    env = {"CPS1_LOG_LEVEL": "WARNING", "CPS1_SECRET_SEED": secrets.token_urlsafe(24)}  # the hooks need one
+    hooks, url = install.gunicorn_process(cluster.run_dir, env, workers=hooks_workers)
     cluster.launch(hooks)
     client = kube.dynamic_client(cluster.kubeconfig)
     install.install_crds(client)
