@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages controlplane run stop test test-faults test-unit lint clean
+.PHONY: setup system-packages controlplane node images run stop test test-faults test-unit lint clean
 
 $(BIN)/cps1: setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,17 +20,27 @@ system-packages:
 	bash scripts/system-packages.sh
 
 controlplane:
-	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller helm >/dev/null
+	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller helm caddy >/dev/null
+
+# The real node: kubelet, kube-proxy, containerd, runc, CNI plugins, kube-router, our static
+# images (runc's cgo build needs system-packages first).
+node: system-packages
+	bash cps1/localcluster/build.sh kubelet containerd runc cni kube-router static-images >/dev/null
+
+# The node's container images, built here from Debian's packages, PyPI and npm into a
+# content-addressed cache (cps1/localcluster/images.py; images/README.md).
+images: setup system-packages
+	$(BIN)/python -m cps1.localcluster.images >/dev/null
 
 # Set up and run CPS1 on the local control plane (or explain Helm when KUBECONFIG is set).
-run: setup controlplane
+run: setup controlplane node images
 	$(BIN)/cps1 dev up
 
 stop:
 	$(BIN)/cps1 dev down
 
 # Unit tests and end-to-end tests against the local control plane.
-test: setup system-packages controlplane lint
+test: setup system-packages controlplane node images lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The opt-in fault tier: a storm of changes while components crash, hang and fail.

@@ -11,7 +11,8 @@ import yaml
 
 from cps1.client import ApiError, Client, save_login
 
-TERMINAL = {"Running", "Failed"}
+# Where `--wait` stops: the phase asked for, or a failure.
+WAIT_FOR = {"create": "Running", "start": "Running", "stop": "Stopped"}
 
 
 def _print_table(rows: list[list[str]], header: list[str]) -> None:
@@ -20,8 +21,8 @@ def _print_table(rows: list[list[str]], header: list[str]) -> None:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
-def wait_running(client: Client, name: str, timeout: float, out: TextIO | None = None) -> dict:
-    """Poll until the Workspace is Running (or Failed), printing each phase change (stderr by
+def wait_running(client: Client, name: str, timeout: float, out: TextIO | None = None, phase: str = "Running") -> dict:
+    """Poll until the Workspace is in `phase` (or Failed), printing each phase change (stderr by
     default, looked up at call time so a redirected stream is honoured)."""
     out = out or sys.stderr
     deadline = time.monotonic() + timeout
@@ -31,10 +32,10 @@ def wait_running(client: Client, name: str, timeout: float, out: TextIO | None =
         if ws["phase"] != last:
             last = ws["phase"]
             print(f"{name}: {last}" + (f" ({ws['message']})" if ws.get("message") else ""), file=out)
-        if ws["phase"] in TERMINAL:
+        if ws["phase"] in (phase, "Failed"):
             return ws  # type: ignore[no-any-return]
         if time.monotonic() > deadline:
-            raise ApiError(408, f"{name} was not Running after {timeout:.0f}s (now {last})")
+            raise ApiError(408, f"{name} was not {phase} after {timeout:.0f}s (now {last})")
         time.sleep(1)
 
 
@@ -97,9 +98,23 @@ def ws_command(args: argparse.Namespace) -> int:
     elif args.ws_command == "ssh-config":
         sys.stdout.write(ssh_config(client.call("GET", f"/workspaces/{args.name}")))
         return 0
-    if getattr(args, "wait", False) and ws.get("running", True):
-        ws = wait_running(client, ws["name"], args.timeout)
-        return 0 if ws["phase"] == "Running" else 1
+    if getattr(args, "wait", False) and (ws.get("running", True) or args.ws_command == "stop"):
+        wanted = WAIT_FOR[args.ws_command]
+        ws = wait_running(client, args.name, args.timeout, phase=wanted)
+        return 0 if ws["phase"] == wanted else 1
+    return 0
+
+
+def key_command(args: argparse.Namespace) -> int:
+    """Your SSH public keys: the gateway lets them into all your Workspaces."""
+    client = Client.from_login()
+    if args.key_command == "add":
+        line = Path(args.file).expanduser().read_text().strip()
+        key = client.call("POST", "/me/keys", {"key": line, **({"name": args.name} if args.name else {})})
+        print(f"added key {key['name']} ({key['fingerprint']})")
+        return 0
+    items = client.call("GET", "/me/keys")["items"]
+    _print_table([[k["name"], k["fingerprint"], k["added"]] for k in items], ["NAME", "FINGERPRINT", "ADDED"])
     return 0
 
 
@@ -143,11 +158,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--stopped", action="store_true", help="create without starting")
     for verb in ("start", "stop", "delete", "ssh-config"):
         ws.add_parser(verb).add_argument("name")
-    for name in ("create", "start"):
-        ws.choices[name].add_argument("--wait", action="store_true", help="show progress until Running")
+    for name in WAIT_FOR:
+        ws.choices[name].add_argument("--wait", action="store_true", help=f"show progress until {WAIT_FOR[name]}")
         ws.choices[name].add_argument("--timeout", type=float, default=300)
     for cmd in ws.choices.values():
         cmd.set_defaults(func=ws_command)
+
+    key = sub.add_parser("key", help="your SSH public keys").add_subparsers(dest="key_command", required=True)
+    add = key.add_parser("add", help="register a public key (e.g. ~/.ssh/id_ed25519.pub)")
+    add.add_argument("file")
+    add.add_argument("--name", help="a label for it (default: from the key's comment)")
+    key.add_parser("list")
+    for cmd in key.choices.values():
+        cmd.set_defaults(func=key_command)
 
     template = sub.add_parser("template", help="Workspace templates").add_subparsers(
         dest="template_command", required=True

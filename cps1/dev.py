@@ -55,6 +55,19 @@ def console_process(run_dir: Path, api_url: str, env: dict[str, str] | None = No
     return proc, url
 
 
+WORKSPACE_IMAGES = ("workspace-python", "workspace-node", "workspace-go")
+
+
+def import_workspace_images(cluster) -> None:  # type: ignore[no-untyped-def]
+    """The example templates' images, built here (cps1/localcluster/images.py; cached), into the
+    real node's containerd: nothing is ever pulled."""
+    from cps1.localcluster import images, node
+
+    for built in images.ensure(WORKSPACE_IMAGES):
+        print(f"importing {built.ref} into the node")
+        node.import_image(cluster, built.archive)
+
+
 def up(args: argparse.Namespace) -> int:
     if os.environ.get("KUBECONFIG") and not args.force_local:
         print(HELM_HINT)
@@ -64,15 +77,25 @@ def up(args: argparse.Namespace) -> int:
         print(f"a local control plane already runs from {run_dir}; `cps1 dev down` first", file=sys.stderr)
         return 1
     from cps1 import kube
-    from cps1.localcluster import install
-    from cps1.localcluster.cluster import LocalCluster
+    from cps1.localcluster import gateway, ingress, install
+    from cps1.localcluster.cluster import LocalCluster, binaries
 
     print("starting the local control plane (the first run builds it from source: many minutes)")
-    cluster = LocalCluster(run_dir, nodes=args.nodes)
+    cluster = LocalCluster(run_dir, nodes=args.nodes, real_node=args.real_node)
     cluster.start()
     try:
+        if args.real_node:
+            import_workspace_images(cluster)
+        ing = ingress.start(cluster, binaries(("caddy",))["caddy"])
         kept = kept_secrets(run_dir)
-        hooks, hooks_url = install.gunicorn_process(run_dir, {"CPS1_SECRET_SEED": kept["seed"]})
+        gateway_keys, gateway_port = gateway.upstream_keys(run_dir), gateway.pick_port()
+        hooks_env = {
+            "CPS1_SECRET_SEED": kept["seed"],
+            "CPS1_GATEWAY_PUBLIC_KEY": gateway_keys.public_line,
+            "CPS1_GATEWAY_PORT": str(gateway_port),
+            **ing.hooks_env(),
+        }
+        hooks, hooks_url = install.gunicorn_process(run_dir, hooks_env)
         cluster.launch(hooks)
         client = kube.dynamic_client(cluster.kubeconfig)
         install.install_crds(client)
@@ -91,14 +114,21 @@ def up(args: argparse.Namespace) -> int:
         cluster.launch(api)
         console, console_url = console_process(run_dir, api_url)
         cluster.launch(console)
+        gateway.ensure_host_key(client, SYSTEM_NAMESPACE)
+        cluster.launch(
+            gateway.gateway_process(run_dir, cluster.kubeconfig, SYSTEM_NAMESPACE, gateway_keys, gateway_port)
+        )
     except BaseException:
         cluster.stop()
         raise
-    print(f"""CPS1 is running on a local control plane.
+    nodes = "a real node (cps1-node, pods really run) and " if args.real_node else ""
+    print(f"""CPS1 is running on a local control plane with {nodes}{args.nodes} simulated node(s).
     export KUBECONFIG={cluster.kubeconfig}
     hooks:      {hooks_url}  (/healthz /readyz /metrics)
     api:        {api_url}/api/v1  (OpenAPI: {api_url}/api/v1/openapi.json)
     console:    {console_url}  (sign in with the admin token below)
+    ssh:        127.0.0.1:{gateway_port}  (the gateway: add a key, then `cps1 ws ssh-config NAME`)
+    IDEs:       {ing.workspace_url("<workspace>")}  (ingress class {ingress.CLASS_NAME}, on 127.0.0.1)
     log in:     cps1 login --url {api_url} --token {admin_token}
                 (the first admin's token, kept in {run_dir / "secrets.json"})
     templates:  python, node, go  (from examples/templates)
@@ -115,6 +145,11 @@ def down(args: argparse.Namespace) -> int:
     if not state:
         print(f"no local control plane runs from {run_dir}")
         return 0
+    if "containerd" in state["pids"]:
+        from cps1.localcluster import node
+
+        print("stopping the real node (pods, containerd, kubelet, kube-proxy, kube-router)")
+        node.cleanup(run_dir, state["pids"], node.node_binaries())
     for name, pid in reversed(list(state["pids"].items())):
         print(f"stopping {name} (pid {pid})")
         processes.stop_pid(int(pid))
@@ -144,4 +179,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         cmd.set_defaults(func=func)
         if name == "up":
             cmd.add_argument("--nodes", type=int, default=1, help="simulated nodes")
+            cmd.add_argument(
+                "--real-node",
+                action=argparse.BooleanOptionalAction,
+                default=True,
+                help="run a real node (containerd, kubelet) where pods really run (default: on)",
+            )
             cmd.add_argument("--force-local", action="store_true", help="ignore KUBECONFIG")

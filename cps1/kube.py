@@ -56,12 +56,17 @@ def exists(client: dynamic.DynamicClient, api_version: str, kind: str, name: str
     return get(client, api_version, kind, name, namespace) is not None
 
 
-def nodes_ready(client: dynamic.DynamicClient, count: int) -> bool:
-    """At least `count` nodes are Ready and carry no NoSchedule taint (so pods can land)."""
+def nodes_ready(client: dynamic.DynamicClient, count: int, tolerated: tuple[str, ...] = ()) -> bool:
+    """At least `count` nodes are Ready and carry no NoSchedule taint but `tolerated` keys (so
+    pods, or those that tolerate these, can land)."""
     ready = 0
     for node in resource(client, "v1", "Node").get().to_dict()["items"]:
         conds = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions") or []}
-        taints = [t for t in node.get("spec", {}).get("taints") or [] if t.get("effect") == "NoSchedule"]
+        taints = [
+            t
+            for t in node.get("spec", {}).get("taints") or []
+            if t.get("effect") == "NoSchedule" and t.get("key") not in tolerated
+        ]
         ready += conds.get("Ready") == "True" and not taints
     return ready >= count
 

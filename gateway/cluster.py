@@ -16,7 +16,7 @@ from kubernetes.client import Configuration, api_client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import NotFoundError
 
-from common import accounts, crd
+from common import accounts, crd, names
 from common.timefmt import format_time
 
 log = logging.getLogger("cps1.gateway.cluster")
@@ -66,6 +66,7 @@ class Cluster:
         self._workspaces = client.resources.get(api_version=crd.API_VERSION, kind=crd.WORKSPACE_KIND)
         self._configmaps = client.resources.get(api_version="v1", kind="ConfigMap")
         self._secrets = client.resources.get(api_version="v1", kind="Secret")
+        self._services = client.resources.get(api_version="v1", kind="Service")
 
     @classmethod
     def connect(cls, kubeconfig: str, system_namespace: str) -> "Cluster":
@@ -96,6 +97,15 @@ class Cluster:
             self._workspaces.patch(name=name, body=patch, content_type=MERGE_PATCH, _request_timeout=self.timeout)
         except _FAILURES as err:
             raise ClusterError(f"could not update workspace {name!r}: {err}") from err
+
+    def service_ip(self, namespace: str) -> str:
+        """The cluster IP of the Workspace Service in `namespace` (for an upstream of
+        `{service_ip}:22`); ClusterError when it has none yet."""
+        service = self._get(self._services, names.SERVICE, namespace) or {}
+        address = (service.get("spec") or {}).get("clusterIP")
+        if not address or address == "None":
+            raise ClusterError(f"the workspace in {namespace} has no service address yet; try again shortly")
+        return str(address)
 
     def secret(self, namespace: str, name: str) -> dict | None:
         return self._get(self._secrets, name, namespace)

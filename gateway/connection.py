@@ -416,6 +416,8 @@ class Connection:
             began = time.monotonic()
             try:
                 address = self.gw.resolve(name)
+            except ClusterError as err:
+                raise UpstreamError(str(err)) from err
             except (KeyError, ValueError) as err:
                 raise UpstreamError(f"no address for the sshd of workspace {name!r}") from err
             try:

@@ -54,7 +54,7 @@ class Gateway:
         self.settings = config
         # Where a Workspace's sshd listens: the `upstream` setting, or a resolver given in-process
         # (the e2e tests run one loopback sshd per Workspace).
-        self.resolve = resolve or config.upstream_address
+        self.resolve = resolve or self._upstream_address
         self.cluster = kube
         self.lookups = Lookups(kube, config.lookup_cache_seconds)
         self.host_key = host_key
@@ -101,6 +101,10 @@ class Gateway:
         self.address: tuple[str, int] = self.listener.getsockname()[:2]
 
     # Serving -----------------------------------------------------------------------------
+
+    def _upstream_address(self, workspace: str) -> tuple[str, int]:
+        """The `upstream` setting for `workspace`; a `{service_ip}` in it is read from the API."""
+        return self.settings.upstream_address(workspace, service_ip=self.cluster.service_ip)
 
     def serve_forever(self) -> None:
         self.activity.start()

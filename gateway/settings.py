@@ -5,6 +5,7 @@ sets the listen addresses, the key paths and the limits.
 """
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from common import envconfig, names
@@ -31,8 +32,9 @@ class Settings:
     host_key_secret: str = "cps1-gateway-host-key"
     # A host key file instead of the Secret (read-only deployments mount it).
     host_key_file: str = ""
-    # The Workspace's sshd, as a format string over {workspace} and {namespace}. Tests map it
-    # to a loopback sshd; in a cluster it is the Workspace's Service.
+    # The Workspace's sshd, as a format string over {workspace}, {namespace} and {service_ip}
+    # (the Workspace Service's cluster IP, read from the API: for a gateway outside the cluster's
+    # DNS, as `cps1 dev up` runs it). In a cluster it is the Service's DNS name.
     upstream: str = f"{names.SERVICE}.{{namespace}}.svc:22"
     upstream_user: str = "coder"
     # The private half of the key the hooks install in every Workspace's authorized_keys.
@@ -109,15 +111,21 @@ class Settings:
         split_address(self.listen)
         split_address(self.health_listen)
         try:
-            self.upstream_address("example")
+            self.upstream_address("example", service_ip=lambda namespace: "10.0.0.1")
         except (KeyError, IndexError) as err:
-            raise ValueError("CPS1_GATEWAY_UPSTREAM may use only {workspace} and {namespace}") from err
+            raise ValueError("CPS1_GATEWAY_UPSTREAM may use only {workspace}, {namespace} and {service_ip}") from err
         counts = (self.max_connections, self.max_connections_per_user, self.max_startups_per_source)
         if min(counts) < 1 or self.max_channels_per_user < 1 or self.buffer_budget_mib < 1:
             raise ValueError("connection limits must be at least 1")
         MaxStartups.parse(self.max_startups)
 
-    def upstream_address(self, workspace: str) -> tuple[str, int]:
-        """Where the Workspace's sshd listens, from the `upstream` format string."""
-        text = self.upstream.format(workspace=workspace, namespace=names.namespace_for(workspace))
-        return split_address(text)
+    def upstream_address(self, workspace: str, service_ip: Callable[[str], str] | None = None) -> tuple[str, int]:
+        """Where the Workspace's sshd listens, from the `upstream` format string; `service_ip`
+        looks up a namespace's Workspace Service address, only when the string asks for it."""
+        namespace = names.namespace_for(workspace)
+        values = {"workspace": workspace, "namespace": namespace}
+        if "{service_ip}" in self.upstream:
+            if service_ip is None:
+                raise ValueError("CPS1_GATEWAY_UPSTREAM uses {service_ip} but no lookup was given")
+            values["service_ip"] = service_ip(namespace)
+        return split_address(self.upstream.format(**values))

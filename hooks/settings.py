@@ -24,6 +24,9 @@ class Settings:
     # console's or another IDE's. The path form is for a machine-local `cps1 dev up`.
     ide_domain: str = ""
     ide_base_url: str = "http://127.0.0.1:8080"
+    # Port in host-per-workspace IDE URLs when the ingress controller listens on another port
+    # than the scheme's (the local cluster's controller); 0: the scheme's.
+    ide_port: int = 0
     ingress_class: str = ""
     # Serve the IDE hosts over TLS with the ingress controller's default certificate (a
     # wildcard for *.<ide_domain>): a Secret named here could not be used, since each

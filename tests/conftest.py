@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cps1.localcluster import node
 from tests.netguard import sitecustomize as netguard
 
 ROOT = Path(__file__).resolve().parent.parent
 # Addresses a test run may dial: loopback, and the ranges of the pods and Services it runs itself.
-ALLOWED_NETWORKS = "127.0.0.0/8,::1/128,10.96.0.0/16"
+ALLOWED_NETWORKS = f"127.0.0.0/8,::1/128,{node.POD_CIDR},{node.SERVICE_CIDR}"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -34,9 +35,29 @@ def load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+# The tests' Python template: the example plus one immutable enum parameter, so the parameter
+# machinery (choices, immutability, the console's select box) keeps a case. The example itself has
+# no such parameter: its image carries one Python (Debian's), so a version choice would do nothing.
+TEST_PARAMETER = {
+    "name": "pythonVersion",
+    "displayName": "Python version",
+    "description": "Interpreter made default in the shell.",
+    "type": "enum",
+    "choices": ["3.11", "3.12"],
+    "default": "3.11",
+    "mutable": False,
+}
+
+
+def python_example() -> dict:
+    template = load(ROOT / "examples" / "templates" / "python.yaml")
+    template["spec"]["parameters"].append(dict(TEST_PARAMETER))
+    return template
+
+
 @pytest.fixture
 def python_template() -> dict:
-    return load(ROOT / "examples" / "templates" / "python.yaml")
+    return python_example()
 
 
 @pytest.fixture

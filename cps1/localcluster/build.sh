@@ -5,7 +5,12 @@
 #                                one "component=/dir" line per component on stdout
 #
 # Components: kubernetes (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl),
-# etcd, kwok (plus its stage YAMLs), metacontroller (plus its CRDs), helm.
+# etcd, kwok (plus its stage YAMLs), metacontroller (plus its CRDs), helm; and the real node's:
+# kubelet (kubelet, kube-proxy), containerd (containerd, containerd-shim-runc-v2, ctr), runc,
+# cni (bridge, host-local, loopback, portmap), kube-router (its NetworkPolicy firewall), and
+# static-images (our own static Go images: images/pause, the sandbox image, and images/netcheck,
+# the network tests' probe; OCI archives named cps1.local/NAME:KEY, keyed by their sources);
+# caddy (the local ingress proxy).
 # Versions come from versions.env only. Each component lands in its own directory keyed by
 # (component, version, Go version, recipe revision); it is built in a temporary directory under
 # a per-component lock and moved into place atomically, so concurrent callers build it once and
@@ -23,7 +28,8 @@ CACHE=${CPS1_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cps1}
 export GOMODCACHE=$CACHE/gomod GOCACHE=$CACHE/gocache
 export GOFLAGS=-modcacherw GOTOOLCHAIN=local CGO_ENABLED=0
 GOVERSION=$(go env GOVERSION)
-ALL=(kubernetes etcd kwok metacontroller helm)
+ALL=(kubernetes etcd kwok metacontroller helm kubelet containerd runc cni kube-router static-images caddy)
+STATIC_IMAGES=(pause netcheck)
 
 log() { printf '[cps1-build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -34,16 +40,25 @@ version_of() {
     kwok) echo "$KWOK_VERSION" ;;
     metacontroller) echo "$METACONTROLLER_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
+    kubelet) echo "$KUBERNETES_VERSION" ;;
+    containerd) echo "$CONTAINERD_VERSION" ;;
+    runc) echo "$RUNC_VERSION" ;;
+    cni) echo "$CNI_PLUGINS_VERSION" ;;
+    kube-router) echo "$KUBE_ROUTER_VERSION" ;;
+    static-images) static_images_key ;;
+    caddy) echo "$CADDY_VERSION" ;;
     *) echo "unknown component: $1 (known: ${ALL[*]})" >&2; exit 2 ;;
   esac
 }
 
 dir_of() { echo "$CACHE/bin/$1-$(version_of "$1")-$GOVERSION-r$RECIPE"; }
 
-# build_kubernetes STAGE: one wrapper module whose `tool` lines name the four commands, with
-# every staging module that k8s.io/kubernetes requires at v0.0.0 replaced by its published tag.
-build_kubernetes() {
+# k8s_tools STAGE COMMAND...: one wrapper module whose `tool` lines name the commands (of
+# k8s.io/kubernetes/cmd), with every staging module that k8s.io/kubernetes requires at v0.0.0
+# replaced by its published tag.
+k8s_tools() {
   local stage=$1 src=$1/src kv=$KUBERNETES_VERSION sv gomod staging c m
+  shift
   sv=v0.${kv#v1.}
   mkdir -p "$src"
   gomod=$(cd "$src" && go mod download -json "k8s.io/kubernetes@$kv" |
@@ -53,7 +68,7 @@ build_kubernetes() {
     echo "module local.invalid/k8s-bins"
     grep -E '^(go|godebug) ' "$gomod"
     echo "tool ("
-    for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+    for c in "$@"; do
       echo "	k8s.io/kubernetes/cmd/$c"
     done
     echo ")"
@@ -69,9 +84,13 @@ build_kubernetes() {
     ld="$ld -X $p.gitVersion=$kv -X $p.gitMajor=1 -X $p.gitMinor=$(echo "$kv" | cut -d. -f2)"
     ld="$ld -X $p.gitTreeState=clean -X $p.gitCommit=unknown -X $p.buildDate=1970-01-01T00:00:00Z"
   done
-  log "kubernetes: go build (the long one: kube-apiserver, controller-manager, scheduler, kubectl)"
+  log "kubernetes: go build $*"
   (cd "$src" && go build -trimpath -ldflags "$ld" -o "$stage/" tool)
 }
+
+# The control plane (the long one) and the node's agents share the recipe and the Go cache.
+build_kubernetes() { k8s_tools "$1" kube-apiserver kube-controller-manager kube-scheduler kubectl; }
+build_kubelet() { k8s_tools "$1" kubelet kube-proxy; }
 
 # build_etcd STAGE: etcd's server module has `replace` lines, so `go install pkg@v` refuses it.
 build_etcd() {
@@ -114,6 +133,71 @@ build_helm() {
   GOBIN=$stage go install -trimpath \
     -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+}
+
+# go_install STAGE LDFLAGS MODULE@VERSION PACKAGE...: the documented `go install` of modules
+# without `replace` lines, several commands of one module at once.
+go_install() {
+  local stage=$1 ld=$2 mv=$3 pkgs=() p
+  shift 3
+  for p in "$@"; do pkgs+=("$p@${mv#*@}"); done
+  GOBIN=$stage go install -trimpath -ldflags "-s -w $ld" "${pkgs[@]}"
+}
+
+build_containerd() {
+  local m=github.com/containerd/containerd/v2
+  go_install "$1" "-X $m/version.Version=$CONTAINERD_VERSION" "$m@$CONTAINERD_VERSION" \
+    "$m/cmd/containerd" "$m/cmd/containerd-shim-runc-v2" "$m/cmd/ctr"
+}
+
+# runc needs cgo and libseccomp (Debian: libseccomp-dev, pkg-config) for seccomp profiles.
+build_runc() {
+  CGO_ENABLED=1 GOFLAGS="$GOFLAGS -tags=seccomp" go_install "$1" "-X main.version=${RUNC_VERSION#v}" \
+    "github.com/opencontainers/runc@$RUNC_VERSION" github.com/opencontainers/runc
+}
+
+build_cni() {
+  local m=github.com/containernetworking/plugins
+  go_install "$1" "" "$m@$CNI_PLUGINS_VERSION" \
+    "$m/plugins/main/bridge" "$m/plugins/ipam/host-local" "$m/plugins/main/loopback" "$m/plugins/meta/portmap"
+}
+
+build_kube-router() {
+  local m=github.com/cloudnativelabs/kube-router/v2
+  go_install "$1" "-X $m/pkg/version.Version=$KUBE_ROUTER_VERSION" "$m@$KUBE_ROUTER_VERSION" "$m/cmd/kube-router"
+}
+
+# The static images' version: a digest of their sources, so an edit makes a new image.
+static_images_key() {
+  (cd "$here/../../images" && find "${STATIC_IMAGES[@]}" -type f -print0 | sort -z | xargs -0 sha256sum) |
+    sha256sum | cut -c1-12
+}
+
+# build_static-images STAGE: each images/NAME (one static Go program) as a one-layer image
+# whose entry point is /NAME, committed by buildah with a fixed timestamp to an OCI archive
+# STAGE/NAME.tar named cps1.local/NAME:KEY (ref in STAGE/NAME.ref), ready for `ctr images import`.
+build_static-images() {
+  local stage=$1 key name ctr
+  key=$(static_images_key)
+  local b=(buildah --root "$stage/src/root" --runroot "$stage/src/runroot" --storage-driver vfs)
+  for name in "${STATIC_IMAGES[@]}"; do
+    (cd "$here/../../images/$name" && go build -trimpath -ldflags "-s -w" -o "$stage/src/$name" .)
+    ctr=$("${b[@]}" from scratch)
+    "${b[@]}" copy "$ctr" "$stage/src/$name" "/$name" >/dev/null
+    "${b[@]}" config --entrypoint "[\"/$name\"]" --user 65535:65535 "$ctr"
+    "${b[@]}" commit --quiet --timestamp 0 --format oci "$ctr" "oci-archive:$stage/$name.tar:cps1.local/$name:$key" >/dev/null
+    "${b[@]}" rm "$ctr" >/dev/null
+    echo "cps1.local/$name:$key" >"$stage/$name.ref"
+  done
+}
+
+# build_caddy STAGE: the stock Caddy command (no plugins). Caddy looks for its version among the
+# build's dependencies (xcaddy builds it as one), so stamp it the documented way instead.
+build_caddy() {
+  local stage=$1
+  GOBIN=$stage go install -trimpath \
+    -ldflags "-s -w -X github.com/caddyserver/caddy/v2.CustomVersion=$CADDY_VERSION" \
+    "github.com/caddyserver/caddy/v2/cmd/caddy@$CADDY_VERSION"
 }
 
 ensure() {

@@ -10,6 +10,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from cps1.localcluster import processes
+from cps1.localcluster import credentials, node, processes, provisioner
 from cps1.localcluster.processes import LOOPBACK, Process, free_port, http_ok
 
 BUILD_SCRIPT = Path(__file__).with_name("build.sh")
@@ -28,19 +29,9 @@ KWOK_STAGES = (
     "pod/fast/pod-complete.yaml",
     "pod/fast/pod-delete.yaml",
 )
-# The default StorageClass: kube-controller-manager's built-in host-path provisioner
-# (enabled by --enable-hostpath-provisioner), real dynamic provisioning for one machine.
-STORAGE_CLASS = {
-    "apiVersion": "storage.k8s.io/v1",
-    "kind": "StorageClass",
-    "metadata": {
-        "name": "standard",
-        "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
-    },
-    "provisioner": "kubernetes.io/host-path",
-    "reclaimPolicy": "Delete",
-    "volumeBindingMode": "Immediate",
-}
+# The default StorageClass of kwok-only clusters: kube-controller-manager's built-in host-path
+# provisioner (enabled by --enable-hostpath-provisioner), real dynamic provisioning for one machine.
+STORAGE_CLASS = provisioner.storage_class("kubernetes.io/host-path")
 
 
 def binaries(components: tuple[str, ...] = ("kubernetes", "etcd", "kwok", "metacontroller")) -> dict[str, Path]:
@@ -100,6 +91,7 @@ class LocalCluster:
     metacontroller_qps: float = 50
     metacontroller_burst: int = 100
     timeout: float = 90.0
+    real_node: bool = False
     procs: list[Process] = field(default_factory=list)
     ports: dict[str, int] = field(default_factory=dict)
     token: str = ""
@@ -125,27 +117,13 @@ class LocalCluster:
             )
         )
         self.token = secrets.token_hex(24)
-        (self.run_dir / "tokens.csv").write_text(f"{self.token},admin,admin,system:masters\n")
+        lines = [f"{self.token},admin,admin,system:masters\n", *(node.prepare(self.run_dir) if self.real_node else [])]
+        (self.run_dir / "tokens.csv").write_text("".join(lines))
         os.chmod(self.run_dir / "sa.key", 0o600)
         os.chmod(self.run_dir / "tokens.csv", 0o600)
 
     def _write_kubeconfig(self) -> None:
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [
-                {
-                    "name": "cps1-local",
-                    "cluster": {
-                        "server": self.server,
-                        "certificate-authority": str(self.run_dir / "certs" / "apiserver.crt"),
-                    },
-                }
-            ],
-            "users": [{"name": "admin", "user": {"token": self.token}}],
-            "contexts": [{"name": "cps1-local", "context": {"cluster": "cps1-local", "user": "admin"}}],
-            "current-context": "cps1-local",
-        }
+        config = credentials.kubeconfig(self.server, self.run_dir / "certs" / "apiserver.crt", self.token)
         self.kubeconfig.write_text(yaml.safe_dump(config))
         os.chmod(self.kubeconfig, 0o600)
 
@@ -216,13 +194,14 @@ class LocalCluster:
                         f"--advertise-address={LOOPBACK}",
                         f"--cert-dir={run / 'certs'}",
                         f"--token-auth-file={run / 'tokens.csv'}",
-                        "--authorization-mode=RBAC",
+                        "--authorization-mode=Node,RBAC",
                         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                         f"--service-account-key-file={run / 'sa.key'}",
                         f"--service-account-signing-key-file={run / 'sa.key'}",
-                        "--service-cluster-ip-range=10.96.0.0/16",
+                        f"--service-cluster-ip-range={node.SERVICE_CIDR}",
                         "--endpoint-reconciler-type=none",
-                        "--kubelet-preferred-address-types=Hostname",
+                        "--kubelet-preferred-address-types=InternalIP,Hostname",
+                        *(node.apiserver_flags(run) if self.real_node else []),
                         "--allow-privileged=true",
                         "--profiling=false",
                         "--v=1",
@@ -279,7 +258,7 @@ class LocalCluster:
                     [
                         str(bins["kwok"] / "kwok"),
                         kcfg,
-                        "--manage-all-nodes=true",
+                        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                         *stages,
                     ],
                     self._log("kwok"),
@@ -305,6 +284,23 @@ class LocalCluster:
                     lambda: http_ok(f"http://{LOOPBACK}:{p['metacontroller-health']}/readyz"),
                 )
             )
+            if self.real_node:
+                node.start(self)
+                self.launch(
+                    Process(
+                        "provisioner",
+                        [
+                            sys.executable,
+                            "-m",
+                            "cps1.localcluster.provisioner",
+                            str(self.kubeconfig),
+                            str(self.run_dir / "volumes"),
+                            node.NAME,
+                        ],
+                        self._log("provisioner"),
+                        env,
+                    )
+                )
         except BaseException:
             self.stop()
             raise
@@ -316,11 +312,14 @@ class LocalCluster:
 
         client = kube.dynamic_client(self.kubeconfig)
         docs = list(yaml.safe_load_all((metacontroller_dir / "metacontroller-crds-v1.yaml").read_text()))
-        for doc in [*docs, STORAGE_CLASS, *(node_manifest(f"kwok-node-{i}") for i in range(self.nodes))]:
+        kwok_nodes = [node.beside_real(node_manifest(f"kwok-node-{i}"), self.real_node) for i in range(self.nodes)]
+        # Pods of the real node need volumes that honour fsGroup (provisioner.py says why).
+        storage_class = provisioner.STORAGE_CLASS if self.real_node else STORAGE_CLASS
+        for doc in [*docs, storage_class, *kwok_nodes]:
             if doc:
                 kube.apply(client, doc)
         kube.wait_for(
-            lambda: kube.nodes_ready(client, self.nodes),
+            lambda: kube.nodes_ready(client, self.nodes, tolerated=(node.KWOK_TAINT["key"],)),
             self.timeout,
             f"kwok did not make {self.nodes} node(s) Ready and schedulable; last lines of "
             f"{self._log('kwok')}:\n{processes.tail(self._log('kwok'))}",
@@ -335,6 +334,8 @@ class LocalCluster:
 
     def stop(self) -> None:
         """Stop every process this cluster started, newest first, by PID."""
+        if self.real_node:
+            node.stop(self)
         for proc in reversed(self.procs):
             proc.stop()
         self.procs.clear()

@@ -121,8 +121,9 @@ def stop_pid(pid: int, grace: float = 10.0) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether `pid` still runs: an exited child of ours that is not reaped yet (a zombie) does not."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

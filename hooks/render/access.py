@@ -11,7 +11,8 @@ def ide_url(workspace: str, settings: Settings) -> str:
     """Host per workspace under ide_domain, else a path under ide_base_url."""
     if settings.ide_domain:
         scheme = "https" if settings.ide_tls else "http"
-        return f"{scheme}://{workspace}.{settings.ide_domain}/"
+        port = f":{settings.ide_port}" if settings.ide_port else ""
+        return f"{scheme}://{workspace}.{settings.ide_domain}{port}/"
     return settings.ide_base_url.rstrip("/") + ide_path(workspace)
 
 

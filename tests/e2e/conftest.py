@@ -9,8 +9,12 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 from cps1 import kube
 from cps1.localcluster import install
@@ -59,19 +63,30 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     with LocalCluster(run_dir, nodes=2) as running:
         _RUNNING.append(running)
         yield running
-        _RUNNING.clear()
+        _RUNNING.remove(running)
+
+
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A control plane with the real node (pods really run) and one tainted kwok node."""
+    with LocalCluster(tmp_path_factory.mktemp("realnode"), nodes=1, real_node=True) as running:
+        _RUNNING.append(running)
+        yield running
+        _RUNNING.remove(running)
 
 
 @contextlib.contextmanager
-def installed(cluster: LocalCluster, records: str) -> Iterator[Env]:
-    """CPS1 installed in `cluster`: CRDs, the hooks under gunicorn with the test settings, and the
-    CompositeController calling them through a recording proxy (records under ARTIFACTS/records)."""
+def installed(cluster: LocalCluster, records: str, hooks_env: dict[str, str] | None = None) -> Iterator[Env]:
+    """CPS1 installed in `cluster`: CRDs, the hooks under gunicorn with the test settings (plus
+    `hooks_env`), and the CompositeController calling them through a recording proxy (records
+    under ARTIFACTS/records)."""
     hooks, hooks_url = install.gunicorn_process(
         cluster.run_dir,
         {
             "CPS1_SECRET_SEED": TEST_SEED,
             "CPS1_GATEWAY_PUBLIC_KEY": GATEWAY_KEY,
             "CPS1_MAX_RESYNC_SECONDS": str(MAX_RESYNC_SECONDS),
+            **(hooks_env or {}),
         },
     )
     cluster.launch(hooks)
@@ -80,6 +95,35 @@ def installed(cluster: LocalCluster, records: str) -> Iterator[Env]:
         install.install_crds(client)
         install.install_controller(client, recorder.url)
         yield Env(cluster, hooks, hooks_url, recorder)
+
+
+CHROMIUM = "/usr/bin/chromium"
+# Debian's chromium, never `playwright install`; these flags keep it from dialling anything but
+# the pages a test opens on loopback.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator["Browser"]:
+    """Headless Chromium for the browser tests (console, IDE). Never skipped:
+    scripts/system-packages.sh (run by `make test`) installs exactly this path."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Debian's chromium is needed at {CHROMIUM}: apt-get install -y chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture(scope="session")

@@ -147,12 +147,12 @@ def test_a_revoked_token_signs_the_user_out(api_url: str) -> None:
 def test_the_create_form_comes_from_the_templates_parameters(dana: str) -> None:
     at = goto(signed_in(dana), "app_pages/create.py")
     at.selectbox(key="create.template").set_value(support.TEMPLATE).run()
-    assert "Python 3.11 with pip" in text(at)  # the template's description
+    assert "Python 3.13 with pip" in text(at)  # the template's description
     assert "Image `cps1/workspace-python:0.1.0`" in text(at)
     assert [m.value for m in at.metric] == ["500m (up to 4)", "1Gi (up to 8Gi)", "10Gi"]
     cpu = at.text_input(key=f"create:{support.TEMPLATE}:cpu")
     assert (cpu.label, cpu.value) == ("CPU", "1")
-    assert "Between 500m and 4." in cpu.help and "CPU cores reserved" in cpu.help
+    assert "Between 250m and 4." in cpu.help and "CPU cores reserved" in cpu.help
     version = at.selectbox(key=f"create:{support.TEMPLATE}:pythonVersion")
     assert version.options == ["3.11", "3.12"] and version.value == "3.11"
     assert "Cannot be changed after the workspace is created." in version.help
@@ -338,7 +338,7 @@ def test_admin_edits_a_template_as_yaml_and_bad_yaml_saves_nothing(env) -> None:
         at.text_area(key=f"tpl:{name}:yaml").input("spec: [unclosed")
         click(at, "Validate")
         assert "not valid YAML at line 1" in at.error[0].value and "HTTP" not in at.error[0].value
-        at.text_area(key=f"tpl:{name}:yaml").input(manifest.replace("Python 3.11 with pip", "Edited as YAML"))
+        at.text_area(key=f"tpl:{name}:yaml").input(manifest.replace("Python 3.13 with pip", "Edited as YAML"))
         click(at, "Save")
         assert f"Saved template {name}." in text(at)
         spec = ws.child(env, "x", ws.API, "WorkspaceTemplate", name)["spec"]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from cps1 import dev
 from cps1.localcluster.processes import Process
@@ -19,17 +19,6 @@ from tests.e2e import console_support as support
 from tests.e2e import workspaces as ws
 from tests.e2e.conftest import ARTIFACTS
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SHOTS = ARTIFACTS / "console"
 WAIT_MS = 60_000
 RUNNING_MS = 120_000
@@ -37,17 +26,6 @@ RUNNING_MS = 120_000
 
 # This 2-core machine is shared: give a rerun more than expect()'s default 5 seconds.
 expect.set_options(timeout=WAIT_MS)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    # Never skipped: scripts/system-packages.sh (run by `make test`) installs exactly this path.
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's chromium is needed at {CHROMIUM}: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -132,9 +110,9 @@ def test_sign_in_create_watch_it_run_stop_and_delete(  # type: ignore[no-untyped
 
         go(page, "New workspace", "New workspace")
         page.get_by_label("Template", exact=True).click()
-        page.get_by_role("option", name=f"Python 3.11 ({support.TEMPLATE})").click()
+        page.get_by_role("option", name=f"Python 3.13 ({support.TEMPLATE})").click()
         settle(page)
-        expect(page.get_by_text("Python 3.11 with pip")).to_be_visible()
+        expect(page.get_by_text("Python 3.13 with pip")).to_be_visible()
         page.get_by_label("Name", exact=True).fill(name)
         shot(page, "03-create-form")
         page.get_by_role("button", name="Create workspace").click()

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from kubernetes.dynamic.exceptions import NotFoundError
 
 from cps1 import kube
-from tests.conftest import ROOT, load
+from tests.conftest import python_example
 from tests.e2e.conftest import wait_until
 
 API = "cps1.io/v1alpha1"
-PYTHON = load(ROOT / "examples" / "templates" / "python.yaml")
+PYTHON = python_example()
 
 
 def now_text() -> str:

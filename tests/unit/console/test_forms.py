@@ -3,9 +3,9 @@
 import pytest
 
 from console import forms
-from tests.conftest import ROOT, load
+from tests.conftest import python_example
 
-PYTHON = load(ROOT / "examples" / "templates" / "python.yaml")["spec"]["parameters"]
+PYTHON = python_example()["spec"]["parameters"]
 SPECS = [
     {"name": "cores", "type": "int", "min": 1, "max": "8", "default": 2, "description": "Cores."},
     {"name": "debug", "type": "bool", "default": True},
@@ -36,7 +36,8 @@ def test_an_unknown_type_is_drawn_as_text_so_newer_templates_still_get_a_form() 
     [
         (
             PYTHON[0],
-            "CPU cores reserved for the workspace. Between 500m and 4. A quantity such as 500m, 2 or 4Gi. Default: 1.",
+            "CPU cores reserved for the workspace. Between 250m and 4. "
+            "A quantity such as 500m, 2 or 4Gi. Default: 500m.",
         ),
         (
             PYTHON[2],

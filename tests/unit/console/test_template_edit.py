@@ -12,8 +12,8 @@ PYTHON = load(ROOT / "examples" / "templates" / "python.yaml")
 def test_form_values_of_a_spec() -> None:
     values = template_edit.form_values(PYTHON["spec"])
     assert values == {
-        "displayName": "Python 3.11",
-        "description": "Python 3.11 with pip, venv and the VS Code Python extension.",
+        "displayName": "Python 3.13",
+        "description": "Python 3.13 with pip and venv (Debian's).",
         "image": "cps1/workspace-python:0.1.0",
         "requestsCpu": "500m",
         "requestsMemory": "1Gi",

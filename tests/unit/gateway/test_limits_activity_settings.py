@@ -157,6 +157,10 @@ def test_settings_from_env() -> None:
     assert Settings(upstream="127.0.0.1:2200").upstream_address("api") == ("127.0.0.1", 2200)
     templated = Settings(upstream="{workspace}.{namespace}.example:2222")
     assert templated.upstream_address("api") == ("api.ws-api.example", 2222)
+    by_ip = Settings(upstream="{service_ip}:22")
+    assert by_ip.upstream_address("api", service_ip=lambda ns: {"ws-api": "10.96.3.4"}[ns]) == ("10.96.3.4", 22)
+    with pytest.raises(ValueError, match="no lookup"):
+        by_ip.upstream_address("api")
 
 
 @pytest.mark.parametrize(
@@ -165,7 +169,7 @@ def test_settings_from_env() -> None:
         ("CPS1_GATEWAY_MAX_CONNECTIONS", "many", "MAX_CONNECTIONS"),
         ("CPS1_GATEWAY_VERIFY_UPSTREAM_HOST_KEY", "maybe", "VERIFY_UPSTREAM_HOST_KEY"),
         ("CPS1_GATEWAY_LISTEN", "nowhere", "host:port"),
-        ("CPS1_GATEWAY_UPSTREAM", "{pod}:22", "only {workspace} and {namespace}"),
+        ("CPS1_GATEWAY_UPSTREAM", "{pod}:22", "only {workspace}, {namespace} and {service_ip}"),
         ("CPS1_GATEWAY_MAX_CONNECTIONS_PER_USER", "0", "at least 1"),
     ],
 )

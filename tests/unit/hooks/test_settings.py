@@ -1,11 +1,10 @@
 """The hooks' installation settings: read from the environment, refused when unsafe."""
 
-import re
+import ipaddress
 
 import pytest
 
 from hooks.settings import Settings
-from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("seed", [None, "", "seven77"])
@@ -27,10 +26,10 @@ def test_network_ranges_are_comma_separated_settings(monkeypatch: pytest.MonkeyP
     assert settings.cluster_service_cidrs == ("10.96.0.0/16",)
 
 
-def test_the_default_service_range_is_the_local_clusters() -> None:
-    """The local control plane's Service range (cps1/localcluster/cluster.py) is the default
+def test_the_default_ranges_are_the_local_clusters() -> None:
+    """The local cluster's Service and pod ranges (cps1/localcluster/node.py) are the defaults
     Workspaces may not reach, so `cps1 dev up` is protected without settings."""
-    source = (ROOT / "cps1" / "localcluster" / "cluster.py").read_text()
-    match = re.search(r"--service-cluster-ip-range=([0-9./]+)", source)
-    assert match is not None
-    assert Settings().cluster_service_cidrs == (match.group(1),)
+    from cps1.localcluster import node
+
+    assert Settings().cluster_service_cidrs == (node.SERVICE_CIDR,)
+    assert ipaddress.ip_network(node.POD_CIDR).subnet_of(ipaddress.ip_network(Settings().cluster_pod_cidrs[0]))

@@ -1,0 +1,3 @@
+module cps1.local/netcheck
+
+go 1.26

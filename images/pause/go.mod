@@ -1,0 +1,3 @@
+module cps1.local/pause
+
+go 1.26

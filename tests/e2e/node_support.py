@@ -1,0 +1,71 @@
+"""Pods of our netcheck image (images/netcheck) for the real node's tests and benchmark."""
+
+import subprocess
+
+from cps1 import kube
+from cps1.localcluster import node
+from cps1.localcluster.cluster import LocalCluster, binaries
+from tests.e2e.conftest import wait_until
+
+NS = "node-e2e"
+RESTRICTED = {
+    "runAsNonRoot": True,
+    "runAsUser": 1000,
+    "runAsGroup": 1000,
+    "readOnlyRootFilesystem": True,
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def restricted_namespace(client) -> None:  # type: ignore[no-untyped-def]
+    """The namespace NS, where the restricted Pod Security level is enforced (so a pod that runs
+    there passed it)."""
+    labels = {"pod-security.kubernetes.io/enforce": "restricted"}
+    kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS, "labels": labels}})
+
+
+def netcheck_pod(name: str, labels: dict[str, str]) -> dict:
+    """A pod of our netcheck image serving TCP 8080, Ready when the port answers."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS, "labels": labels},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "terminationGracePeriodSeconds": 1,
+            "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [
+                {
+                    "name": "netcheck",
+                    "image": node.static_image("netcheck"),
+                    "imagePullPolicy": "Never",
+                    "args": ["serve", "8080"],
+                    "ports": [{"containerPort": 8080}],
+                    "securityContext": RESTRICTED,
+                    "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+                    "resources": {"limits": {"cpu": "100m", "memory": "32Mi"}},
+                }
+            ],
+        },
+    }
+
+
+def ready_pod(client, name: str, labels: dict[str, str], timeout: float = 90) -> dict:  # type: ignore[no-untyped-def]
+    """Create the pod and wait until it is Ready; returns it as then stored."""
+    kube.apply(client, netcheck_pod(name, labels))
+
+    def ready() -> dict | None:
+        pod = kube.get(client, "v1", "Pod", name, NS) or {}
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        return pod if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions) else None
+
+    return wait_until(ready, timeout=timeout, interval=0.1, what=f"pod {name} Ready")  # type: ignore[return-value]
+
+
+def kubectl(cluster: LocalCluster, namespace: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """kubectl against the run's API server in `namespace` (exec and logs reach the real node)."""
+    kubectl_bin = binaries(("kubernetes",))["kubernetes"] / "kubectl"
+    argv = [str(kubectl_bin), f"--kubeconfig={cluster.kubeconfig}", "--namespace", namespace, *args]
+    return subprocess.run(argv, check=check, capture_output=True, text=True, timeout=60)
