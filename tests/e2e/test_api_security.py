@@ -261,3 +261,21 @@ def test_template_maxima_and_user_limits_are_readable_refusals(env, app, root: A
         )
     finally:
         gone(env, *names)
+
+
+def test_templates_restricted_to_users_or_groups(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
+    ws.template(env, "sec-team-only", access={"groups": ["data-team"]})
+    hank = user(app, root, "hank")
+    assert "sec-team-only" not in [t["name"] for t in hank.get("/templates").json["items"]]
+    assert hank.get("/templates/sec-team-only").status_code == 404
+    refused = hank.post("/workspaces", json={"name": "sec-hank", "template": "sec-team-only", "running": False})
+    assert (refused.status_code, refused.json["message"]) == (
+        403,
+        "template 'sec-team-only' is not available to hank; ask an admin",
+    )
+    assert root.patch("/users/hank", json={"groups": ["data-team"]}).json["groups"] == ["data-team"]
+    try:
+        allowed = hank.post("/workspaces", json={"name": "sec-hank", "template": "sec-team-only", "running": False})
+        assert allowed.status_code == 201, allowed.json
+    finally:
+        gone(env, "sec-hank")
