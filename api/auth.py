@@ -111,7 +111,8 @@ class Authenticator:
         configmap = self.users.get(name, lambda: self.store.user_configmap(name))
         if configmap is None or accounts.is_disabled(configmap):
             return None
-        return User(name, accounts.is_admin(configmap) or name in self.settings.admins)
+        admin = accounts.is_admin(configmap) or name in self.settings.admins
+        return User(name, admin, tuple(accounts.groups_of(configmap)))
 
     def from_token(self, token: str, now: datetime) -> User | None:
         token_id = accounts.token_id(token)

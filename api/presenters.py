@@ -76,4 +76,5 @@ def user(configmap: dict, admins: tuple[str, ...] = ()) -> dict:
         "keys": len(accounts.keys_of(configmap)),
         "disabled": accounts.is_disabled(configmap),
         "limits": accounts.limits_of(configmap),
+        "groups": accounts.groups_of(configmap),
     }

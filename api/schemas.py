@@ -180,6 +180,7 @@ class User(Schema):
     keys = Integer()
     disabled = Boolean()
     limits = Dict(metadata={"description": "limits an admin set for this user; the installation's apply otherwise"})
+    groups = List(String(), metadata={"description": "for templates restricted to groups"})
 
 
 class UserIn(Schema):
@@ -196,6 +197,7 @@ class UserUpdate(Schema):
     admin = Boolean()
     disabled = Boolean(metadata={"description": "no API access and no SSH; running Workspaces keep running"})
     limits = Nested(UserLimits, metadata={"description": "this user's own limits instead of the installation's"})
+    groups = List(String(validate=[Length(1, 63), DNS_LABEL]), validate=Length(max=64))
 
 
 class UserList(Schema):

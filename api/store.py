@@ -44,6 +44,7 @@ def rejected(err: ApiException) -> KubernetesRejected:
 class User:
     name: str
     admin: bool
+    groups: tuple[str, ...] = ()
 
 
 class Store:
@@ -123,9 +124,15 @@ class Store:
         return kube.get(self.client, "v1", "ConfigMap", accounts.user_configmap(name), self.ns)
 
     def ensure_user(
-        self, name: str, admin: bool | None = None, disabled: bool | None = None, limits: dict | None = None
+        self,
+        name: str,
+        admin: bool | None = None,
+        disabled: bool | None = None,
+        limits: dict | None = None,
+        groups: list[str] | None = None,
     ) -> dict:
-        """Create the user's ConfigMap if missing; set `admin`, `disabled` and `limits` when given."""
+        """Create the user's ConfigMap if missing; set `admin`, `disabled`, `limits` and
+        `groups` when given."""
         existing = self.user_configmap(name)
         data = dict((existing or {}).get("data") or {"admin": "false", "keys.json": "[]"})
         if admin is not None:
@@ -134,6 +141,8 @@ class Store:
             data["disabled"] = "true" if disabled else "false"
         if limits is not None:
             data["limits.json"] = json.dumps(limits, sort_keys=True)
+        if groups is not None:
+            data["groups.json"] = json.dumps(sorted(set(groups)))
         if existing and existing.get("data") == data:
             return existing
         return self._write(

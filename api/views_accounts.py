@@ -181,7 +181,11 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
         if name == current_user().name and (json_data.get("disabled") or json_data.get("admin") is False):
             abort(409, "you cannot disable or demote yourself; ask another admin")
         configmap = store.ensure_user(
-            name, admin=json_data.get("admin"), disabled=json_data.get("disabled"), limits=json_data.get("limits")
+            name,
+            admin=json_data.get("admin"),
+            disabled=json_data.get("disabled"),
+            limits=json_data.get("limits"),
+            groups=json_data.get("groups"),
         )
         authenticator().forget_user(name)
         return presenters.user(configmap, settings.admins)

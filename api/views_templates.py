@@ -5,13 +5,19 @@ from apiflask import APIBlueprint, HTTPTokenAuth, abort
 
 from api import presenters, schemas
 from api.app import admin_required, current_user, deps
-from common import crd, names
+from common import crd, names, policy
 
 
 def _template(name: str) -> dict | None:
     """The template of that name; None also for a name no template could have."""
     store, _, _ = deps()
     return store.template(name) if names.DNS_LABEL.match(name) and len(name) <= names.MAX_LABEL else None
+
+
+def usable(template: dict) -> bool:
+    """Whether the caller may make Workspaces from `template` (admins: from every one)."""
+    user = current_user()
+    return user.admin or policy.template_allows(template.get("spec") or {}, user.name, user.groups)
 
 
 def _body(name: str, spec: dict, resource_version: str | None = None) -> dict:
@@ -36,12 +42,13 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
     @bp.auth_required(auth)
     @bp.output(schemas.TemplateList)
     def list_templates() -> dict:
-        """Every template; admins also see how many Workspaces use each."""
+        """Every template the caller may use; admins see all, and how many Workspaces use each."""
         store, _, _ = deps()
         counts = usage() if current_user().admin else None
         items = [
             presenters.template(t, counts.get(t["metadata"]["name"], 0) if counts is not None else None)
             for t in store.templates()
+            if usable(t)
         ]
         return {"items": sorted(items, key=lambda t: t["name"])}
 
@@ -52,7 +59,7 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
     def get_template(name: str) -> dict:
         """One template with its typed parameters (the console's create form)."""
         template = _template(name)
-        if template is None:
+        if template is None or not usable(template):
             abort(404, f"template {name!r} not found")
         return presenters.template(template, usage().get(name, 0) if current_user().admin else None)
 

@@ -32,6 +32,9 @@ def _check_against_template(
     if template is None:
         abort(422, f"workspace template {template_name!r} does not exist", detail={"fields": {"template": "not found"}})
     template_spec = template.get("spec") or {}
+    user = current_user()
+    if previous is None and not (user.admin or policy.template_allows(template_spec, user.name, user.groups)):
+        abort(403, f"template {template_name!r} is not available to {user.name}; ask an admin")
     specs = template_spec.get("parameters") or []
     given = spec.get("parameters") or {}
     resolved = parameters.resolve(specs, given)
@@ -99,7 +102,7 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
     @bp.auth_required(auth)
     @bp.input(schemas.WorkspaceCreate, location="json")
     @bp.output(schemas.Workspace, status_code=201)
-    @bp.doc(responses=[201, 401, 409, 422])
+    @bp.doc(responses=[201, 401, 403, 409, 422])
     def create_workspace(json_data: dict) -> dict:
         """Create a Workspace from a template, owned by the caller."""
         store, _, now = deps()

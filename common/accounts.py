@@ -161,6 +161,15 @@ def is_admin(configmap: dict | None) -> bool:
     return ((configmap or {}).get("data") or {}).get("admin") == "true"
 
 
+def groups_of(configmap: dict | None) -> list[str]:
+    """The groups an admin put the user in (`groups.json`), for templates restricted to groups."""
+    try:
+        groups = json.loads(((configmap or {}).get("data") or {}).get("groups.json") or "[]")
+    except ValueError:
+        return []
+    return sorted(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else []
+
+
 def limits_of(configmap: dict | None) -> dict:
     """The limits an admin set for this user (`limits.json`), or {}."""
     try:

@@ -37,6 +37,16 @@ def _idle_problem(idle: object, maximum: object) -> str | None:
     return None
 
 
+def template_allows(template_spec: dict, user: str, groups: tuple[str, ...] | list[str]) -> bool:
+    """Whether `user` (in `groups`) may make Workspaces from the template: everyone when it
+    names nobody in `access`, else the users and groups it names."""
+    access = template_spec.get("access") or {}
+    users, allowed_groups = access.get("users") or [], access.get("groups") or []
+    if not users and not allowed_groups:
+        return True
+    return user in users or any(group in allowed_groups for group in groups)
+
+
 def template_limit_problems(spec: dict, template_spec: dict) -> dict[str, str]:
     """Field -> why the Workspace `spec` asks for more than its template allows."""
     problems: dict[str, str] = {}

@@ -49,6 +49,14 @@ def root(app) -> Api:  # type: ignore[no-untyped-def]
     return Api(app.test_client(), ROOT_TOKEN)
 
 
+def gone(env, *names: str) -> None:  # type: ignore[no-untyped-def]
+    """Delete and wait: the next test module counts and lists Workspaces."""
+    for name in names:
+        ws.delete(env, name)
+    for name in names:
+        ws.wait_gone(env, name)
+
+
 def user(app, root: Api, name: str, admin: bool = False) -> Api:  # type: ignore[no-untyped-def]
     assert root.post("/users", json={"name": name, "admin": admin}).status_code == 201
     answer = root.post(f"/users/{name}/tokens", json={"name": "e2e"})
@@ -106,7 +114,7 @@ def test_admins_disable_users_who_then_get_401_and_keep_their_workspaces(env, ap
         assert root.patch("/users/carol", json={"disabled": False}).status_code == 200
         assert carol.get("/me").status_code == 200
     finally:
-        ws.delete(env, "sec-carol")
+        gone(env, "sec-carol")
 
 
 def test_admins_list_and_revoke_any_users_tokens(app, root: Api) -> None:  # type: ignore[no-untyped-def]
@@ -157,7 +165,7 @@ def test_lookups_are_cached_and_failures_throttled(env, app, root: Api, monkeypa
     assert int(refused.headers["Retry-After"]) > 0
 
 
-def test_authorization_comes_before_validation(app, root: Api) -> None:  # type: ignore[no-untyped-def]
+def test_authorization_comes_before_validation(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
     frank = user(app, root, "frank")
     assert frank.post("/templates", json={"name": "Not A Name!", "spec": 7}).status_code == 403
     assert frank.put("/templates/sec-python", json={"spec": "junk"}).status_code == 403
@@ -169,7 +177,7 @@ def test_authorization_comes_before_validation(app, root: Api) -> None:  # type:
         assert frank.patch("/workspaces/sec-root", json={"running": "perhaps"}).status_code == 404
         assert frank.post("/workspaces/sec-root/keepalive", json={"seconds": "x"}).status_code == 404
     finally:
-        root.delete("/workspaces/sec-root")
+        gone(env, "sec-root")
 
 
 @pytest.mark.parametrize("value", ["9e999999Ki", "-9e999999", "99999999999999999999Ei"])
@@ -205,7 +213,7 @@ def test_the_prober_survives_hostile_answers(env, code_server_stand_in: tuple[st
     ws.template(env, "sec-probe", ports={"ide": 3000, "ssh": 2222})
     names = ["sec-probe-a", "sec-probe-b", "sec-probe-c"]
     for name in names:
-        ws.workspace(env, name, "sec-probe")
+        ws.workspace(env, name, "sec-probe", owner="prober-test")
     try:
         for name in names:
             ws.wait_phase(env, name, crd.PHASE_RUNNING, timeout=120)
@@ -218,8 +226,7 @@ def test_the_prober_survives_hostile_answers(env, code_server_stand_in: tuple[st
         assert recorded <= ws.now_text()
         assert crd.ANNOTATION_LAST_ACTIVITY_SOURCE in notes
     finally:
-        for name in names:
-            ws.delete(env, name)
+        gone(env, *names)
 
 
 def test_template_maxima_and_user_limits_are_readable_refusals(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
@@ -253,5 +260,22 @@ def test_template_maxima_and_user_limits_are_readable_refusals(env, app, root: A
             "gina already has 2 of 2 Workspaces; delete one first",
         )
     finally:
-        for name in names:
-            ws.delete(env, name)
+        gone(env, *names)
+
+
+def test_templates_restricted_to_users_or_groups(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
+    ws.template(env, "sec-team-only", access={"groups": ["data-team"]})
+    hank = user(app, root, "hank")
+    assert "sec-team-only" not in [t["name"] for t in hank.get("/templates").json["items"]]
+    assert hank.get("/templates/sec-team-only").status_code == 404
+    refused = hank.post("/workspaces", json={"name": "sec-hank", "template": "sec-team-only", "running": False})
+    assert (refused.status_code, refused.json["message"]) == (
+        403,
+        "template 'sec-team-only' is not available to hank; ask an admin",
+    )
+    assert root.patch("/users/hank", json={"groups": ["data-team"]}).json["groups"] == ["data-team"]
+    try:
+        allowed = hank.post("/workspaces", json={"name": "sec-hank", "template": "sec-team-only", "running": False})
+        assert allowed.status_code == 201, allowed.json
+    finally:
+        gone(env, "sec-hank")

@@ -100,3 +100,19 @@ def test_bad_templates_are_rejected(env, spec: dict, message: str) -> None:  # t
         "spec": {"image": "x", **spec},
     }
     assert message in rejected(env, body)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"storage": {"size": "30Gi", "maxSize": "20Gi"}}, "storage.size must not exceed storage.maxSize"),
+        ({"idleTimeoutSeconds": 0, "maxIdleTimeoutSeconds": 3600}, "between 1 and maxIdleTimeoutSeconds"),
+        ({"idleTimeoutSeconds": 7200, "maxIdleTimeoutSeconds": 3600}, "between 1 and maxIdleTimeoutSeconds"),
+        ({"network": {"egressAllow": [{"cidr": "10.0.0.0/8", "ports": [0]}]}}, "spec.network.egressAllow"),
+    ],
+)
+def test_templates_keep_within_their_own_maxima(env, spec: dict, message: str) -> None:  # type: ignore[no-untyped-def]
+    body = copy.deepcopy(TEMPLATE)
+    body["metadata"] = {"name": "cel-capped"}
+    body["spec"].update(spec)
+    assert message in rejected(env, body)

@@ -23,3 +23,12 @@ def test_over_the_template_maxima_reads_as_what_was_refused() -> None:
         "storage.size": "storage size 51Gi is above this template's maximum of 50Gi",
         "idleTimeoutSeconds": "idleTimeoutSeconds 86401 is above this template's maximum of 86400",
     }
+
+
+def test_templates_restricted_to_users_or_groups() -> None:
+    restricted = {"access": {"users": ["alice"], "groups": ["data-team"]}}
+    assert policy.template_allows(restricted, "alice", [])
+    assert policy.template_allows(restricted, "bob", ["data-team"])
+    assert not policy.template_allows(restricted, "carol", ["web-team"])
+    assert policy.template_allows({}, "carol", [])
+    assert policy.template_allows({"access": {"users": [], "groups": []}}, "carol", [])
