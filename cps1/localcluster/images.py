@@ -149,12 +149,11 @@ def stored(name: str, key: str, ref: str) -> Built | None:
 
 
 def publish(name: str, key: str, ref: str, start: float) -> Built:
-    """Push the built `ref` into the cache as an OCI archive, atomically, and drop older keys.
-    Layers stay uncompressed: gzip would cost minutes here and containerd would only undo it."""
+    """Push the built `ref` into the cache as an OCI archive, atomically, and drop older keys."""
     with tempfile.TemporaryDirectory(dir=IMAGES_DIR) as tmp:
         archive, digest = Path(tmp) / "image.tar", Path(tmp) / "digest"
         target = f"oci-archive:{archive}:{full_ref(ref)}"
-        buildah("push", "--quiet", "--disable-compression", "--digestfile", str(digest), ref, target)
+        buildah("push", "--quiet", "--digestfile", str(digest), ref, target)
         for old in IMAGES_DIR.glob(f"{name}-*.*"):
             old.unlink()
         archive.rename(IMAGES_DIR / f"{name}-{key}.tar")
