@@ -67,8 +67,10 @@ class Settings:
     # at most this many per source (OpenSSH's PerSourceMaxStartups).
     max_startups: str = "100:30:300"
     max_startups_per_source: int = 20
-    # From the TCP connection to the first authentication request (version and key exchange).
-    handshake_grace_seconds: float = 10.0
+    # From the TCP connection to the first authentication request (version and key exchange):
+    # what a silent socket may hold. 20 s, because in a login storm on a loaded machine OpenSSH
+    # clients took over 10 s to send their version (bench/gateway.py, 200 sessions).
+    handshake_grace_seconds: float = 20.0
     # From the TCP connection to authenticated: room for a passphrase or a security key touch.
     login_grace_seconds: float = 60.0
     # A connection with no channel data either way for this long is closed (0: never).

@@ -25,8 +25,13 @@ class UpstreamError(Exception):
     """The Workspace's sshd could not be reached or refused us; the text is for the client."""
 
 
-def _handshake(sock: socket.socket, settings: Settings, tuning: Tuning, host_key: str | None) -> GatewayTransport:
+def _handshake(
+    sock: socket.socket, settings: Settings, tuning: Tuning, host_key: str | None, remaining: float
+) -> GatewayTransport:
     transport = GatewayTransport(tuned_socket(sock), tuning)
+    # Paramiko waits 15 s for the version line; a busy sshd (a login storm) may take longer,
+    # and giving up early only means dialling it again.
+    transport.banner_timeout = remaining
     if host_key and host_key.startswith("ssh-ed25519 "):
         transport.get_security_options().key_types = ("ssh-ed25519",)
     try:
@@ -56,7 +61,8 @@ def connect(
             raise UpstreamError(f"cannot reach the sshd of workspace {workspace!r}: {last}")
         try:
             sock = socket.create_connection(address, timeout=min(5.0, remaining))
-            transport = _handshake(sock, settings, tuning, host_key if settings.verify_upstream_host_key else None)
+            pinned = host_key if settings.verify_upstream_host_key else None
+            transport = _handshake(sock, settings, tuning, pinned, remaining)
             break
         except (ConnectionError, TimeoutError, OSError) as err:
             last = err
