@@ -104,7 +104,11 @@ def upstreams(
             continue
         if eps.get("addressType") not in ("IPv4", "IPv6"):
             continue
-        numbers = [p["port"] for p in eps.get("ports") or [] if (p.get("name") or "") == (port.get("name") or "")]
+        numbers = [
+            p["port"]
+            for p in eps.get("ports") or []
+            if p.get("port") and (p.get("name") or "") == (port.get("name") or "")
+        ]
         for endpoint in eps.get("endpoints") or []:
             if (endpoint.get("conditions") or {}).get("ready") is False:
                 continue
