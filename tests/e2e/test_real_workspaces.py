@@ -192,26 +192,14 @@ def test_ssh_through_the_gateway_into_the_workspace_sshd(ssh: dict, real_env: En
 
     # VS Code Remote-SSH's shape: a stdio forward (-W) to a port inside the Workspace; the
     # Workspace's own sshd answers with its banner.
-    argv = [*gs.openssh("ssh", ssh["key"].path, ssh["known"], "-W", "127.0.0.1:2222")]
-    with subprocess.Popen(
-        [*argv, "-p", str(ssh["port"]), f"{name}@127.0.0.1"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as forward:
+    with ssh_process(ssh, name, "-W", "127.0.0.1:2222", stdin=subprocess.PIPE, stdout=subprocess.PIPE) as forward:
         assert forward.stdout is not None
         assert forward.stdout.readline().startswith(b"SSH-2.0-OpenSSH")
         forward.kill()
 
     # -L: the IDE through a local port, as a developer without the ingress would open it.
     local = free_port()
-    argv = [*gs.openssh("ssh", ssh["key"].path, ssh["known"], "-N", "-L", f"127.0.0.1:{local}:127.0.0.1:8080")]
-    with subprocess.Popen(
-        [*argv, "-p", str(ssh["port"]), f"{name}@127.0.0.1"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    ) as tunnel:
+    with ssh_process(ssh, name, "-N", "-L", f"127.0.0.1:{local}:127.0.0.1:8080", stdin=subprocess.DEVNULL) as tunnel:
         try:
             health = wait_until(lambda: _get(f"http://127.0.0.1:{local}/healthz"), 30, what="the IDE through -L")
             assert health.json()["status"] in ("alive", "expired")
