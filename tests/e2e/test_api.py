@@ -89,7 +89,8 @@ def test_authentication_is_required(app) -> None:  # type: ignore[no-untyped-def
 
 
 def test_bootstrap_admin_and_users(root: Api, users: dict[str, Api]) -> None:
-    assert root.get("/me").json == {"name": "root", "admin": True, "keys": 0, "disabled": False, "limits": {}}
+    me = {"name": "root", "admin": True, "keys": 0, "disabled": False, "limits": {}, "groups": []}
+    assert root.get("/me").json == me
     assert users["alice"].get("/me").json["admin"] is False
     names = [u["name"] for u in root.get("/users").json["items"]]
     assert {"root", "alice", "bob"} <= set(names)

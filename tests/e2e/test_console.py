@@ -151,7 +151,7 @@ def test_the_create_form_comes_from_the_templates_parameters(dana: str) -> None:
     assert "Image `cps1/workspace-python:0.1.0`" in text(at)
     assert [m.value for m in at.metric] == ["500m (up to 4)", "1Gi (up to 8Gi)", "10Gi"]
     cpu = at.text_input(key=f"create:{support.TEMPLATE}:cpu")
-    assert (cpu.label, cpu.value) == ("CPU", "1")
+    assert (cpu.label, cpu.value) == ("CPU", "500m")
     assert "Between 250m and 4." in cpu.help and "CPU cores reserved" in cpu.help
     version = at.selectbox(key=f"create:{support.TEMPLATE}:pythonVersion")
     assert version.options == ["3.11", "3.12"] and version.value == "3.11"
