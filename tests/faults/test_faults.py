@@ -160,7 +160,7 @@ def test_storm_with_faults_converges_and_loses_nothing(faulty_env, observer: Obs
     assert {f"ws-{n}" for n in DELETED} <= observer.lost_volumes  # canary: it did see deletions
     assert observer.scaled_down >= STOPPED  # canary: it did see scale-downs
     assert not observer.scaled_down & ALWAYS_RUNNING
-    assert observer.polls >= 100 and observer.failed_polls < observer.polls / 4
+    assert observer.polls >= 20 and observer.failed_polls < observer.polls / 4  # it watched throughout
 
     # And nothing keeps writing: no update loop after the storm.
     def versions() -> dict[str, str]:
