@@ -232,8 +232,8 @@ def ensure_image(image: Image, base: Built) -> Built:
     log(f"{image.name}: building {image.ref} from {image.dockerfile}")
     build_args = [a for k, v in args.items() for a in ("--build-arg", f"{k}={v}")]
     buildah(
-        "bud", "--isolation", "chroot", "--layers", "--pull-never", "--quiet", *build_args, *trust_args(HOST_CA),
-        "-f", str(ROOT / image.dockerfile), "-t", image.ref, str(context),
+        "bud", "--isolation", "chroot", "--layers", "--force-rm", "--pull-never", "--quiet",
+        *build_args, *trust_args(HOST_CA), "-f", str(ROOT / image.dockerfile), "-t", image.ref, str(context),
         stdout=sys.stderr,
     )  # fmt: skip
     return publish(image.name, key, image.ref, start)
