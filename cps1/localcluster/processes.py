@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import ssl
@@ -16,11 +17,29 @@ from pathlib import Path
 LOOPBACK = "127.0.0.1"
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the kernel picks; races are retried by callers)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port free on 127.0.0.1 right now, chosen below the kernel's ephemeral range: a
+    port the kernel picked could be taken by any outgoing connection (the API server's to etcd,
+    say) between this check and the server's own bind, which once kept Metacontroller from
+    starting. Below the range only our own listeners compete."""
+    low, _ = _ephemeral_range()
+    for _ in range(200):
+        port = random.randint(max(1024, low - 12000), low - 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port on {LOOPBACK} below {low}")
 
 
 def http_ok(url: str, timeout: float = 2.0) -> bool:
