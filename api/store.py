@@ -84,6 +84,11 @@ class Store:
         encoded = ((secret or {}).get("data") or {}).get(names.SECRET_IDE_PASSWORD)
         return base64.b64decode(encoded).decode() if encoded else None
 
+    def workspace_service_ip(self, workspace: str) -> str:
+        """The cluster IP of the Workspace's Service ("" before the hooks made it)."""
+        service = kube.get(self.client, "v1", "Service", names.SERVICE, names.namespace_for(workspace))
+        return str(((service or {}).get("spec") or {}).get("clusterIP") or "")
+
     def templates(self) -> list[dict]:
         return list(self._res(crd.API_VERSION, crd.TEMPLATE_KIND).get().to_dict()["items"])
 
