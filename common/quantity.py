@@ -48,10 +48,3 @@ def parse_quantity(value: object) -> Decimal:
         raise ValueError(f"{value!r} is out of range")
     return amount
 
-
-def is_quantity(value: object) -> bool:
-    try:
-        parse_quantity(value)
-    except ValueError:
-        return False
-    return True
