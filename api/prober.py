@@ -21,9 +21,8 @@ from datetime import UTC, datetime
 
 import requests
 
-from api import activity
 from api.store import Store
-from common import crd, names
+from common import activity, crd, names
 from common import logging as cps1_logging
 from common.timefmt import parse_time
 

@@ -6,9 +6,9 @@ The owner is always the caller; it is never read from the body.
 
 from apiflask import APIBlueprint, HTTPTokenAuth, abort
 
-from api import activity, limits, presenters, schemas
+from api import limits, presenters, schemas
 from api.app import authorize, current_user, deps
-from common import crd, names, parameters, policy
+from common import activity, crd, names, parameters, policy
 
 
 def _visible(name: str) -> dict:
@@ -114,7 +114,7 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
         body = {
             "apiVersion": crd.API_VERSION,
             "kind": crd.WORKSPACE_KIND,
-            "metadata": {"name": json_data["name"], **activity.activity_patch(now())["metadata"]},
+            "metadata": {"name": json_data["name"], **activity.activity_patch(now(), "api")["metadata"]},
             "spec": spec,
         }
         return presenters.workspace(store.create_workspace(body))
@@ -142,7 +142,7 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
         _check_against_template(spec.get("template", ""), after, spec.get("parameters") or {}, tuple(json_data))
         if json_data.get("running"):
             _check_start(obj)
-        patch = {"spec": dict(json_data), **activity.activity_patch(now())}
+        patch = {"spec": dict(json_data), **activity.activity_patch(now(), "api")}
         if "parameters" in json_data:
             # Merge-patch semantics would keep removed keys; replace the map as a whole.
             old = spec.get("parameters") or {}
@@ -155,7 +155,7 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
         if running:
             _check_start(obj)
         return presenters.workspace(
-            store.patch_workspace(name, {"spec": {"running": running}, **activity.activity_patch(now())})
+            store.patch_workspace(name, {"spec": {"running": running}, **activity.activity_patch(now(), "api")})
         )
 
     @bp.post("/<name>/start")

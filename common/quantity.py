@@ -47,4 +47,3 @@ def parse_quantity(value: object) -> Decimal:
     if abs(amount) >= LARGEST:
         raise ValueError(f"{value!r} is out of range")
     return amount
-

@@ -16,8 +16,7 @@ from kubernetes.client import Configuration, api_client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import NotFoundError
 
-from common import accounts, crd, names
-from common.timefmt import format_time
+from common import accounts, activity, crd, names
 
 log = logging.getLogger("cps1.gateway.cluster")
 MERGE_PATCH = "application/merge-patch+json"
@@ -31,18 +30,8 @@ class ClusterError(Exception):
 
 
 def activity_patch(now: datetime, start: bool) -> dict:
-    """The annotations the idle policy reads; with `start`, also ask the Workspace to run."""
-    patch: dict = {
-        "metadata": {
-            "annotations": {
-                crd.ANNOTATION_LAST_ACTIVITY: format_time(now),
-                crd.ANNOTATION_LAST_ACTIVITY_SOURCE: "ssh",
-            }
-        }
-    }
-    if start:
-        patch["spec"] = {"running": True}
-    return patch
+    """The gateway's activity (source ssh); with `start`, also ask the Workspace to run."""
+    return activity.activity_patch(now, "ssh", start=start)
 
 
 def load_configuration(kubeconfig: str) -> Configuration:
