@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     settings = settings or Settings.from_env()
     settings.check()
     if store is None:
-        from cps1 import kube
+        import kubeclient as kube
 
         store = Store(kube.dynamic_client(settings.kubeconfig), settings.system_namespace)
     now = clock or (lambda: datetime.now(UTC))

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kubeconfig", default="")
     args = parser.parse_args(argv)
     cps1_logging.configure()
-    from cps1 import kube
+    import kubeclient as kube
 
     store = Store(kube.dynamic_client(args.kubeconfig), "")
     while True:

@@ -11,11 +11,10 @@ from kubernetes import dynamic
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
+import kubeclient as kube
 from common import accounts, crd, names
 from common.timefmt import format_time
-from cps1 import kube
 
-FIELD_MANAGER = "cps1-api"
 # Records that the first admin and its token were made, so they are made only once.
 BOOTSTRAP_RECORD = "cps1-bootstrap"
 

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster
 from cps1.localcluster.processes import Process, free_port, http_ok

@@ -3,12 +3,12 @@
 import argparse
 import re
 import sys
-import time
 from pathlib import Path
 from typing import TextIO
 
 import yaml
 
+import kubeclient as kube
 from cps1.client import ApiError, Client, save_login
 
 # Where `--wait` stops: the phase asked for, or a failure.
@@ -25,18 +25,15 @@ def wait_running(client: Client, name: str, timeout: float, out: TextIO | None =
     """Poll until the Workspace is in `phase` (or Failed), printing each phase change (stderr by
     default, looked up at call time so a redirected stream is honoured)."""
     out = out or sys.stderr
-    deadline = time.monotonic() + timeout
     last = ""
-    while True:
+    for _ in kube.poll(timeout, 1.0):
         ws = client.call("GET", f"/workspaces/{name}")
         if ws["phase"] != last:
             last = ws["phase"]
             print(f"{name}: {last}" + (f" ({ws['message']})" if ws.get("message") else ""), file=out)
         if ws["phase"] in (phase, "Failed"):
             return ws  # type: ignore[no-any-return]
-        if time.monotonic() > deadline:
-            raise ApiError(408, f"{name} was not {phase} after {timeout:.0f}s (now {last})")
-        time.sleep(1)
+    raise ApiError(408, f"{name} was not {phase} after {timeout:.0f}s (now {last})")
 
 
 def _params(pairs: list[str]) -> dict:

@@ -6,7 +6,6 @@ On a failure, the tail of every component's log is attached to the test report.
 
 import contextlib
 import os
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +15,7 @@ import pytest
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster
 from cps1.localcluster.processes import Process
@@ -47,14 +46,8 @@ class Env:
 def wait_until(
     check: Callable[[], object], timeout: float = 60, interval: float = 0.25, what: str = "condition"
 ) -> object:
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+    """kubeclient's wait, with the tests' defaults."""
+    return kube.wait_for(check, timeout, f"timed out waiting for {what}", interval)
 
 
 @pytest.fixture(scope="session")

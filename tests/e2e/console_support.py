@@ -8,7 +8,7 @@ from pathlib import Path
 
 import requests
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster import install
 from tests.e2e import workspaces as ws
 

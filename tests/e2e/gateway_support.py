@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster.processes import LOOPBACK, Process, free_port
 from tests.e2e import workspaces as ws
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+import kubeclient as kube
 from api.app import create_app
 from api.settings import Settings
 from api.store import Store
 from common import crd
-from cps1 import kube
 from tests.e2e import workspaces as ws
 from tests.e2e.conftest import wait_until
 

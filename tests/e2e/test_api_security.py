@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 from kubernetes.dynamic.exceptions import NotFoundError
 
+import kubeclient as kube
 from api import prober
 from api.app import create_app
 from api.settings import Settings
 from api.store import Store
 from common import accounts, crd
-from cps1 import kube
 from tests.e2e import workspaces as ws
 from tests.e2e.code_server import Answer, health_server
 from tests.e2e.test_api import Api

@@ -22,8 +22,8 @@ import paramiko
 import pytest
 from kubernetes.dynamic.exceptions import NotFoundError
 
+import kubeclient as kube
 from common import crd
-from cps1 import kube
 from cps1.localcluster.processes import Process, free_port, http_ok
 from gateway import keys
 from tests.constants import GATEWAY_PRIVATE_KEY

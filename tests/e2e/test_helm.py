@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+import kubeclient as kube
 from api.app import create_app
 from api.settings import Settings
 from api.store import Store
-from cps1 import kube
 from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster, binaries
 from tests.conftest import ROOT

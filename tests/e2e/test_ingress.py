@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster import cluster as local
 from cps1.localcluster import ingress
 from cps1.localcluster.cluster import LocalCluster

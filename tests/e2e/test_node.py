@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster import node
 from cps1.localcluster.cluster import LocalCluster
 from tests.e2e import node_support

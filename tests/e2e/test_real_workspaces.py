@@ -17,8 +17,8 @@ import requests
 import yaml
 from playwright.sync_api import Browser, expect
 
+import kubeclient as kube
 from common import crd
-from cps1 import kube
 from cps1.dev import import_workspace_images
 from cps1.localcluster import gateway, ingress, node
 from cps1.localcluster.cluster import LocalCluster, binaries

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from kubernetes.dynamic.exceptions import NotFoundError
 
-from cps1 import kube
+import kubeclient as kube
 from tests.conftest import python_example
 from tests.e2e.conftest import wait_until
 

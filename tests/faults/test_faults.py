@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
+import kubeclient as kube
 from common import crd
-from cps1 import kube
 from tests.e2e import workspaces as ws
 from tests.e2e.conftest import wait_until
 
