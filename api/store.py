@@ -1,5 +1,6 @@
 """The api's Kubernetes I/O: Workspaces, templates, events, and the account store
-(users as ConfigMaps, tokens as Secrets; see common/accounts.py)."""
+(users as ConfigMaps, tokens as Secrets; see common/accounts.py). The kubernetes client's
+exceptions stay in here: a refused write leaves as api.errors (NotFound, Conflict, Rejected)."""
 
 import contextlib
 import json
@@ -12,6 +13,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
 import kubeclient as kube
+from api.errors import Conflict, NotFound, Rejected
 from common import accounts, crd, names
 from common.timefmt import format_time
 
@@ -19,24 +21,14 @@ from common.timefmt import format_time
 BOOTSTRAP_RECORD = "cps1-bootstrap"
 
 
-class KubernetesRejected(Exception):
-    """The API server refused a write; `fields` maps each field to its message."""
-
-    def __init__(self, status: int, message: str, fields: dict[str, str]) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.fields = fields
-
-
-def rejected(err: ApiException) -> KubernetesRejected:
+def rejected(err: ApiException) -> Rejected:
     try:
         body = json.loads(err.body or "{}")
     except ValueError:
         body = {}
     causes = (body.get("details") or {}).get("causes") or []
     fields = {str(c.get("field", "")): str(c.get("message", "")) for c in causes if c.get("field")}
-    return KubernetesRejected(err.status or 500, str(body.get("message") or err.reason), fields)
+    return Rejected(err.status or 500, str(body.get("message") or err.reason), fields)
 
 
 @dataclass(frozen=True)
@@ -109,10 +101,10 @@ class Store:
     def _write(self, call):  # type: ignore[no-untyped-def]
         try:
             out = call()
-        except NotFoundError:
-            raise
-        except ConflictError:
-            raise
+        except NotFoundError as err:
+            raise NotFound("not found") from err
+        except ConflictError as err:
+            raise Conflict("it already exists or changed meanwhile; retry") from err
         except ApiException as err:
             raise rejected(err) from err
         return out.to_dict() if hasattr(out, "to_dict") else out
@@ -236,4 +228,4 @@ class Store:
         return token_id, token
 
     def delete_token(self, token_id: str) -> None:
-        self._res("v1", "Secret").delete(name=accounts.token_secret(token_id), namespace=self.ns)
+        self._write(lambda: self._res("v1", "Secret").delete(name=accounts.token_secret(token_id), namespace=self.ns))

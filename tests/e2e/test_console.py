@@ -8,7 +8,7 @@ import pytest
 import requests
 from streamlit.testing.v1 import AppTest
 
-from api import auth
+from api import identity
 from cps1.localcluster.processes import free_port
 from tests.e2e import console_support as support
 from tests.e2e import workspaces as ws
@@ -136,7 +136,7 @@ def test_a_revoked_token_signs_the_user_out(api_url: str) -> None:
         return bool(at.title) and at.title[0].value == "CPS1"
 
     # The API's other worker may still hold the token in its lookup cache for a few seconds.
-    wait_until(signed_out, auth.TOKEN_CACHE_SECONDS + 10, what="the console to sign the user out")
+    wait_until(signed_out, identity.TOKEN_CACHE_SECONDS + 10, what="the console to sign the user out")
     assert "cps1.token" not in at.session_state
     assert "Signed out" in at.warning[0].value and "Sign in again" in at.warning[0].value
 
