@@ -17,13 +17,12 @@ MAX_TOKENS = 20
 
 def _issue_token(user: str, json_data: dict) -> dict:
     ctx = context()
-    store, now = ctx.store, ctx.now
-    if len(store.tokens(user)) >= MAX_TOKENS:
+    if len(ctx.store.tokens(user)) >= MAX_TOKENS:
         abort(409, f"at most {MAX_TOKENS} tokens per user; revoke one first")
     days = json_data.get("expiresInDays")
-    expires = now() + timedelta(days=days) if days else None
-    token_id, token = store.create_token(user, json_data["name"], expires)
-    created = format_time(now())
+    expires = ctx.now() + timedelta(days=days) if days else None
+    token_id, token = ctx.store.create_token(user, json_data["name"], expires)
+    created = format_time(ctx.now())
     return {
         "id": token_id,
         "name": json_data["name"],
@@ -66,10 +65,9 @@ bp = APIBlueprint("accounts", __name__, url_prefix="/api/v1", tag="Accounts")
 def me() -> dict:
     """Who the caller is."""
     ctx = context()
-    store, settings = ctx.store, ctx.settings
     user = current_user()
     return {
-        **presenters.user(store.user_configmap(user.name) or {}, settings.admins),
+        **presenters.user(ctx.store.user_configmap(user.name) or {}, ctx.settings.admins),
         "name": user.name,
         "admin": user.admin,
     }
@@ -92,13 +90,12 @@ def list_keys() -> dict:
 def add_key(json_data: dict) -> dict:
     """Register an SSH public key (an authorized_keys line)."""
     ctx = context()
-    store, now = ctx.store, ctx.now
     try:
         key = accounts.parse_public_key(json_data["key"])
     except ValueError as err:
         abort(422, str(err), detail={"fields": {"key": str(err)}})
     user = current_user().name
-    keys = accounts.keys_of(store.user_configmap(user))
+    keys = accounts.keys_of(ctx.store.user_configmap(user))
     if any(k.get("fingerprint") == key.fingerprint for k in keys):
         abort(409, f"key {key.fingerprint} is already registered")
     if len(keys) >= MAX_KEYS:
@@ -107,9 +104,9 @@ def add_key(json_data: dict) -> dict:
         "name": json_data.get("name") or key.comment or key.type,
         "key": key.line,
         "fingerprint": key.fingerprint,
-        "added": format_time(now()),
+        "added": format_time(ctx.now()),
     }
-    store.save_keys(user, [*keys, entry])
+    ctx.store.save_keys(user, [*keys, entry])
     return entry
 
 
@@ -164,8 +161,8 @@ def revoke_token(token_id: str) -> tuple[str, int]:
 def list_users() -> dict:
     """Every user (admins)."""
     ctx = context()
-    store, settings = ctx.store, ctx.settings
-    return {"items": sorted((presenters.user(c, settings.admins) for c in store.users()), key=lambda u: u["name"])}
+    users = (presenters.user(c, ctx.settings.admins) for c in ctx.store.users())
+    return {"items": sorted(users, key=lambda u: u["name"])}
 
 
 @bp.post("/users")
@@ -177,9 +174,8 @@ def list_users() -> dict:
 def create_user(json_data: dict) -> dict:
     """Create a user, or change whether one is an admin (admins)."""
     ctx = context()
-    store, settings = ctx.store, ctx.settings
     context().authenticator.forget_user(json_data["name"])
-    return presenters.user(store.ensure_user(json_data["name"], admin=json_data["admin"]), settings.admins)
+    return presenters.user(ctx.store.ensure_user(json_data["name"], admin=json_data["admin"]), ctx.settings.admins)
 
 
 @bp.patch("/users/<name>")
@@ -192,11 +188,10 @@ def update_user(name: str, json_data: dict) -> dict:
     """Make a user an admin or not, or disable them (admins). A disabled user's tokens and
     SSH keys stop working at once; their running Workspaces keep running until stopped."""
     ctx = context()
-    store, settings = ctx.store, ctx.settings
     _existing_user(name)
     if name == current_user().name and (json_data.get("disabled") or json_data.get("admin") is False):
         abort(409, "you cannot disable or demote yourself; ask another admin")
-    configmap = store.ensure_user(
+    configmap = ctx.store.ensure_user(
         name,
         admin=json_data.get("admin"),
         disabled=json_data.get("disabled"),
@@ -204,7 +199,7 @@ def update_user(name: str, json_data: dict) -> dict:
         groups=json_data.get("groups"),
     )
     context().authenticator.forget_user(name)
-    return presenters.user(configmap, settings.admins)
+    return presenters.user(configmap, ctx.settings.admins)
 
 
 @bp.get("/users/<name>/tokens")

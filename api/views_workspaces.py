@@ -56,9 +56,7 @@ def _check_against_template(
 
 def _limits_of(user: str) -> limits.Limits:
     ctx = context()
-    store, settings = ctx.store, ctx.settings
-    default = limits.Limits(settings.max_workspaces_per_user, settings.max_running_per_user)
-    return limits.limits_of(store.user_configmap(user), default)
+    return limits.limits_of(ctx.store.user_configmap(user), ctx.settings.default_limits())
 
 
 def _refuse(problem: str | None) -> None:
@@ -66,12 +64,17 @@ def _refuse(problem: str | None) -> None:
         abort(409, problem)
 
 
-def _check_start(workspace: dict) -> None:
-    """409 when starting `workspace` would put its owner over their running limit."""
+def _check_limits(name: str, spec: dict, starts: bool) -> None:
+    """409 when Workspace `name` with `spec` (as it would be) would take its owner past their
+    running limit (when it `starts`) or past what their Workspaces may request."""
     store = context().store
-    owner = (workspace.get("spec") or {}).get("owner", "")
-    name = (workspace.get("metadata") or {}).get("name", "")
-    _refuse(limits.start_problem(owner, store.workspaces(), _limits_of(owner), name))
+    owner = spec.get("owner", "")
+    own = _limits_of(owner)
+    workspaces = store.workspaces()
+    if starts:
+        _refuse(limits.start_problem(owner, workspaces, own, name))
+    templates = {t["metadata"]["name"]: t for t in store.templates()}
+    _refuse(limits.request_problem(owner, workspaces, templates, own, name, spec))
 
 
 # For the routes that take a body: another user's Workspace is a 404 before the body is read.
@@ -109,19 +112,19 @@ def list_workspaces(query_data: dict) -> dict:
 def create_workspace(json_data: dict) -> dict:
     """Create a Workspace from a template, owned by the caller."""
     ctx = context()
-    store, now = ctx.store, ctx.now
     spec = {k: v for k, v in json_data.items() if k != "name"}
     _check_against_template(json_data["template"], spec)
     user = current_user().name
-    _refuse(limits.create_problem(user, store.workspaces(), _limits_of(user), json_data["running"]))
-    spec["owner"] = current_user().name
+    _refuse(limits.create_problem(user, ctx.store.workspaces(), _limits_of(user), json_data["running"]))
+    spec["owner"] = user
+    _check_limits(json_data["name"], spec, starts=False)
     body = {
         "apiVersion": crd.API_VERSION,
         "kind": crd.WORKSPACE_KIND,
-        "metadata": {"name": json_data["name"], **activity.activity_patch(now(), "api")["metadata"]},
+        "metadata": {"name": json_data["name"], **activity.activity_patch(ctx.now(), "api")["metadata"]},
         "spec": spec,
     }
-    return presenters.workspace(store.create_workspace(body))
+    return presenters.workspace(ctx.store.create_workspace(body))
 
 
 @bp.get("/<name>")
@@ -142,29 +145,26 @@ def get_workspace(name: str) -> dict:
 def update_workspace(name: str, json_data: dict) -> dict:
     """Change parameters, run state, keys, idle timeout or storage size."""
     ctx = context()
-    store, now = ctx.store, ctx.now
     obj = _visible(name)
     spec = obj.get("spec") or {}
     after = {**spec, **json_data, "storage": {**(spec.get("storage") or {}), **(json_data.get("storage") or {})}}
     _check_against_template(spec.get("template", ""), after, spec.get("parameters") or {}, tuple(json_data))
-    if json_data.get("running"):
-        _check_start(obj)
-    patch = {"spec": dict(json_data), **activity.activity_patch(now(), "api")}
+    _check_limits(name, after, starts=bool(json_data.get("running")))
+    patch = {"spec": dict(json_data), **activity.activity_patch(ctx.now(), "api")}
     if "parameters" in json_data:
         # Merge-patch semantics would keep removed keys; replace the map as a whole.
         old = spec.get("parameters") or {}
         patch["spec"]["parameters"] = {**{k: None for k in old}, **json_data["parameters"]}
-    return presenters.workspace(store.patch_workspace(name, patch))
+    return presenters.workspace(ctx.store.patch_workspace(name, patch))
 
 
 def _set_running(name: str, running: bool) -> dict:
     ctx = context()
-    store, now = ctx.store, ctx.now
     obj = _visible(name)
     if running:
-        _check_start(obj)
+        _check_limits(name, {**(obj.get("spec") or {}), "running": True}, starts=True)
     return presenters.workspace(
-        store.patch_workspace(name, {"spec": {"running": running}, **activity.activity_patch(now(), "api")})
+        ctx.store.patch_workspace(name, {"spec": {"running": running}, **activity.activity_patch(ctx.now(), "api")})
     )
 
 
@@ -195,10 +195,9 @@ def stop_workspace(name: str) -> dict:
 def keep_alive(name: str, json_data: dict) -> dict:
     """Keep a Workspace running past its idle timeout for a long job."""
     ctx = context()
-    store, settings, now = ctx.store, ctx.settings, ctx.now
     _visible(name)
-    seconds = min(json_data["seconds"], settings.max_keep_alive_seconds)
-    return presenters.workspace(store.patch_workspace(name, activity.keep_alive_patch(now(), seconds)))
+    seconds = min(json_data["seconds"], ctx.settings.max_keep_alive_seconds)
+    return presenters.workspace(ctx.store.patch_workspace(name, activity.keep_alive_patch(ctx.now(), seconds)))
 
 
 @bp.delete("/<name>")
