@@ -263,6 +263,54 @@ def test_template_maxima_and_user_limits_are_readable_refusals(env, app, root: A
         gone(env, *names)
 
 
+def test_aggregate_request_limits_are_readable_refusals(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
+    """CPU and memory count while Workspaces run, storage while they exist; an admin's limits
+    for one user, and the installation's default for everyone else."""
+    ivy = user(app, root, "ivy")
+    limits = {"cpu": "1", "memory": "6Gi", "storage": "25Gi"}
+    assert root.patch("/users/ivy", json={"limits": limits}).json["limits"] == limits
+    names = ["sec-ivy-1", "sec-ivy-2", "sec-ivy-3", "sec-jay-1", "sec-jay-2"]
+    try:
+        assert ivy.post("/workspaces", json={"name": names[0], "template": "sec-python"}).status_code == 201
+        bigger = {"name": names[1], "template": "sec-python", "parameters": {"cpu": "1"}}
+        refused = ivy.post("/workspaces", json=bigger)
+        assert (refused.status_code, refused.json["message"]) == (
+            409,
+            "ivy's Workspaces would request 1.5 CPU of ivy's 1 CPU limit; stop one first",
+        )
+        assert ivy.post("/workspaces", json={**bigger, "running": False}).status_code == 201
+        started = ivy.post(f"/workspaces/{names[1]}/start")
+        assert (started.status_code, started.json["message"]) == (
+            409,
+            "ivy's Workspaces would request 1.5 CPU of ivy's 1 CPU limit; stop one first",
+        )
+        more_memory = ivy.patch(f"/workspaces/{names[0]}", json={"parameters": {"memory": "7Gi"}})
+        assert (more_memory.status_code, more_memory.json["message"]) == (
+            409,
+            "ivy's Workspaces would request 7Gi memory of ivy's 6Gi memory limit; stop one first",
+        )
+        third = ivy.post("/workspaces", json={"name": names[2], "template": "sec-python", "running": False})
+        assert (third.status_code, third.json["message"]) == (
+            409,
+            "ivy's Workspaces would request 30Gi storage of ivy's 25Gi storage limit; delete one first",
+        )
+        assert ivy.post(f"/workspaces/{names[0]}/stop").status_code == 200
+        assert ivy.post(f"/workspaces/{names[1]}/start").status_code == 200
+        assert ws.get(env, names[1])["spec"]["running"] is True
+
+        capped = create_app(settings(max_storage_per_user="15Gi"), Store(env.client, SYSTEM_NS))
+        jay = user(capped, Api(capped.test_client(), ROOT_TOKEN), "jay")
+        one = {"template": "sec-python", "running": False}
+        assert jay.post("/workspaces", json={"name": names[3], **one}).status_code == 201
+        second = jay.post("/workspaces", json={"name": names[4], **one})
+        assert (second.status_code, second.json["message"]) == (
+            409,
+            "jay's Workspaces would request 20Gi storage of jay's 15Gi storage limit; delete one first",
+        )
+    finally:
+        gone(env, *names)
+
+
 def test_templates_restricted_to_users_or_groups(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
     ws.template(env, "sec-team-only", access={"groups": ["data-team"]})
     hank = user(app, root, "hank")
