@@ -42,7 +42,7 @@ from cps1.localcluster.processes import Process, free_port, http_ok
 from gateway import keys
 from tests.conftest import ROOT, load
 from tests.constants import GATEWAY_KEY, GATEWAY_PRIVATE_KEY
-from tests.e2e import gateway_support as gs
+from tests.support import gateway as gs
 
 API = "cps1.io/v1alpha1"
 NS = "cps1-bench"

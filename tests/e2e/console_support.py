@@ -10,7 +10,7 @@ import requests
 
 import kubeclient as kube
 from cps1.localcluster import install
-from tests.e2e import workspaces as ws
+from tests.support import workspaces as ws
 
 SYSTEM_NS = "cps1-console-test"
 ADMIN = "root"

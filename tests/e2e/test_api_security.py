@@ -15,9 +15,9 @@ from api.app import create_app
 from api.settings import Settings
 from api.store import Store
 from common import accounts, crd
-from tests.e2e import workspaces as ws
 from tests.e2e.code_server import Answer, health_server
 from tests.e2e.test_api import Api
+from tests.support import workspaces as ws
 
 SYSTEM_NS = "cps1-apisec-test"
 ROOT_TOKEN = "cps1_b1b2b3b4b5b6_" + "s" * 40

@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 from api import identity
 from cps1.localcluster.processes import free_port
 from tests.e2e import console_support as support
-from tests.e2e import workspaces as ws
-from tests.e2e.conftest import wait_until
+from tests.support import workspaces as ws
+from tests.support.cluster import wait_until
 
 GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFHvpng/GqwCDXQcQbNsiO7G+wS9DQT3CnGsFkBIO5sE dana@laptop"
 

@@ -11,7 +11,7 @@ import yaml
 import kubeclient as kube
 from cps1.localcluster.cluster import LocalCluster, binaries
 from tests.conftest import ROOT
-from tests.e2e.conftest import wait_until
+from tests.support.cluster import wait_until
 
 
 @pytest.fixture(scope="module")

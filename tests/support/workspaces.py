@@ -8,7 +8,7 @@ from kubernetes.dynamic.exceptions import NotFoundError
 
 import kubeclient as kube
 from tests.conftest import python_example
-from tests.e2e.conftest import wait_until
+from tests.support.cluster import wait_until
 
 API = "cps1.io/v1alpha1"
 PYTHON = python_example()

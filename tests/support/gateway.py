@@ -20,7 +20,7 @@ from pathlib import Path
 
 import kubeclient as kube
 from cps1.localcluster.processes import LOOPBACK, Process, free_port
-from tests.e2e import workspaces as ws
+from tests.support import workspaces as ws
 
 SSHD = "/usr/sbin/sshd"
 USER = pwd.getpwuid(os.getuid()).pw_name
