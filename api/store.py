@@ -4,7 +4,6 @@ exceptions stay in here: a refused write leaves as api.errors (NotFound, Conflic
 
 import contextlib
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -125,15 +124,7 @@ class Store:
         """Create the user's ConfigMap if missing; set `admin`, `disabled`, `limits` and
         `groups` when given."""
         existing = self.user_configmap(name)
-        data = dict((existing or {}).get("data") or {"admin": "false", "keys.json": "[]"})
-        if admin is not None:
-            data["admin"] = "true" if admin else "false"
-        if disabled is not None:
-            data["disabled"] = "true" if disabled else "false"
-        if limits is not None:
-            data["limits.json"] = json.dumps(limits, sort_keys=True)
-        if groups is not None:
-            data["groups.json"] = json.dumps(sorted(set(groups)))
+        data = accounts.user_data((existing or {}).get("data"), admin, disabled, limits, groups)
         if existing and existing.get("data") == data:
             return existing
         return self._write(
@@ -197,18 +188,7 @@ class Store:
 
     def create_token(self, user: str, name: str, expires: datetime | None, token: str | None = None) -> tuple[str, str]:
         """A new token for `user`: (token id, the token itself, shown once). Only its hash is kept."""
-        token_id = secrets.token_hex(6)
-        if token is not None:  # bootstrap: a configured token keeps a stable id
-            token_id = accounts.token_id(token) or token_id
-        token = token or f"cps1_{token_id}_{secrets.token_urlsafe(32)}"
-        data = {
-            "hash": accounts.token_hash(token),
-            "user": user,
-            "name": name,
-            "created": format_time(datetime.now(UTC)),
-        }
-        if expires:
-            data["expires"] = format_time(expires)
+        token_id, token, data = accounts.new_token(user, name, datetime.now(UTC), expires, token)
         self._write(
             lambda: kube.apply(
                 self.client,

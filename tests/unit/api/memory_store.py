@@ -5,12 +5,10 @@ authorization, error mapping and audit lines are tested through Flask's test cli
 import base64
 import copy
 import json
-import secrets
 from datetime import UTC, datetime
 
 from api.errors import Conflict, NotFound
 from common import accounts
-from common.timefmt import format_time
 
 
 def _b64(text: str) -> str:
@@ -96,15 +94,7 @@ class MemoryStore:
         groups: list[str] | None = None,
     ) -> dict:
         existing = self.user_configmap(name)
-        data = dict((existing or {}).get("data") or {"admin": "false", "keys.json": "[]"})
-        if admin is not None:
-            data["admin"] = "true" if admin else "false"
-        if disabled is not None:
-            data["disabled"] = "true" if disabled else "false"
-        if limits is not None:
-            data["limits.json"] = json.dumps(limits, sort_keys=True)
-        if groups is not None:
-            data["groups.json"] = json.dumps(sorted(set(groups)))
+        data = accounts.user_data((existing or {}).get("data"), admin, disabled, limits, groups)
         body = {
             "metadata": {
                 "name": accounts.user_configmap(name),
@@ -139,16 +129,7 @@ class MemoryStore:
         self.objects[("ConfigMap", "cps1-bootstrap")] = {"metadata": {"name": "cps1-bootstrap"}, "data": {}}
 
     def create_token(self, user: str, name: str, expires: datetime | None, token: str | None = None) -> tuple[str, str]:
-        token_id = (accounts.token_id(token) if token else None) or secrets.token_hex(6)
-        token = token or f"cps1_{token_id}_{secrets.token_urlsafe(32)}"
-        data = {
-            "hash": accounts.token_hash(token),
-            "user": user,
-            "name": name,
-            "created": format_time(datetime.now(UTC)),
-        }
-        if expires:
-            data["expires"] = format_time(expires)
+        token_id, token, data = accounts.new_token(user, name, datetime.now(UTC), expires, token)
         body = {
             "type": accounts.TOKEN_TYPE,
             "metadata": {"name": accounts.token_secret(token_id), "labels": accounts.token_labels(user)},
