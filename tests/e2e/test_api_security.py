@@ -298,8 +298,9 @@ def test_aggregate_request_limits_are_readable_refusals(env, app, root: Api) -> 
         assert ivy.post(f"/workspaces/{names[1]}/start").status_code == 200
         assert ws.get(env, names[1])["spec"]["running"] is True
 
-        capped = create_app(settings(max_storage_per_user="15Gi"), Store(env.client, SYSTEM_NS))
-        jay = user(capped, Api(capped.test_client(), ROOT_TOKEN), "jay")
+        jay = user(app, root, "jay")
+        # The same user through an api whose installation default caps everyone's storage.
+        jay.client = create_app(settings(max_storage_per_user="15Gi"), Store(env.client, SYSTEM_NS)).test_client()
         one = {"template": "sec-python", "running": False}
         assert jay.post("/workspaces", json={"name": names[3], **one}).status_code == 201
         second = jay.post("/workspaces", json={"name": names[4], **one})

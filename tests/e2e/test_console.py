@@ -5,10 +5,10 @@ what the pages show comes from the cluster."""
 from collections.abc import Iterator
 
 import pytest
-import requests
 from streamlit.testing.v1 import AppTest
 
 from api import identity
+from apiclient.client import ApiClient
 from cps1.localcluster.processes import free_port
 from tests.e2e import console_support as support
 from tests.support import workspaces as ws
@@ -126,10 +126,7 @@ def test_a_revoked_token_signs_the_user_out(api_url: str) -> None:
     assert at.title[0].value == "My workspaces"
     token_id = token.split("_")[1]
     # Revoked by its owner (say, from the CLI) while the console still holds it.
-    revoked = requests.delete(
-        f"{api_url}/api/v1/me/tokens/{token_id}", headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
-    assert revoked.status_code == 204
+    assert ApiClient(api_url, token=token, timeout=30).call("DELETE", f"/me/tokens/{token_id}") is None  # a 204
 
     def signed_out() -> bool:
         at.run()
@@ -218,7 +215,7 @@ def test_a_workspace_from_create_to_delete(env, api_url: str, dana: str) -> None
         assert f"Saved the parameters of {name}." in text(at)
         assert ws.get(env, name)["spec"]["parameters"]["cpu"] == "3"
 
-        support.admin_call(api_url, "PUT", f"/templates/{support.TEMPLATE}", {"spec": _changed_template()})
+        support.admin(api_url).replace_template(support.TEMPLATE, _changed_template())
         until(at, lambda a: "The template changed since this workspace started" in text(a), "updatePending")
 
         click(at, "Delete")
