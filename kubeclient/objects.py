@@ -15,14 +15,14 @@ def apply(client: dynamic.DynamicClient, body: dict) -> dict:
     res = resource(client, body["apiVersion"], body["kind"])
     namespace = body.get("metadata", {}).get("namespace")
     out = res.server_side_apply(body=body, namespace=namespace, field_manager=FIELD_MANAGER, force_conflicts=True)
-    return out.to_dict()  # type: ignore[no-any-return]
+    return out.to_dict()
 
 
 def get(
     client: dynamic.DynamicClient, api_version: str, kind: str, name: str, namespace: str | None = None
 ) -> dict | None:
     try:
-        return resource(client, api_version, kind).get(name=name, namespace=namespace).to_dict()  # type: ignore[no-any-return]
+        return resource(client, api_version, kind).get(name=name, namespace=namespace).to_dict()
     except NotFoundError:
         return None
 
