@@ -1,150 +1,94 @@
-"""Who is calling: a bearer token, or a trusted proxy's identity header.
+"""Who is calling and what they may do, on the Flask side: the bearer-token-or-proxy check every
+route declares (`@bp.auth_required(auth)`), the caller (`current_user`), and the checks that run
+before a body is validated (`authorize`, `admin_required`). How a token or a proxy header
+becomes a user is api/identity.py."""
 
-Every well-formed token would otherwise cost an API-server read, so token and user lookups are
-cached for a few seconds (a revocation or a disabled user takes effect at once in the process
-that made the change, and within TOKEN_CACHE_SECONDS in the others), and failed attempts are
-throttled per source address before any lookup.
-"""
-
-import hmac
-import ipaddress
-import time
-from collections import OrderedDict, deque
+import functools
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
-from api.settings import Settings
-from api.store import Store, User
-from common import accounts
-from common.timefmt import parse_time
+from apiflask import HTTPTokenAuth, abort
+from flask import Response, g, jsonify, request
 
-TOKEN_CACHE_SECONDS = 10.0
-CACHE_ENTRIES = 4096
+from api import identity
+from api.context import context
+from api.store import User
 
-
-class TtlCache:
-    """A small map whose entries expire; the oldest go first when it is full."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic, size: int = CACHE_ENTRIES) -> None:
-        self.seconds, self.clock, self.size = seconds, clock, size
-        self.entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
-
-    def get(self, key: str, load: Callable[[], Any]) -> Any:
-        hit = self.entries.get(key)
-        if hit and hit[0] > self.clock():
-            return hit[1]
-        value = load()
-        self.entries[key] = (self.clock() + self.seconds, value)
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
-        return value
-
-    def drop(self, key: str) -> None:
-        self.entries.pop(key, None)
+View = TypeVar("View", bound=Callable[..., object])
 
 
-class FailureThrottle:
-    """At most `limit` failed authentications per source in `window` seconds; past that the
-    source waits, and its requests are refused before any lookup."""
+class TokenOrProxyAuth(HTTPTokenAuth):
+    """Bearer tokens; a request without one is still verified, so a trusted proxy's identity
+    header can authenticate it (Flask-HTTPAuth skips verification when no token is sent)."""
 
-    def __init__(
-        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic, size: int = CACHE_ENTRIES
-    ) -> None:
-        self.limit, self.window, self.clock, self.size = limit, window, clock, size
-        self.failures: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def wait(self, source: str) -> float:
-        """Seconds before `source` may try again; 0 when it may now."""
-        times = self.failures.get(source)
-        if not times:
-            return 0.0
-        now = self.clock()
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times[0] + self.window - now if len(times) >= self.limit else 0.0
-
-    def failed(self, source: str) -> None:
-        self.failures.setdefault(source, deque(maxlen=self.limit)).append(self.clock())
-        self.failures.move_to_end(source)
-        while len(self.failures) > self.size:
-            self.failures.popitem(last=False)
+    def authenticate(self, auth, stored_password):  # type: ignore[no-untyped-def]
+        return self.ensure_sync(self.verify_token_callback)(getattr(auth, "token", None) or "")
 
 
-def _in(address: str, networks: tuple[str, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
+auth = TokenOrProxyAuth(scheme="Bearer", description="an API token (cps1 login), or a trusted proxy's header")
 
 
-def client_source(remote: str | None, forwarded_for: str, trusted: tuple[str, ...]) -> str:
-    """The address a request came from: the peer, or the last hop a trusted forwarder (the
-    Ingress controller) recorded in X-Forwarded-For."""
-    remote = remote or ""
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-    return hops[-1] if hops and _in(remote, trusted) else remote
-
-
-@dataclass
-class Authenticator:
-    store: Store
-    settings: Settings
-    tokens: TtlCache
-    users: TtlCache
-    throttle: FailureThrottle
-
-    @classmethod
-    def create(cls, store: Store, settings: Settings) -> "Authenticator":
-        return cls(
-            store,
-            settings,
-            TtlCache(TOKEN_CACHE_SECONDS),
-            TtlCache(TOKEN_CACHE_SECONDS),
-            FailureThrottle(settings.max_failed_auth, settings.failed_auth_window_seconds),
+@auth.verify_token
+def verify(token: str) -> User | None:
+    ctx = context()
+    settings, authenticator = ctx.settings, ctx.authenticator
+    source = identity.client_source(
+        request.remote_addr, request.headers.get("X-Forwarded-For", ""), settings.forwarded_trusted_networks
+    )
+    wait = authenticator.throttle.wait(source)
+    if wait:
+        abort(
+            429,
+            "too many failed sign-ins from your address; try again later",
+            headers={"Retry-After": str(int(wait) + 1)},
         )
+    named = request.headers.get(settings.proxy_user_header, "") if settings.proxy_user_header else ""
+    if token:
+        user = authenticator.from_token(token, ctx.now())
+    elif named:
+        secret = request.headers.get(settings.proxy_secret_header, "")
+        user = authenticator.from_proxy(request.remote_addr, named, secret)
+    else:
+        return None  # no credentials: a plain 401, and nothing to throttle
+    if user is None:
+        authenticator.throttle.failed(source)
+    else:
+        g.cps1_user = user
+    return user
 
-    def _user(self, name: str) -> User | None:
-        configmap = self.users.get(name, lambda: self.store.user_configmap(name))
-        if configmap is None or accounts.is_disabled(configmap):
-            return None
-        admin = accounts.is_admin(configmap) or name in self.settings.admins
-        return User(name, admin, tuple(accounts.groups_of(configmap)))
 
-    def from_token(self, token: str, now: datetime) -> User | None:
-        token_id = accounts.token_id(token)
-        if not token_id:
-            return None
-        record = self.tokens.get(token_id, lambda: accounts.token_record(self.store.token_secret(token_id)))
-        if record is None or not accounts.token_matches(token, record.hash):
-            return None
-        expires = parse_time(record.expires)
-        if expires and expires <= now:
-            return None
-        return self._user(record.user)
+@auth.error_handler
+def unauthorized(status: int) -> tuple[Response, int]:
+    return jsonify(message="authentication required: send 'Authorization: Bearer <token>'", detail={}), 401
 
-    def from_proxy(self, remote: str | None, name: str, secret: str) -> User | None:
-        """The identity header counts only from a trusted network *and* with the proxy's secret."""
-        settings = self.settings
-        if not (
-            settings.proxy_user_header and settings.proxy_secret and _in(remote or "", settings.proxy_trusted_networks)
-        ):
-            return None
-        if not hmac.compare_digest(secret.encode(), settings.proxy_secret.encode()):
-            return None
-        name = name.strip().lower()
-        if not name or accounts.user_name_error(name):
-            return None
-        if self.users.get(name, lambda: self.store.user_configmap(name)) is None:
-            self.store.ensure_user(name)
-            self.users.drop(name)
-        return self._user(name)
 
-    def forget_token(self, token_id: str) -> None:
-        self.tokens.drop(token_id)
+def current_user() -> User:
+    return g.cps1_user  # type: ignore[no-any-return]
 
-    def forget_user(self, name: str) -> None:
-        self.users.drop(name)
+
+def forbid_unless_admin() -> None:
+    if not current_user().admin:
+        abort(403, "only admins may do this")
+
+
+def authorize(check: Callable[..., object]) -> Callable[[View], View]:
+    """Run `check(**path arguments)` after authentication and before the body is validated, as
+    the Kubernetes API server does: a caller who may not act learns nothing from a 422.
+    Goes between `auth_required` and `input`."""
+
+    def decorator(view: View) -> View:
+        @functools.wraps(view)
+        def checked(*args: object, **kwargs: object) -> object:
+            check(**kwargs)
+            return view(*args, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorator
+
+
+def _admins_only(**_: object) -> None:
+    forbid_unless_admin()
+
+
+admin_required = authorize(_admins_only)

@@ -21,9 +21,8 @@ from datetime import UTC, datetime
 
 import requests
 
-from api import activity
 from api.store import Store
-from common import crd, names
+from common import activity, crd, names
 from common import logging as cps1_logging
 from common.timefmt import parse_time
 
@@ -112,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kubeconfig", default="")
     args = parser.parse_args(argv)
     cps1_logging.configure()
-    from cps1 import kube
+    import kubeclient as kube
 
     store = Store(kube.dynamic_client(args.kubeconfig), "")
     while True:

@@ -11,6 +11,7 @@ DNS_LABEL = Regexp(
     names.DNS_LABEL.pattern, error="lower-case letters, digits and '-', starting and ending alphanumeric"
 )
 QUANTITY = Regexp(r"^[0-9]+(\.[0-9]+)?([KMGTPE]i|[kMGTPE])?$", error="a storage size such as 10Gi")
+REQUEST = Regexp(r"^[0-9]+(\.[0-9]+)?(m|[KMGTPE]i|[kMGTPE])?$", error="a quantity such as 4, 500m or 16Gi")
 LABEL_TEXT = Regexp(r"^[A-Za-z0-9][A-Za-z0-9 ._@:+/-]*$", error="letters, digits, spaces and . _ @ : + / -")
 MAX_IDLE = 7 * 24 * 3600
 
@@ -195,6 +196,11 @@ class UserIn(Schema):
 class UserLimits(Schema):
     workspaces = Integer(validate=Range(0, 1000), metadata={"description": "Workspaces in total; 0: no limit"})
     running = Integer(validate=Range(0, 1000), metadata={"description": "Workspaces running at once; 0: no limit"})
+    cpu = String(validate=REQUEST, metadata={"description": "CPU all running Workspaces may request; 0: no limit"})
+    memory = String(
+        validate=REQUEST, metadata={"description": "memory all running Workspaces may request; 0: no limit"}
+    )
+    storage = String(validate=REQUEST, metadata={"description": "home volumes of all Workspaces; 0: no limit"})
 
 
 class UserUpdate(Schema):

@@ -3,6 +3,7 @@
 import os
 from dataclasses import dataclass
 
+from api.limits import Limits, is_quantity_limit
 from common import accounts, envconfig
 
 MIN_PROXY_SECRET = 16
@@ -37,6 +38,11 @@ class Settings:
     # Every user's limits unless an admin set their own (api/limits.py); 0: no limit.
     max_workspaces_per_user: int = 20
     max_running_per_user: int = 5
+    # ... and the CPU, memory and storage all of a user's Workspaces may request (quantities
+    # such as 8, 16Gi, 200Gi); empty: no limit.
+    max_cpu_per_user: str = ""
+    max_memory_per_user: str = ""
+    max_storage_per_user: str = ""
 
     @classmethod
     def from_env(cls, prefix: str = "CPS1_API_") -> "Settings":
@@ -45,8 +51,22 @@ class Settings:
         values.setdefault("kubeconfig", os.environ.get("KUBECONFIG", ""))
         return cls(**values)
 
+    def default_limits(self) -> Limits:
+        return Limits(
+            self.max_workspaces_per_user,
+            self.max_running_per_user,
+            self.max_cpu_per_user,
+            self.max_memory_per_user,
+            self.max_storage_per_user,
+        )
+
     def check(self) -> None:
-        """Refuse settings that would open a hole: a proxy header without the proxy's secret."""
+        """Refuse settings that would open a hole (a proxy header without the proxy's secret) or
+        that cannot be read (a limit that is not a quantity)."""
+        for field in ("max_cpu_per_user", "max_memory_per_user", "max_storage_per_user"):
+            value = getattr(self, field)
+            if value and not is_quantity_limit(value):
+                raise ValueError(f"CPS1_API_{field.upper()}: {value!r} is not a quantity (examples: 8, 500m, 16Gi)")
         if self.proxy_user_header and len(self.proxy_secret) < MIN_PROXY_SECRET:
             raise ValueError(
                 f"CPS1_API_PROXY_USER_HEADER needs CPS1_API_PROXY_SECRET ({MIN_PROXY_SECRET}+ characters), "

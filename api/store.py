@@ -1,10 +1,10 @@
 """The api's Kubernetes I/O: Workspaces, templates, events, and the account store
-(users as ConfigMaps, tokens as Secrets; see common/accounts.py)."""
+(users as ConfigMaps, tokens as Secrets; see common/accounts.py). The kubernetes client's
+exceptions stay in here: a refused write leaves as api.errors (NotFound, Conflict, Rejected)."""
 
 import base64
 import contextlib
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,33 +12,23 @@ from kubernetes import dynamic
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
+import kubeclient as kube
+from api.errors import Conflict, NotFound, Rejected
 from common import accounts, crd, names
 from common.timefmt import format_time
-from cps1 import kube
 
-FIELD_MANAGER = "cps1-api"
 # Records that the first admin and its token were made, so they are made only once.
 BOOTSTRAP_RECORD = "cps1-bootstrap"
 
 
-class KubernetesRejected(Exception):
-    """The API server refused a write; `fields` maps each field to its message."""
-
-    def __init__(self, status: int, message: str, fields: dict[str, str]) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.fields = fields
-
-
-def rejected(err: ApiException) -> KubernetesRejected:
+def rejected(err: ApiException) -> Rejected:
     try:
         body = json.loads(err.body or "{}")
     except ValueError:
         body = {}
     causes = (body.get("details") or {}).get("causes") or []
     fields = {str(c.get("field", "")): str(c.get("message", "")) for c in causes if c.get("field")}
-    return KubernetesRejected(err.status or 500, str(body.get("message") or err.reason), fields)
+    return Rejected(err.status or 500, str(body.get("message") or err.reason), fields)
 
 
 @dataclass(frozen=True)
@@ -123,10 +113,10 @@ class Store:
     def _write(self, call):  # type: ignore[no-untyped-def]
         try:
             out = call()
-        except NotFoundError:
-            raise
-        except ConflictError:
-            raise
+        except NotFoundError as err:
+            raise NotFound("not found") from err
+        except ConflictError as err:
+            raise Conflict("it already exists or changed meanwhile; retry") from err
         except ApiException as err:
             raise rejected(err) from err
         return out.to_dict() if hasattr(out, "to_dict") else out
@@ -147,15 +137,7 @@ class Store:
         """Create the user's ConfigMap if missing; set `admin`, `disabled`, `limits` and
         `groups` when given."""
         existing = self.user_configmap(name)
-        data = dict((existing or {}).get("data") or {"admin": "false", "keys.json": "[]"})
-        if admin is not None:
-            data["admin"] = "true" if admin else "false"
-        if disabled is not None:
-            data["disabled"] = "true" if disabled else "false"
-        if limits is not None:
-            data["limits.json"] = json.dumps(limits, sort_keys=True)
-        if groups is not None:
-            data["groups.json"] = json.dumps(sorted(set(groups)))
+        data = accounts.user_data((existing or {}).get("data"), admin, disabled, limits, groups)
         if existing and existing.get("data") == data:
             return existing
         return self._write(
@@ -219,18 +201,7 @@ class Store:
 
     def create_token(self, user: str, name: str, expires: datetime | None, token: str | None = None) -> tuple[str, str]:
         """A new token for `user`: (token id, the token itself, shown once). Only its hash is kept."""
-        token_id = secrets.token_hex(6)
-        if token is not None:  # bootstrap: a configured token keeps a stable id
-            token_id = accounts.token_id(token) or token_id
-        token = token or f"cps1_{token_id}_{secrets.token_urlsafe(32)}"
-        data = {
-            "hash": accounts.token_hash(token),
-            "user": user,
-            "name": name,
-            "created": format_time(datetime.now(UTC)),
-        }
-        if expires:
-            data["expires"] = format_time(expires)
+        token_id, token, data = accounts.new_token(user, name, datetime.now(UTC), expires, token)
         self._write(
             lambda: kube.apply(
                 self.client,
@@ -250,4 +221,4 @@ class Store:
         return token_id, token
 
     def delete_token(self, token_id: str) -> None:
-        self._res("v1", "Secret").delete(name=accounts.token_secret(token_id), namespace=self.ns)
+        self._write(lambda: self._res("v1", "Secret").delete(name=accounts.token_secret(token_id), namespace=self.ns))

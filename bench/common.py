@@ -104,7 +104,7 @@ def serve_cps1(cluster: Any, hooks_workers: int) -> tuple[Any, str]:
     """Install CPS1 in a running local cluster for a benchmark: the hooks under gunicorn (quiet
     logs), the CRDs, the CompositeController and the example Python template. Returns
     (dynamic client, hooks base URL)."""
-    from cps1 import kube
+    import kubeclient as kube
     from cps1.localcluster import install
 
     env = {"CPS1_LOG_LEVEL": "WARNING", "CPS1_SECRET_SEED": secrets.token_urlsafe(24)}  # the hooks need one

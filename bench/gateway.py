@@ -35,14 +35,14 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster
 from cps1.localcluster.processes import Process, free_port, http_ok
 from gateway import keys
 from tests.conftest import ROOT, load
 from tests.constants import GATEWAY_KEY, GATEWAY_PRIVATE_KEY
-from tests.e2e import gateway_support as gs
+from tests.support import gateway as gs
 
 API = "cps1.io/v1alpha1"
 NS = "cps1-bench"

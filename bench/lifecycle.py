@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import kubeclient as kube
 from bench.common import exit_on_sigterm, serve_cps1, summary
-from cps1 import kube
 from cps1.localcluster.cluster import LocalCluster
 
 API = "cps1.io/v1alpha1"

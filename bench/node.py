@@ -10,10 +10,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import kubeclient as kube
 from bench.common import exit_on_sigterm, summary
-from cps1 import kube
 from cps1.localcluster.cluster import LocalCluster
-from tests.e2e.node_support import netcheck_pod, ready_pod, restricted_namespace
+from tests.support.node import netcheck_pod, ready_pod, restricted_namespace
 
 
 class TimedCluster(LocalCluster):

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import requests
 
+import kubeclient as kube
 from bench.common import exit_on_sigterm, serve_cps1
 from bench.lifecycle import API, phases, timed
-from cps1 import kube
 from cps1.localcluster.cluster import LocalCluster
 
 LINE = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")

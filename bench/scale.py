@@ -18,8 +18,8 @@ from pathlib import Path
 
 import requests
 
+import kubeclient as kube
 from bench.common import counter_total, exit_on_sigterm, group_cpu_seconds, histogram_quantiles, serve_cps1
-from cps1 import kube
 from cps1.localcluster.cluster import LocalCluster
 
 API = "cps1.io/v1alpha1"

@@ -19,9 +19,12 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 from dataclasses import dataclass
+from datetime import datetime
 
 from common import crd, names
+from common.timefmt import format_time
 
 KIND_LABEL = f"{crd.GROUP}/kind"
 USER_LABEL = f"{crd.GROUP}/user"
@@ -65,6 +68,19 @@ def token_id(token: str) -> str | None:
     """The id part of a well-formed token, or None."""
     match = TOKEN_PATTERN.match(token)
     return match.group(1) if match else None
+
+
+def new_token(
+    user: str, name: str, now: datetime, expires: datetime | None, token: str | None = None
+) -> tuple[str, str, dict[str, str]]:
+    """(token id, the token itself, the string data of its Secret) for a new token of `user`;
+    a configured `token` (bootstrap) keeps its own id. Only the token's hash is in the data."""
+    ident = (token_id(token) if token else None) or secrets.token_hex(6)
+    token = token or f"cps1_{ident}_{secrets.token_urlsafe(32)}"
+    data = {"hash": token_hash(token), "user": user, "name": name, "created": format_time(now)}
+    if expires:
+        data["expires"] = format_time(expires)
+    return ident, token, data
 
 
 def token_labels(user: str) -> dict[str, str]:
@@ -155,6 +171,27 @@ def keys_of(configmap: dict | None) -> list[dict]:
     except ValueError:
         return []
     return [k for k in keys if isinstance(k, dict) and "key" in k] if isinstance(keys, list) else []
+
+
+def user_data(
+    existing: dict | None,
+    admin: bool | None = None,
+    disabled: bool | None = None,
+    limits: dict | None = None,
+    groups: list[str] | None = None,
+) -> dict[str, str]:
+    """A user ConfigMap's data: `existing`'s (or a new user's), with `admin`, `disabled`,
+    `limits` and `groups` set where given."""
+    data = dict(existing or {"admin": "false", "keys.json": "[]"})
+    if admin is not None:
+        data["admin"] = "true" if admin else "false"
+    if disabled is not None:
+        data["disabled"] = "true" if disabled else "false"
+    if limits is not None:
+        data["limits.json"] = json.dumps(limits, sort_keys=True)
+    if groups is not None:
+        data["groups.json"] = json.dumps(sorted(set(groups)))
+    return data
 
 
 def is_admin(configmap: dict | None) -> bool:

@@ -5,7 +5,6 @@ VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 WORKSPACE_KIND = "Workspace"
-WORKSPACE_PLURAL = "workspaces"
 TEMPLATE_KIND = "WorkspaceTemplate"
 TEMPLATE_PLURAL = "workspacetemplates"
 
@@ -16,8 +15,6 @@ ANNOTATION_LAST_ACTIVITY_SOURCE = f"{GROUP}/last-activity-source"
 ANNOTATION_KEEP_ALIVE_UNTIL = f"{GROUP}/keep-alive-until"
 # Set on the Deployment: which template revision its pod template was rendered from.
 ANNOTATION_TEMPLATE_HASH = f"{GROUP}/template-hash"
-
-ACTIVITY_SOURCES = ("ssh", "ide", "api")
 
 # Phases, in the order a Workspace normally goes through them.
 PHASE_PENDING = "Pending"

@@ -127,6 +127,14 @@ def resolve(parameter_specs: list[dict], given: dict[str, Any]) -> Resolved:
     return Resolved(values=values, problems=problems)
 
 
+def bound(parameter_specs: list[dict], values: dict[str, Any], target: str) -> Any | None:
+    """The value of the parameter bound to `target` (cpu, memory, gitRef), or None."""
+    for spec in parameter_specs:
+        if spec.get("bindTo", "env") == target and spec.get("name") in values:
+            return values[spec["name"]]
+    return None
+
+
 def env_name(parameter: str) -> str:
     """The environment variable a parameter bound to env is exported as."""
     return "CPS1_PARAM_" + re.sub(r"(?<!^)(?=[A-Z])", "_", parameter).upper()

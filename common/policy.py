@@ -1,8 +1,14 @@
 """What a template's admin lets its Workspaces ask for: the largest home volume and the longest
 idle timeout. Checked in the hooks (a Failed status) and in the api (a 422) with the same
-words, so a user sees one message wherever the Workspace was written."""
+words, so a user sees one message wherever the Workspace was written. Also what a Workspace
+requests of the cluster, which the api adds up against each user's limits."""
 
+from decimal import Decimal
+
+from common import parameters
 from common.quantity import parse_quantity
+
+REQUESTED = ("cpu", "memory", "storage")
 
 DEFAULT_IDLE_SECONDS = 3600
 DEFAULT_STORAGE = "10Gi"
@@ -61,3 +67,29 @@ def template_limit_problems(spec: dict, template_spec: dict) -> dict[str, str]:
         if problem:
             problems["idleTimeoutSeconds"] = problem
     return problems
+
+
+def _amount(value: object) -> Decimal:
+    try:
+        return max(parse_quantity(value), Decimal(0)) if value is not None else Decimal(0)
+    except ValueError:
+        return Decimal(0)  # unreadable: the hooks fail such a Workspace, it runs nothing
+
+
+def requests_of(spec: dict, template_spec: dict) -> dict[str, Decimal]:
+    """What the Workspace `spec` asks of the cluster: its CPU and memory requests (the
+    template's, or a parameter bound to them) and its home volume's size, whether or not it
+    runs."""
+    param_specs = list(template_spec.get("parameters") or [])
+    given = spec.get("parameters") or {}
+    values = parameters.resolve(param_specs, given if isinstance(given, dict) else {}).values
+    requests = dict(((template_spec.get("resources") or {}).get("requests")) or {})
+    for resource in ("cpu", "memory"):
+        value = parameters.bound(param_specs, values, resource)
+        if value is not None:
+            requests[resource] = value
+    return {
+        "cpu": _amount(requests.get("cpu")),
+        "memory": _amount(requests.get("memory")),
+        "storage": _amount(effective_storage(spec, template_spec)),
+    }

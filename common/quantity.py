@@ -49,9 +49,10 @@ def parse_quantity(value: object) -> Decimal:
     return amount
 
 
-def is_quantity(value: object) -> bool:
-    try:
-        parse_quantity(value)
-    except ValueError:
-        return False
-    return True
+def format_like(amount: Decimal, example: object) -> str:
+    """`amount` in the unit `example` is written in (cores for "4", Gi for "8Gi"), so a sum
+    reads next to the limit it is compared with."""
+    match = _QUANTITY.match(str(example).strip())
+    suffix = (match.group(2) if match else None) or ""
+    value = (amount / _SUFFIXES[suffix]).quantize(Decimal("0.01")).normalize()
+    return f"{value:f}{suffix}"

@@ -11,9 +11,9 @@ address), so a browser that reaches the console without the proxy cannot name it
 
 import streamlit as st
 
+from apiclient.client import ApiClient
 from common import accounts
 from console import errors
-from console.api_client import ApiClient
 from console.settings import Settings
 
 TOKEN = "cps1.token"

@@ -1,8 +1,10 @@
 """The console's configuration, read from CPS1_CONSOLE_* variables at every script run (cheap,
 and a test can change it without restarting anything)."""
 
-import os
+import dataclasses
 from dataclasses import dataclass
+
+from common import envconfig
 
 
 @dataclass(frozen=True)
@@ -19,11 +21,9 @@ class Settings:
     timeout_seconds: float = 15.0
 
     @classmethod
-    def from_env(cls, prefix: str = "CPS1_CONSOLE_") -> "Settings":
-        env = os.environ
-        return cls(
-            api_url=env.get(prefix + "API_URL", cls.api_url).rstrip("/"),
-            proxy_user_header=env.get(prefix + "PROXY_USER_HEADER", "").strip(),
-            refresh_seconds=float(env.get(prefix + "REFRESH_SECONDS", str(cls.refresh_seconds))),
-            timeout_seconds=float(env.get(prefix + "TIMEOUT_SECONDS", str(cls.timeout_seconds))),
+    def from_env(cls, prefix: str = "CPS1_CONSOLE_", environ: dict[str, str] | None = None) -> "Settings":
+        """Settings from CPS1_CONSOLE_* variables (common/envconfig.py, as every component)."""
+        read = cls(**envconfig.values_from_env(cls, prefix, environ))
+        return dataclasses.replace(
+            read, api_url=read.api_url.rstrip("/"), proxy_user_header=read.proxy_user_header.strip()
         )

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from apiclient.client import ApiClient
 from common import crd
 from console import display, errors, forms, session, ssh, widgets
-from console.api_client import ApiClient
 
 EVENTS_SHOWN = 20
 

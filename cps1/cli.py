@@ -35,12 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cps1.client import ApiError
+    from apiclient.errors import ApiError
+    from cps1.commands import CommandFailed, explain
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except ApiError as err:
+        print(f"cps1: {explain(err)}", file=sys.stderr)
+        return 1
+    except CommandFailed as err:
         print(f"cps1: {err}", file=sys.stderr)
         return 1
 

@@ -1,18 +1,61 @@
 """`cps1 login`, `cps1 ws ...` and `cps1 template ...`: the Workspace API from a terminal."""
 
 import argparse
+import json
+import os
 import re
 import sys
-import time
 from pathlib import Path
 from typing import TextIO
 
 import yaml
 
-from cps1.client import ApiError, Client, save_login
+import kubeclient as kube
+from apiclient.client import ApiClient
+from apiclient.errors import ApiError, NotSent, describe
 
 # Where `--wait` stops: the phase asked for, or a failure.
 WAIT_FOR = {"create": "Running", "start": "Running", "stop": "Stopped"}
+
+
+class CommandFailed(Exception):
+    """The command could not do what was asked (the message says why), without an API error."""
+
+
+def explain(err: ApiError) -> str:
+    """An API error in the CLI's terms."""
+    return describe(
+        err,
+        unreachable="Check the URL given to `cps1 login` (or CPS1_API_URL).",
+        unauthorized="Run `cps1 login --url URL --token TOKEN` with a valid token.",
+    )
+
+
+def config_path() -> Path:
+    """Where `cps1 login` keeps the API address and token (CPS1_CONFIG to move it)."""
+    return Path(os.environ.get("CPS1_CONFIG", Path.home() / ".config" / "cps1" / "config.json"))
+
+
+def save_login(url: str, token: str) -> Path:
+    path = config_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"url": url.rstrip("/"), "token": token}, out)
+    return path
+
+
+def client(url: str = "", token: str = "") -> ApiClient:
+    """A client with the credentials given, else CPS1_API_URL/CPS1_TOKEN, else what `cps1 login`
+    saved."""
+    saved: dict[str, str] = {}
+    if not (url and token) and config_path().exists():
+        saved = json.loads(config_path().read_text())
+    url = url or os.environ.get("CPS1_API_URL") or saved.get("url", "")
+    token = token or os.environ.get("CPS1_TOKEN") or saved.get("token", "")
+    if not url or not token:
+        raise NotSent("not logged in: run `cps1 login --url URL --token TOKEN`")
+    return ApiClient(url, token=token, use_environment=True)
 
 
 def _print_table(rows: list[list[str]], header: list[str]) -> None:
@@ -21,22 +64,19 @@ def _print_table(rows: list[list[str]], header: list[str]) -> None:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
-def wait_running(client: Client, name: str, timeout: float, out: TextIO | None = None, phase: str = "Running") -> dict:
+def wait_running(api: ApiClient, name: str, timeout: float, out: TextIO | None = None, phase: str = "Running") -> dict:
     """Poll until the Workspace is in `phase` (or Failed), printing each phase change (stderr by
     default, looked up at call time so a redirected stream is honoured)."""
     out = out or sys.stderr
-    deadline = time.monotonic() + timeout
     last = ""
-    while True:
-        ws = client.call("GET", f"/workspaces/{name}")
+    for _ in kube.poll(timeout, 1.0):
+        ws = api.workspace(name)
         if ws["phase"] != last:
             last = ws["phase"]
             print(f"{name}: {last}" + (f" ({ws['message']})" if ws.get("message") else ""), file=out)
         if ws["phase"] in (phase, "Failed"):
             return ws  # type: ignore[no-any-return]
-        if time.monotonic() > deadline:
-            raise ApiError(408, f"{name} was not {phase} after {timeout:.0f}s (now {last})")
-        time.sleep(1)
+    raise CommandFailed(f"{name} was not {phase} after {timeout:.0f}s (now {last})")
 
 
 def _params(pairs: list[str]) -> dict:
@@ -45,7 +85,7 @@ def _params(pairs: list[str]) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise ApiError(400, f"--param takes key=value, got {pair!r}")
+            raise NotSent(f"--param takes key=value, got {pair!r}")
         out[key] = yaml.safe_load(value) if value else ""
     return out
 
@@ -54,7 +94,7 @@ def ssh_config(ws: dict) -> str:
     """An ~/.ssh/config block for the Workspace, from the SSH command in its status."""
     match = re.match(r"ssh(?: -p (\d+))? (\S+)@(\S+)$", ws.get("sshCommand", ""))
     if not match:
-        raise ApiError(409, f"{ws['name']} has no SSH address yet")
+        raise CommandFailed(f"{ws['name']} has no SSH address yet")
     port, user, host = match.groups()
     return (
         f"Host cps1-{ws['name']}\n  HostName {host}\n  Port {port or 22}\n  User {user}\n"
@@ -63,17 +103,16 @@ def ssh_config(ws: dict) -> str:
 
 
 def login(args: argparse.Namespace) -> int:
-    me = Client(args.url, args.token).call("GET", "/me")
+    me = client(args.url, args.token).me()
     path = save_login(args.url, args.token)
     print(f"logged in as {me['name']}{' (admin)' if me['admin'] else ''}; saved to {path}")
     return 0
 
 
 def ws_command(args: argparse.Namespace) -> int:
-    client = Client.from_login()
+    api = client()
     if args.ws_command == "list":
-        query = "?owner=" + args.owner if args.owner else ""
-        items = client.call("GET", f"/workspaces{query}")["items"]
+        items = api.workspaces(owner=args.owner or "")
         _print_table(
             [[w["name"], w["owner"], w["template"], w["phase"], w["stoppedReason"], w["lastActivity"]] for w in items],
             ["NAME", "OWNER", "TEMPLATE", "PHASE", "STOPPED", "LAST ACTIVITY"],
@@ -86,42 +125,42 @@ def ws_command(args: argparse.Namespace) -> int:
             "parameters": _params(args.param),
             "running": not args.stopped,
         }
-        ws = client.call("POST", "/workspaces", body)
+        ws = api.create_workspace(body)
         print(f"created {ws['name']} from {ws['template']}")
     elif args.ws_command in ("start", "stop"):
-        ws = client.call("POST", f"/workspaces/{args.name}/{args.ws_command}")
+        ws = api.start(args.name) if args.ws_command == "start" else api.stop(args.name)
         print(f"{args.ws_command} requested for {args.name}")
     elif args.ws_command == "delete":
-        client.call("DELETE", f"/workspaces/{args.name}")
+        api.delete_workspace(args.name)
         print(f"deleting {args.name}")
         return 0
     elif args.ws_command == "ssh-config":
-        sys.stdout.write(ssh_config(client.call("GET", f"/workspaces/{args.name}")))
+        sys.stdout.write(ssh_config(api.workspace(args.name)))
         return 0
     if getattr(args, "wait", False) and (ws.get("running", True) or args.ws_command == "stop"):
         wanted = WAIT_FOR[args.ws_command]
-        ws = wait_running(client, args.name, args.timeout, phase=wanted)
+        ws = wait_running(api, args.name, args.timeout, phase=wanted)
         return 0 if ws["phase"] == wanted else 1
     return 0
 
 
 def key_command(args: argparse.Namespace) -> int:
     """Your SSH public keys: the gateway lets them into all your Workspaces."""
-    client = Client.from_login()
+    api = client()
     if args.key_command == "add":
         line = Path(args.file).expanduser().read_text().strip()
-        key = client.call("POST", "/me/keys", {"key": line, **({"name": args.name} if args.name else {})})
+        key = api.add_key(line, args.name or "")
         print(f"added key {key['name']} ({key['fingerprint']})")
         return 0
-    items = client.call("GET", "/me/keys")["items"]
+    items = api.keys()
     _print_table([[k["name"], k["fingerprint"], k["added"]] for k in items], ["NAME", "FINGERPRINT", "ADDED"])
     return 0
 
 
 def template_command(args: argparse.Namespace) -> int:
-    client = Client.from_login()
+    api = client()
     if args.template_command == "list":
-        items = client.call("GET", "/templates")["items"]
+        items = api.templates()
         _print_table(
             [[t["name"], t["displayName"], t["image"], ",".join(p["name"] for p in t["parameters"])] for t in items],
             ["NAME", "DISPLAY NAME", "IMAGE", "PARAMETERS"],
@@ -132,12 +171,12 @@ def template_command(args: argparse.Namespace) -> int:
             continue
         name, spec = doc["metadata"]["name"], doc.get("spec") or {}
         try:
-            client.call("PUT", f"/templates/{name}", {"spec": spec})
+            api.replace_template(name, spec)
             print(f"updated template {name}")
         except ApiError as err:
             if err.status != 404:
                 raise
-            client.call("POST", "/templates", {"name": name, "spec": spec})
+            api.create_template(name, spec)
             print(f"created template {name}")
     return 0
 

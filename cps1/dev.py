@@ -93,7 +93,7 @@ def up(args: argparse.Namespace) -> int:
     if _state(run_dir):
         print(f"a local control plane already runs from {run_dir}; `cps1 dev down` first", file=sys.stderr)
         return 1
-    from cps1 import kube
+    import kubeclient as kube
     from cps1.localcluster import gateway, ingress, install
     from cps1.localcluster.cluster import LocalCluster, binaries
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kubernetes.dynamic.exceptions import ConflictError
 
-from cps1 import kube
+import kubeclient as kube
 
 # The field the gateway reads its host key from (gateway/keys.py HOST_KEY).
 HOST_KEY = "ssh_host_ed25519_key"

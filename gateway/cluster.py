@@ -7,23 +7,20 @@ a timeout so a slow API server cannot hold an SSH connection forever.
 """
 
 import logging
-import os
 from datetime import datetime
 
 import urllib3
-from kubernetes import config, dynamic
-from kubernetes.client import Configuration, api_client
+from kubernetes import dynamic
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic.exceptions import NotFoundError
 
-from common import accounts, crd, names
-from common.timefmt import format_time
+import kubeclient
+from common import accounts, activity, crd, names
 
 log = logging.getLogger("cps1.gateway.cluster")
 MERGE_PATCH = "application/merge-patch+json"
 # What a call to an unreachable or unhappy API server raises.
 _FAILURES = (ApiException, OSError, urllib3.exceptions.HTTPError)
-API_CONNECTIONS = 32
 
 
 class ClusterError(Exception):
@@ -31,31 +28,8 @@ class ClusterError(Exception):
 
 
 def activity_patch(now: datetime, start: bool) -> dict:
-    """The annotations the idle policy reads; with `start`, also ask the Workspace to run."""
-    patch: dict = {
-        "metadata": {
-            "annotations": {
-                crd.ANNOTATION_LAST_ACTIVITY: format_time(now),
-                crd.ANNOTATION_LAST_ACTIVITY_SOURCE: "ssh",
-            }
-        }
-    }
-    if start:
-        patch["spec"] = {"running": True}
-    return patch
-
-
-def load_configuration(kubeconfig: str) -> Configuration:
-    """In-cluster config when running in a pod without a kubeconfig, else the kubeconfig."""
-    conf = Configuration()
-    # The client's default pool is 5 connections per CPU; past it, every concurrent read opens
-    # and drops a new TLS connection to the API server.
-    conf.connection_pool_maxsize = API_CONNECTIONS
-    if not kubeconfig and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        config.load_incluster_config(client_configuration=conf)
-    else:
-        config.load_kube_config(config_file=kubeconfig or None, client_configuration=conf)
-    return conf
+    """The gateway's activity (source ssh); with `start`, also ask the Workspace to run."""
+    return activity.activity_patch(now, "ssh", start=start)
 
 
 class Cluster:
@@ -70,8 +44,7 @@ class Cluster:
 
     @classmethod
     def connect(cls, kubeconfig: str, system_namespace: str) -> "Cluster":
-        client = dynamic.DynamicClient(api_client.ApiClient(configuration=load_configuration(kubeconfig)))
-        return cls(client, system_namespace)
+        return cls(kubeclient.dynamic_client(kubeconfig), system_namespace)
 
     def _get(self, resource, name: str, namespace: str | None = None) -> dict | None:  # type: ignore[no-untyped-def]
         try:

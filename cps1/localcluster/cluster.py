@@ -308,7 +308,7 @@ class LocalCluster:
 
     def _bootstrap(self, metacontroller_dir: Path) -> None:
         """Nodes, the default StorageClass and Metacontroller's CRDs; waits for a Ready node."""
-        from cps1 import kube
+        import kubeclient as kube
 
         client = kube.dynamic_client(self.kubeconfig)
         docs = list(yaml.safe_load_all((metacontroller_dir / "metacontroller-crds-v1.yaml").read_text()))

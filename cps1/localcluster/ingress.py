@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster.processes import LOOPBACK, Process, free_port, http_ok
 
 if TYPE_CHECKING:

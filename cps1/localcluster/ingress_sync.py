@@ -14,8 +14,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import kubeclient as kube
 from common import logging as cps1_logging
-from cps1 import kube
 from cps1.localcluster import ingress
 from cps1.localcluster.processes import LOOPBACK
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster.processes import LOOPBACK, Process, free_port, http_ok
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -553,7 +553,7 @@ def static_image(name: str) -> str:
 
 
 def _node_ready(client, name: str) -> bool:  # type: ignore[no-untyped-def]
-    from cps1 import kube
+    import kubeclient as kube
 
     node = kube.get(client, "v1", "Node", name) or {}
     conditions = (node.get("status") or {}).get("conditions") or []
@@ -563,7 +563,7 @@ def _node_ready(client, name: str) -> bool:  # type: ignore[no-untyped-def]
 def start(cluster: "LocalCluster") -> None:
     """Start the node's processes as part of `cluster` (after its control plane) and wait
     until the node is Ready and kube-proxy and kube-router have programmed the host."""
-    from cps1 import kube
+    import kubeclient as kube
 
     bins = node_binaries()
     paths = Paths(cluster.run_dir)

@@ -7,12 +7,13 @@ import signal
 import socket
 import ssl
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from kubeclient.wait import poll
 
 LOOPBACK = "127.0.0.1"
 
@@ -109,8 +110,7 @@ class Process:
                 os.killpg(self.popen.pid, sig)
 
     def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        for _ in poll(timeout, 0.2):
             if self.popen and self.popen.poll() is not None:
                 raise StartupError(
                     f"{self.name} exited with code {self.popen.returncode} while starting; "
@@ -118,7 +118,6 @@ class Process:
                 )
             if self.ready is None or self.ready():
                 return
-            time.sleep(0.2)
         raise StartupError(
             f"{self.name} was not ready after {timeout:.0f}s; last lines of {self.log}:\n{tail(self.log)}"
         )
@@ -132,11 +131,9 @@ def stop_pid(pid: int, grace: float = 10.0) -> None:
             os.killpg(pid, sig)
         except ProcessLookupError:
             return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.1)
-        if not _alive(pid):
-            return
+        for _ in poll(wait, 0.1):
+            if not _alive(pid):
+                return
 
 
 def _alive(pid: int) -> bool:

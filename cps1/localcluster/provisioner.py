@@ -75,7 +75,7 @@ def volume_for(claim: dict, directory: Path, node_name: str) -> dict:
 def reconcile(client, root: Path, node_name: str) -> None:  # type: ignore[no-untyped-def]
     from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
-    from cps1 import kube
+    import kubeclient as kube
 
     volumes = kube.resource(client, "v1", "PersistentVolume")
     ours = {
@@ -103,7 +103,7 @@ def reconcile(client, root: Path, node_name: str) -> None:  # type: ignore[no-un
 
 
 def main(argv: list[str]) -> int:
-    from cps1 import kube
+    import kubeclient as kube
 
     kubeconfig, root, node_name = argv
     client = kube.dynamic_client(kubeconfig)

@@ -6,11 +6,10 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-import requests
-
-from cps1 import kube
+import kubeclient as kube
+from apiclient.client import ApiClient
 from cps1.localcluster import install
-from tests.e2e import workspaces as ws
+from tests.support import workspaces as ws
 
 SYSTEM_NS = "cps1-console-test"
 ADMIN = "root"
@@ -47,19 +46,13 @@ def running_api(env, run_dir: Path) -> Iterator[str]:  # type: ignore[no-untyped
         api.stop()
 
 
-def admin_call(api_url: str, method: str, path: str, body: dict | None = None) -> dict:
-    answer = requests.request(
-        method,
-        f"{api_url}/api/v1{path}",
-        json=body,
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        timeout=30,
-    )
-    answer.raise_for_status()
-    return answer.json() if answer.status_code != 204 else {}
+def admin(api_url: str) -> ApiClient:
+    """The API as the installation's first admin."""
+    return ApiClient(api_url, token=ADMIN_TOKEN, timeout=30)
 
 
 def user_token(api_url: str, name: str) -> str:
     """Create (or keep) user `name` and issue a fresh token for them, as an admin would."""
-    admin_call(api_url, "POST", "/users", {"name": name})
-    return str(admin_call(api_url, "POST", f"/users/{name}/tokens", {"name": "console-e2e"})["token"])
+    api = admin(api_url)
+    api.create_user(name)
+    return str(api.issue_token(name, "console-e2e")["token"])

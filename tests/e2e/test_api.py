@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+import kubeclient as kube
 from api.app import create_app
 from api.settings import Settings
 from api.store import Store
 from common import crd
-from cps1 import kube
-from tests.e2e import workspaces as ws
-from tests.e2e.conftest import wait_until
+from tests.support import workspaces as ws
+from tests.support.cluster import wait_until
 
 SYSTEM_NS = "cps1-api-test"
 ROOT_TOKEN = "cps1_a1b2c3d4e5f6_" + "r" * 40

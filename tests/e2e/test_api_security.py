@@ -9,15 +9,15 @@ from collections.abc import Iterator
 import pytest
 from kubernetes.dynamic.exceptions import NotFoundError
 
+import kubeclient as kube
 from api import prober
 from api.app import create_app
 from api.settings import Settings
 from api.store import Store
 from common import accounts, crd
-from cps1 import kube
-from tests.e2e import workspaces as ws
 from tests.e2e.code_server import Answer, health_server
 from tests.e2e.test_api import Api
+from tests.support import workspaces as ws
 
 SYSTEM_NS = "cps1-apisec-test"
 ROOT_TOKEN = "cps1_b1b2b3b4b5b6_" + "s" * 40
@@ -258,6 +258,55 @@ def test_template_maxima_and_user_limits_are_readable_refusals(env, app, root: A
         assert (third.status_code, third.json["message"]) == (
             409,
             "gina already has 2 of 2 Workspaces; delete one first",
+        )
+    finally:
+        gone(env, *names)
+
+
+def test_aggregate_request_limits_are_readable_refusals(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
+    """CPU and memory count while Workspaces run, storage while they exist; an admin's limits
+    for one user, and the installation's default for everyone else."""
+    ivy = user(app, root, "ivy")
+    limits = {"cpu": "1", "memory": "6Gi", "storage": "25Gi"}
+    assert root.patch("/users/ivy", json={"limits": limits}).json["limits"] == limits
+    names = ["sec-ivy-1", "sec-ivy-2", "sec-ivy-3", "sec-jay-1", "sec-jay-2"]
+    try:
+        assert ivy.post("/workspaces", json={"name": names[0], "template": "sec-python"}).status_code == 201
+        bigger = {"name": names[1], "template": "sec-python", "parameters": {"cpu": "1"}}
+        refused = ivy.post("/workspaces", json=bigger)
+        assert (refused.status_code, refused.json["message"]) == (
+            409,
+            "ivy's Workspaces would request 1.5 CPU of ivy's 1 CPU limit; stop one first",
+        )
+        assert ivy.post("/workspaces", json={**bigger, "running": False}).status_code == 201
+        started = ivy.post(f"/workspaces/{names[1]}/start")
+        assert (started.status_code, started.json["message"]) == (
+            409,
+            "ivy's Workspaces would request 1.5 CPU of ivy's 1 CPU limit; stop one first",
+        )
+        more_memory = ivy.patch(f"/workspaces/{names[0]}", json={"parameters": {"memory": "7Gi"}})
+        assert (more_memory.status_code, more_memory.json["message"]) == (
+            409,
+            "ivy's Workspaces would request 7Gi memory of ivy's 6Gi memory limit; stop one first",
+        )
+        third = ivy.post("/workspaces", json={"name": names[2], "template": "sec-python", "running": False})
+        assert (third.status_code, third.json["message"]) == (
+            409,
+            "ivy's Workspaces would request 30Gi storage of ivy's 25Gi storage limit; delete one first",
+        )
+        assert ivy.post(f"/workspaces/{names[0]}/stop").status_code == 200
+        assert ivy.post(f"/workspaces/{names[1]}/start").status_code == 200
+        assert ws.get(env, names[1])["spec"]["running"] is True
+
+        jay = user(app, root, "jay")
+        # The same user through an api whose installation default caps everyone's storage.
+        jay.client = create_app(settings(max_storage_per_user="15Gi"), Store(env.client, SYSTEM_NS)).test_client()
+        one = {"template": "sec-python", "running": False}
+        assert jay.post("/workspaces", json={"name": names[3], **one}).status_code == 201
+        second = jay.post("/workspaces", json={"name": names[4], **one})
+        assert (second.status_code, second.json["message"]) == (
+            409,
+            "jay's Workspaces would request 20Gi storage of jay's 15Gi storage limit; delete one first",
         )
     finally:
         gone(env, *names)

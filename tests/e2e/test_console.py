@@ -5,14 +5,14 @@ what the pages show comes from the cluster."""
 from collections.abc import Iterator
 
 import pytest
-import requests
 from streamlit.testing.v1 import AppTest
 
-from api import auth
+from api import identity
+from apiclient.client import ApiClient
 from cps1.localcluster.processes import free_port
 from tests.e2e import console_support as support
-from tests.e2e import workspaces as ws
-from tests.e2e.conftest import wait_until
+from tests.support import workspaces as ws
+from tests.support.cluster import wait_until
 
 GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFHvpng/GqwCDXQcQbNsiO7G+wS9DQT3CnGsFkBIO5sE dana@laptop"
 
@@ -126,17 +126,14 @@ def test_a_revoked_token_signs_the_user_out(api_url: str) -> None:
     assert at.title[0].value == "My workspaces"
     token_id = token.split("_")[1]
     # Revoked by its owner (say, from the CLI) while the console still holds it.
-    revoked = requests.delete(
-        f"{api_url}/api/v1/me/tokens/{token_id}", headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
-    assert revoked.status_code == 204
+    assert ApiClient(api_url, token=token, timeout=30).call("DELETE", f"/me/tokens/{token_id}") is None  # a 204
 
     def signed_out() -> bool:
         at.run()
         return bool(at.title) and at.title[0].value == "CPS1"
 
     # The API's other worker may still hold the token in its lookup cache for a few seconds.
-    wait_until(signed_out, auth.TOKEN_CACHE_SECONDS + 10, what="the console to sign the user out")
+    wait_until(signed_out, identity.TOKEN_CACHE_SECONDS + 10, what="the console to sign the user out")
     assert "cps1.token" not in at.session_state
     assert "Signed out" in at.warning[0].value and "Sign in again" in at.warning[0].value
 
@@ -218,7 +215,7 @@ def test_a_workspace_from_create_to_delete(env, api_url: str, dana: str) -> None
         assert f"Saved the parameters of {name}." in text(at)
         assert ws.get(env, name)["spec"]["parameters"]["cpu"] == "3"
 
-        support.admin_call(api_url, "PUT", f"/templates/{support.TEMPLATE}", {"spec": _changed_template()})
+        support.admin(api_url).replace_template(support.TEMPLATE, _changed_template())
         until(at, lambda a: "The template changed since this workspace started" in text(a), "updatePending")
 
         click(at, "Delete")

@@ -16,8 +16,8 @@ from playwright.sync_api import Browser, Page, expect
 from cps1 import dev
 from cps1.localcluster.processes import Process
 from tests.e2e import console_support as support
-from tests.e2e import workspaces as ws
-from tests.e2e.conftest import ARTIFACTS
+from tests.support import workspaces as ws
+from tests.support.cluster import ARTIFACTS
 
 SHOTS = ARTIFACTS / "console"
 WAIT_MS = 60_000

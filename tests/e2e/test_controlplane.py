@@ -8,10 +8,10 @@ import pytest
 import requests
 import yaml
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster.cluster import LocalCluster, binaries
 from tests.conftest import ROOT
-from tests.e2e.conftest import wait_until
+from tests.support.cluster import wait_until
 
 
 @pytest.fixture(scope="module")

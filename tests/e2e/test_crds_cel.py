@@ -6,7 +6,7 @@ import copy
 import pytest
 from kubernetes.dynamic.exceptions import UnprocessibleEntityError
 
-from cps1 import kube
+import kubeclient as kube
 from tests.conftest import ROOT, load
 
 TEMPLATE = load(ROOT / "examples" / "templates" / "python.yaml")

@@ -31,9 +31,9 @@ from common import crd
 from gateway import keys as gateway_keys
 from gateway.settings import Settings
 from tests.constants import GATEWAY_PRIVATE_KEY
-from tests.e2e import gateway_support as gs
-from tests.e2e import workspaces as ws
-from tests.e2e.conftest import wait_until
+from tests.support import gateway as gs
+from tests.support import workspaces as ws
+from tests.support.cluster import wait_until
 
 NS = "cps1-gw-e2e"
 TEMPLATE = "gw-python"

@@ -22,13 +22,13 @@ import paramiko
 import pytest
 from kubernetes.dynamic.exceptions import NotFoundError
 
+import kubeclient as kube
 from common import crd
-from cps1 import kube
 from cps1.localcluster.processes import Process, free_port, http_ok
 from gateway import keys
 from tests.constants import GATEWAY_PRIVATE_KEY
-from tests.e2e import gateway_support as gs
-from tests.e2e import workspaces as ws
+from tests.support import gateway as gs
+from tests.support import workspaces as ws
 
 NS = "cps1-gw-proc"
 NAME = "gw-proc"

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+import kubeclient as kube
 from api.app import create_app
 from api.settings import Settings
 from api.store import Store
-from cps1 import kube
 from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster, binaries
 from tests.conftest import ROOT
-from tests.e2e.conftest import wait_until
+from tests.support.cluster import wait_until
 
 CHART = ROOT / "helm" / "cps1"
 NAMESPACE = "cps1-system"

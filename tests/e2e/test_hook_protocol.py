@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
+import kubeclient as kube
 from common import crd
-from cps1 import kube
-from tests.e2e import workspaces as ws
-from tests.e2e.conftest import wait_until
 from tests.e2e.test_lifecycle import CHILDREN
+from tests.support import workspaces as ws
+from tests.support.cluster import wait_until
 
 NAME = "proto-strict"
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import requests
 
 from common import crd
-from tests.e2e import workspaces as ws
-from tests.e2e.conftest import wait_until
+from tests.support import workspaces as ws
+from tests.support.cluster import wait_until
 
 
 @contextlib.contextmanager

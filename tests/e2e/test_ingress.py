@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster import cluster as local
 from cps1.localcluster import ingress
 from cps1.localcluster.cluster import LocalCluster
 from cps1.localcluster.processes import LOOPBACK, StartupError, free_port
 from tests.e2e import http_backend
-from tests.e2e.conftest import wait_until
+from tests.support.cluster import wait_until
 
 NAMESPACE = "ingress-test"
 # A /30 of its own, apart from the real node's pod range (10.244.0.0/24).

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
+import kubeclient as kube
 from common import crd
-from cps1 import kube
 from tests.constants import GATEWAY_KEY, MAX_RESYNC_SECONDS
-from tests.e2e import workspaces as ws
-from tests.e2e.conftest import wait_until
+from tests.support import workspaces as ws
+from tests.support.cluster import wait_until
 
 CHILDREN = [
     ("v1", "Namespace", None),

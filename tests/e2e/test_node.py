@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster import node
 from cps1.localcluster.cluster import LocalCluster
-from tests.e2e import node_support
-from tests.e2e.conftest import wait_until
-from tests.e2e.node_support import NS, ready_pod, restricted_namespace
+from tests.support import node as node_support
+from tests.support.cluster import wait_until
+from tests.support.node import NS, ready_pod, restricted_namespace
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ import requests
 import yaml
 from playwright.sync_api import Browser, expect
 
+import kubeclient as kube
 from common import crd
-from cps1 import kube
 from cps1.dev import import_workspace_images
 from cps1.localcluster import gateway, ingress, node
 from cps1.localcluster.cluster import LocalCluster, binaries
@@ -27,10 +27,10 @@ from gateway import keys
 from gateway.cluster import Cluster
 from tests.conftest import ROOT
 from tests.constants import GATEWAY_KEY, GATEWAY_PRIVATE_KEY
-from tests.e2e import gateway_support as gs
-from tests.e2e import workspaces as ws
-from tests.e2e.conftest import ARTIFACTS, Env, installed, wait_until
-from tests.e2e.node_support import kubectl
+from tests.support import gateway as gs
+from tests.support import workspaces as ws
+from tests.support.cluster import ARTIFACTS, Env, installed, wait_until
+from tests.support.node import kubectl
 
 SYSTEM_NS = "cps1-system"
 TEMPLATES = {"python": ["python3", "--version"], "node": ["node", "--version"], "go": ["go", "version"]}
@@ -171,7 +171,7 @@ def test_the_pod_is_hardened_as_it_runs(real_env: Env, running: list[str]) -> No
 
 
 def test_ssh_through_the_gateway_into_the_workspace_sshd(ssh: dict, real_env: Env, running: list[str]) -> None:  # type: ignore[type-arg]
-    name = running[0]  # alice's (tests/e2e/workspaces.py creates them for alice)
+    name = running[0]  # alice's (tests/support/workspaces.py creates them for alice)
     done = run_ssh(ssh, name, "echo hello from $(hostname) as $(id -un); exit 7")
     assert done.returncode == 7, done.stderr
     assert f"hello from {pod_of(real_env, name)['metadata']['name']} as coder" in done.stdout

@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
+import kubeclient as kube
 from common import crd
-from cps1 import kube
-from tests.e2e import workspaces as ws
-from tests.e2e.conftest import wait_until
+from tests.support import workspaces as ws
+from tests.support.cluster import wait_until
 
 COUNT = 24
 NAMES = [f"storm-{i:02d}" for i in range(COUNT)]

@@ -41,3 +41,69 @@ def test_an_admins_limits_for_a_user_replace_the_default_and_zero_is_unlimited()
     assert own == limits.Limits(workspaces=3, running=0)
     assert limits.start_problem("alice", [ws(str(i)) for i in range(50)], own, "new") is None
     assert limits.limits_of({"data": {"limits.json": "not json"}}, DEFAULT) == DEFAULT
+
+
+TEMPLATES = {
+    "go": {
+        "metadata": {"name": "go"},
+        "spec": {
+            "resources": {"requests": {"cpu": "1", "memory": "2Gi"}},
+            "storage": {"size": "10Gi"},
+            "parameters": [{"name": "cores", "type": "quantity", "bindTo": "cpu", "default": "1"}],
+        },
+    }
+}
+CAPPED = limits.Limits(workspaces=0, running=0, cpu="4", memory="8Gi", storage="50Gi")
+
+
+def spec(running: bool = True, **changes: object) -> dict:
+    return {"owner": "alice", "template": "go", "running": running, **changes}
+
+
+def test_cpu_counts_running_workspaces_and_the_message_reads_like_the_limit() -> None:
+    existing = [ws("a"), ws("b"), ws("c", running=False, phase="Stopped")]
+    for w in existing:
+        w["spec"]["template"] = "go"
+    assert limits.request_problem("alice", existing, TEMPLATES, CAPPED, "new", spec(parameters={"cores": "2"})) is None
+    assert limits.request_problem("alice", existing, TEMPLATES, CAPPED, "new", spec(parameters={"cores": "3"})) == (
+        "alice's Workspaces would request 5 CPU of alice's 4 CPU limit; stop one first"
+    )
+    # A stopped one costs no CPU, but starting it does.
+    assert (
+        limits.request_problem("alice", existing, TEMPLATES, CAPPED, "new", spec(False, parameters={"cores": "3"}))
+        is None
+    )
+    assert (
+        limits.request_problem("alice", existing, TEMPLATES, CAPPED, "c", spec(parameters={"cores": "3"})) is not None
+    )
+
+
+def test_storage_counts_every_workspace_even_a_stopped_one() -> None:
+    existing = [ws("a", running=False, phase="Stopped"), ws("b", running=False, phase="Stopped")]
+    for w in existing:
+        w["spec"]["template"] = "go"
+    big = spec(False, storage={"size": "15Gi"})
+    assert limits.request_problem("alice", existing, TEMPLATES, CAPPED, "new", big) is None
+    tight = limits.Limits(0, 0, storage="30Gi")
+    assert limits.request_problem("alice", existing, TEMPLATES, tight, "new", big) == (
+        "alice's Workspaces would request 35Gi storage of alice's 30Gi storage limit; delete one first"
+    )
+
+
+def test_only_what_a_change_asks_more_of_is_judged() -> None:
+    """An admin lowering the limit below today's use does not block an edit that adds nothing."""
+    existing = [ws("a"), ws("b")]
+    for w in existing:
+        w["spec"]["template"] = "go"
+    tight = limits.Limits(0, 0, cpu="1")
+    assert limits.request_problem("alice", existing, TEMPLATES, tight, "a", spec(idleTimeoutSeconds=600)) is None
+    assert limits.request_problem("alice", existing, TEMPLATES, tight, "a", spec(parameters={"cores": "2"})) == (
+        "alice's Workspaces would request 3 CPU of alice's 1 CPU limit; stop one first"
+    )
+
+
+def test_no_quantity_limit_and_unreadable_ones_fall_back() -> None:
+    existing = [ws(str(i)) for i in range(20)]
+    assert limits.request_problem("alice", existing, TEMPLATES, DEFAULT, "new", spec()) is None
+    configmap = {"data": {"limits.json": json.dumps({"cpu": "lots", "memory": "16Gi", "storage": 5})}}
+    assert limits.limits_of(configmap, CAPPED) == limits.Limits(0, 0, cpu="4", memory="16Gi", storage="50Gi")

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from api import activity, presenters, prober
-from common import crd
+from api import presenters, prober
+from common import activity, crd
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 

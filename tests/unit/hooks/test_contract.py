@@ -1,5 +1,5 @@
 """Contract tests: request bodies recorded from the real Metacontroller v4.17.2 in the e2e runs
-(tests/e2e/recorder.py, refreshed by tests/refresh_fixtures.py), replayed through the hooks app.
+(tests/support/recorder.py, refreshed by tests/refresh_fixtures.py), replayed through the hooks app.
 
 They check Metacontroller's side of the protocol (the request shape the hooks rely on) and the
 shape of each answer against v2's strict response type. That the real controller accepts those

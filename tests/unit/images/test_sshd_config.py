@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e import gateway_support as gs
+from tests.support import gateway as gs
 
 IMAGE = Path(__file__).resolve().parents[3] / "images" / "workspace"
 

@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster.processes import LOOPBACK, Process, free_port
-from tests.e2e import workspaces as ws
+from tests.support import workspaces as ws
 
 SSHD = "/usr/sbin/sshd"
 SSHD_CONFIG = Path(__file__).resolve().parents[2] / "images" / "workspace"

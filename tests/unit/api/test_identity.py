@@ -5,7 +5,7 @@ import base64
 
 import pytest
 
-from api import auth
+from api import identity
 from api.settings import Settings
 from common import accounts
 
@@ -61,24 +61,24 @@ def test_the_proxy_identity_needs_network_and_secret() -> None:
     settings = Settings(
         proxy_user_header="X-Forwarded-User", proxy_trusted_networks=("10.0.0.0/8",), proxy_secret="s" * 32
     )
-    authenticator = auth.Authenticator.create(None, settings)  # type: ignore[arg-type]
+    authenticator = identity.Authenticator.create(None, settings)  # type: ignore[arg-type]
     assert authenticator.from_proxy("10.2.3.4", "admin", "wrong") is None
     assert authenticator.from_proxy("192.168.1.1", "admin", "s" * 32) is None
     assert authenticator.from_proxy("junk", "admin", "s" * 32) is None
-    off = auth.Authenticator.create(None, Settings())  # type: ignore[arg-type]
+    off = identity.Authenticator.create(None, Settings())  # type: ignore[arg-type]
     assert off.from_proxy("127.0.0.1", "admin", "") is None
 
 
 def test_the_client_address_comes_from_a_trusted_forwarder_only() -> None:
     trusted = ("10.244.0.0/16",)
-    assert auth.client_source("10.244.1.2", "203.0.113.9, 198.51.100.7", trusted) == "198.51.100.7"
-    assert auth.client_source("203.0.113.9", "1.2.3.4", trusted) == "203.0.113.9"
-    assert auth.client_source("10.244.1.2", "", trusted) == "10.244.1.2"
+    assert identity.client_source("10.244.1.2", "203.0.113.9, 198.51.100.7", trusted) == "198.51.100.7"
+    assert identity.client_source("203.0.113.9", "1.2.3.4", trusted) == "203.0.113.9"
+    assert identity.client_source("10.244.1.2", "", trusted) == "10.244.1.2"
 
 
 def test_failed_authentications_are_throttled_per_source() -> None:
     now = [0.0]
-    throttle = auth.FailureThrottle(limit=3, window=60, clock=lambda: now[0], size=2)
+    throttle = identity.FailureThrottle(limit=3, window=60, clock=lambda: now[0], size=2)
     for _ in range(3):
         assert throttle.wait("a") == 0
         throttle.failed("a")
@@ -96,7 +96,7 @@ def test_failed_authentications_are_throttled_per_source() -> None:
 def test_lookups_are_cached_briefly() -> None:
     now = [0.0]
     loads: list[str] = []
-    cache = auth.TtlCache(10, clock=lambda: now[0], size=2)
+    cache = identity.TtlCache(10, clock=lambda: now[0], size=2)
 
     def load() -> str:
         loads.append("x")

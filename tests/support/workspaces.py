@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from kubernetes.dynamic.exceptions import NotFoundError
 
-from cps1 import kube
+import kubeclient as kube
 from tests.conftest import python_example
-from tests.e2e.conftest import wait_until
+from tests.support.cluster import wait_until
 
 API = "cps1.io/v1alpha1"
 PYTHON = python_example()

@@ -2,10 +2,10 @@
 
 import subprocess
 
-from cps1 import kube
+import kubeclient as kube
 from cps1.localcluster import node
 from cps1.localcluster.cluster import LocalCluster, binaries
-from tests.e2e.conftest import wait_until
+from tests.support.cluster import wait_until
 
 NS = "node-e2e"
 RESTRICTED = {

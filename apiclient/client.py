@@ -1,9 +1,9 @@
-"""The console's only backend: the CPS1 Workspace API over HTTP.
+"""The CPS1 Workspace API over HTTP, for the console and the CLI.
 
-One method per operation the console uses, returning the API's JSON as plain dicts; every
-failure is a `console.errors.ApiError`. The caller's credential (a bearer token, or the user
-name an authenticating proxy vouched for) is held by the client object only, which lives in the
-user's Streamlit session; it never goes into a URL, an error message or a log. No Streamlit here.
+One method per operation, returning the API's JSON as plain dicts; every failure is an
+`apiclient.errors.ApiError`. The caller's credential (a bearer token, or the user name an
+authenticating proxy vouched for) is held by the client object only (in the console, inside the
+user's Streamlit session); it never goes into a URL, an error message or a log.
 """
 
 from typing import Any
@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 import requests
 
+from apiclient import errors
 from common import accounts
-from console import errors
 
 
 class ApiClient:
@@ -25,12 +25,15 @@ class ApiClient:
         proxy_user: str = "",
         proxy_secret: str = "",
         timeout: float = 15.0,
+        use_environment: bool = False,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
-        # Only our own credentials go out: no ~/.netrc, no proxy settings from the environment.
-        self.session.trust_env = False
+        # Only our own credentials go out: no ~/.netrc, no proxy settings from the environment
+        # (a service's environment is not its user's), unless the caller is the user's own
+        # program (the CLI honours HTTPS_PROXY like any command-line tool).
+        self.session.trust_env = use_environment
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
         elif proxy_header and proxy_user:

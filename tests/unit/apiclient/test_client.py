@@ -9,8 +9,8 @@ from typing import ClassVar
 
 import pytest
 
-from console import errors
-from console.api_client import ApiClient
+from apiclient import errors
+from apiclient.client import ApiClient
 from cps1.localcluster.processes import free_port
 
 TOKEN = "cps1_0123456789ab_" + "s" * 40

@@ -1,34 +1,9 @@
-"""Small Kubernetes client helpers shared by the api, the local cluster, `cps1 dev` and the tests."""
+"""Reading and applying single objects, and the readiness checks the local cluster waits on."""
 
-import os
-import time
-from collections.abc import Callable
-from pathlib import Path
-
-from kubernetes import config, dynamic
-from kubernetes.client import api_client
+from kubernetes import dynamic
 from kubernetes.dynamic.exceptions import NotFoundError
 
 FIELD_MANAGER = "cps1"
-
-
-def dynamic_client(kubeconfig: Path | str) -> dynamic.DynamicClient:
-    return dynamic.DynamicClient(api_client.ApiClient(configuration=_configuration(kubeconfig)))
-
-
-def _configuration(kubeconfig: Path | str):  # type: ignore[no-untyped-def]
-    """A client configuration: the kubeconfig named, else in-cluster credentials inside a pod,
-    else $KUBECONFIG or ~/.kube/config."""
-    from kubernetes.client import Configuration
-
-    conf = Configuration()
-    if kubeconfig:
-        config.load_kube_config(config_file=str(kubeconfig), client_configuration=conf)
-    elif "KUBERNETES_SERVICE_HOST" in os.environ:
-        config.load_incluster_config(client_configuration=conf)
-    else:
-        config.load_kube_config(client_configuration=conf)
-    return conf
 
 
 def resource(client: dynamic.DynamicClient, api_version: str, kind: str):  # type: ignore[no-untyped-def]
@@ -75,13 +50,3 @@ def crd_established(client: dynamic.DynamicClient, name: str) -> bool:
     crd = get(client, "apiextensions.k8s.io/v1", "CustomResourceDefinition", name) or {}
     conditions = (crd.get("status") or {}).get("conditions") or []
     return any(c["type"] == "Established" and c["status"] == "True" for c in conditions)
-
-
-def wait_for(check: Callable[[], bool], timeout: float, message: str, interval: float = 0.25) -> None:
-    """Poll `check` until true; TimeoutError with `message` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(interval)
-    raise TimeoutError(message)

@@ -1,0 +1,1 @@
+"""Test support shared across tiers (e2e, faults) and the benchmarks; no tests in here."""
