@@ -100,14 +100,14 @@ def exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
-def serve_cps1(cluster: Any, hooks_workers: int) -> tuple[Any, str]:
+def serve_cps1(cluster: Any, hooks_workers: int, hooks_env: dict[str, str] | None = None) -> tuple[Any, str]:
     """Install CPS1 in a running local cluster for a benchmark: the hooks under gunicorn (quiet
     logs), the CRDs, the CompositeController and the example Python template. Returns
     (dynamic client, hooks base URL)."""
     import kubeclient as kube
     from cps1.localcluster import install
 
-    env = {"CPS1_LOG_LEVEL": "WARNING", "CPS1_SECRET_SEED": secrets.token_urlsafe(24)}  # the hooks need one
+    env = {"CPS1_LOG_LEVEL": "WARNING", "CPS1_SECRET_SEED": secrets.token_urlsafe(24), **(hooks_env or {})}
     hooks, url = install.gunicorn_process(cluster.run_dir, env, workers=hooks_workers)
     cluster.launch(hooks)
     client = kube.dynamic_client(cluster.kubeconfig)

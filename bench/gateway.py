@@ -77,15 +77,18 @@ def memory_kib(pid: int, field: str) -> int:
 class Target:
     """Where the OpenSSH client connects: the gateway, or the sshd directly."""
 
-    def __init__(self, name: str, port: int, login: str, known: Path, key: Path, options: list[str]) -> None:
+    def __init__(
+        self, name: str, port: int, login: str, known: Path, key: Path, options: list[str], host: str = "127.0.0.1"
+    ) -> None:
         self.name, self.port, self.login, self.known, self.key, self.options = name, port, login, known, key, options
+        self.host = host
 
     def argv(self, *command: str) -> list[str]:
         return [
             *gs.ssh_base(self.key, self.known, *self.options),
             "-p",
             str(self.port),
-            f"{self.login}@127.0.0.1",
+            f"{self.login}@{self.host}",
             *command,
         ]
 

@@ -9,8 +9,10 @@ Service's cluster IP). Only loopback and the run's pod and Service ranges are di
 
 import base64
 import hashlib
+import re
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -19,6 +21,7 @@ from playwright.sync_api import Browser, expect
 
 import kubeclient as kube
 from common import crd
+from cps1 import dev
 from cps1.dev import import_workspace_images
 from cps1.localcluster import gateway, ingress, node
 from cps1.localcluster.cluster import LocalCluster, binaries
@@ -27,6 +30,7 @@ from gateway import keys
 from gateway.cluster import Cluster
 from tests.conftest import ROOT
 from tests.constants import GATEWAY_KEY, GATEWAY_PRIVATE_KEY
+from tests.e2e import console_support
 from tests.support import gateway as gs
 from tests.support import workspaces as ws
 from tests.support.cluster import ARTIFACTS, Env, installed, wait_until
@@ -137,24 +141,65 @@ def test_each_example_template_runs_its_toolchain_and_ide(real_env: Env, running
         assert login.status_code == 302 and "login" in login.headers["Location"]
 
 
-def test_the_ide_opens_in_a_browser_through_the_ingress(real_env: Env, running: list[str], chromium: Browser) -> None:
-    """The user's path: the IDE URL in the Workspace's status, code-server's sign-in with the
-    Workspace's password, the VS Code workbench."""
+def test_the_console_opens_the_ide_and_the_prober_sees_it_used(
+    real_env: Env, running: list[str], chromium: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The user's path: sign in to the console, pick the Workspace, reveal its IDE password,
+    follow "Open IDE" (the ingress at http://<name>.localhost:<port>/), sign in to code-server,
+    the VS Code workbench. While it is open, the IDE prober (as `cps1 dev up` runs it) records
+    code-server's own heartbeat as `ide` activity."""
     name = running[0]
-    url = ws.status(real_env, name)["ideURL"]
-    assert url.startswith(f"http://{name}.localhost:")
+    run_dir = tmp_path_factory.mktemp("real-console")
     secret = kube.get(real_env.client, "v1", "Secret", "workspace", f"ws-{name}")
-    password = base64.b64decode(secret["data"]["password"]).decode()
-    page = chromium.new_context(viewport={"width": 1400, "height": 900}).new_page()
-    try:
-        page.goto(url, timeout=120_000)
-        page.locator("input[type=password]").fill(password)
-        page.locator("input[type=submit], button[type=submit]").first.click()
-        expect(page.locator(".monaco-workbench")).to_be_visible(timeout=180_000)
-        (ARTIFACTS / "real").mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "real" / "ide-workbench.png"))
-    finally:
-        page.context.close()
+    expected = base64.b64decode(secret["data"]["password"]).decode()
+    with console_support.running_api(real_env, run_dir) as api_url:
+        console, console_url = dev.console_process(run_dir, api_url)
+        console.start()
+        context = chromium.new_context(viewport={"width": 1400, "height": 1600})
+        try:
+            console.wait_ready(60)
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(console_url)
+            page.get_by_label("API token", exact=True).fill(console_support.user_token(api_url, "alice"))
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.get_by_role("heading", name="My workspaces", exact=True)).to_be_visible()
+            page.get_by_label("Workspace", exact=True).click()
+            page.get_by_role("option", name=name, exact=True).click()
+            expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+            # The details are a live fragment: mid-rerun Streamlit shows the old copy beside the new.
+            expect(page.locator("[data-stale='true']")).to_have_count(0)
+            page.get_by_text("Show IDE password", exact=True).first.click()
+            shown = page.locator("code").filter(has_text=re.compile(r"^[0-9a-f]{32}$")).first
+            expect(shown).to_be_visible()
+            password = shown.inner_text().strip()
+            assert password == expected
+            link = page.get_by_role("link", name="Open IDE")
+            expect(link).to_have_attribute("href", ws.status(real_env, name)["ideURL"])
+            with context.expect_page() as opened:
+                link.click()
+            ide = opened.value
+            ide.set_default_timeout(120_000)
+            ide.locator("input[type=password]").fill(password)
+            ide.locator("input[type=submit], button[type=submit]").first.click()
+            expect(ide.locator(".monaco-workbench")).to_be_visible(timeout=180_000)
+            (ARTIFACTS / "real").mkdir(parents=True, exist_ok=True)
+            ide.screenshot(path=str(ARTIFACTS / "real" / "ide-workbench.png"))
+
+            prober = dev.prober_process(run_dir, real_env.cluster.kubeconfig)
+            prober.start()
+            try:
+                source = crd.ANNOTATION_LAST_ACTIVITY_SOURCE
+                wait_until(
+                    lambda: ws.get(real_env, name)["metadata"].get("annotations", {}).get(source) == "ide",
+                    90,
+                    what="the prober recording the IDE session as activity",
+                )
+            finally:
+                prober.stop()
+        finally:
+            context.close()
+            console.stop()
 
 
 def test_the_pod_is_hardened_as_it_runs(real_env: Env, running: list[str]) -> None:
@@ -221,6 +266,46 @@ def test_home_survives_a_stop_and_a_start(ssh: dict, real_env: Env, running: lis
     assert pod_of(real_env, name)["metadata"]["uid"] != pod_before
     assert ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home")["metadata"]["uid"] == pvc
     assert run_ssh(ssh, name, "sha256sum keep.bin").stdout.split()[0] == digest
+
+
+@pytest.mark.parametrize("on_delete", ["Retain", "Delete"])
+def test_deleting_keeps_or_removes_the_home_and_its_data(ssh: dict, real_env: Env, on_delete: str) -> None:  # type: ignore[type-arg]
+    """`storage.onDelete: Retain` leaves the namespace, the claim, the volume and the bytes on
+    the node's disk; `Delete` removes all of them."""
+    name = f"real-{on_delete.lower()}"
+    ws.workspace(real_env, name, "python", storage={"onDelete": on_delete})
+    try:
+        ws.wait_phase(real_env, name, crd.PHASE_RUNNING, timeout=START_SECONDS)
+        written = run_ssh(ssh, name, "head -c 65536 /dev/urandom > keep.bin && sha256sum keep.bin")
+        assert written.returncode == 0, written.stderr
+        digest = written.stdout.split()[0]
+        claim = ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home")
+        volume = kube.get(real_env.client, "v1", "PersistentVolume", claim["spec"]["volumeName"])
+        on_disk = Path(volume["spec"]["local"]["path"]) / "keep.bin"
+        assert hashlib.sha256(on_disk.read_bytes()).hexdigest() == digest
+    finally:
+        ws.delete(real_env, name)
+    ws.wait_gone(real_env, name, timeout=180)
+    if on_delete == "Retain":
+        wait_until(lambda: not pod_list(real_env, name), 120, what="the retained Workspace's pod gone")
+        kept = ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home")
+        assert kept is not None and kept["metadata"]["uid"] == claim["metadata"]["uid"]
+        pv = kube.get(real_env.client, "v1", "PersistentVolume", volume["metadata"]["name"])
+        assert pv["status"]["phase"] == "Bound"
+        assert hashlib.sha256(on_disk.read_bytes()).hexdigest() == digest
+        # What an admin does to let the name be used again (the README says so).
+        kube.resource(real_env.client, "v1", "Namespace").delete(name=f"ws-{name}")
+    wait_until(lambda: ws.child(real_env, name, "v1", "Namespace", f"ws-{name}") is None, 180, what="namespace gone")
+    wait_until(
+        lambda: kube.get(real_env.client, "v1", "PersistentVolume", volume["metadata"]["name"]) is None,
+        120,
+        what="the volume released and removed",
+    )
+    wait_until(lambda: not on_disk.parent.exists(), 60, what="the volume's directory removed")
+
+
+def pod_list(env: Env, name: str) -> list[dict]:
+    return kube.resource(env.client, "v1", "Pod").get(namespace=f"ws-{name}").to_dict()["items"]
 
 
 def test_one_workspace_cannot_reach_another(real_env: Env, running: list[str]) -> None:

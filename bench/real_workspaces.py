@@ -1,0 +1,178 @@
+"""Workspaces on the real node, as users get them (the python template's image, built here and
+already imported, so nothing is pulled):
+
+- create->Running over N Workspaces created one after another (the phase follows the pod's
+  readiness, i.e. code-server answering), median and p95, and where the seconds go from the
+  pod's own timestamps (second precision): Workspace created -> pod created -> scheduled ->
+  init done -> container started -> Ready -> phase Running seen;
+- stop->Stopped and start->Running with all N together;
+- a Workspace pod's memory at idle (kubelet's summary API, working set);
+- the gateway's throughput through a real pod's sshd against direct OpenSSH to the same sshd
+  (its Service IP, with the gateway's own upstream key), interleaved rounds, as a ratio.
+
+    .venv/bin/python -m bench.real_workspaces [--workspaces 10] [--size-mib 128] [--runs 3]
+
+Needs root (the real node) and the images (`make node images`). Compare numbers within one run.
+"""
+
+import argparse
+import base64
+import itertools
+import json
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import kubeclient as kube
+from bench.common import exit_on_sigterm, serve_cps1, summary
+from bench.gateway import MB, Target, transfer
+from bench.lifecycle import phases, timed
+from cps1.dev import import_workspace_images
+from cps1.localcluster import gateway, node
+from cps1.localcluster.cluster import LocalCluster
+from cps1.localcluster.processes import free_port
+from gateway import keys
+from gateway.cluster import Cluster
+from tests.support import gateway as gs
+from tests.support.node import kubectl
+
+API = "cps1.io/v1alpha1"
+SYSTEM_NS = "cps1-bench"
+STEPS = ("pod created", "scheduled", "init done", "container started", "Ready", "phase Running seen")
+
+
+def seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def pod_timeline(client, name: str) -> list[float]:  # type: ignore[no-untyped-def]
+    """The pod's own moments (epoch seconds): created, scheduled, initialized, started, Ready."""
+    pods = kube.resource(client, "v1", "Pod").get(namespace=f"ws-{name}").to_dict()["items"]
+    pod = next(p for p in pods if not p["metadata"].get("deletionTimestamp"))
+    conditions = {c["type"]: c["lastTransitionTime"] for c in pod["status"]["conditions"]}
+    workspace = next(c for c in pod["status"]["containerStatuses"] if c["name"] == "workspace")
+    return [
+        seconds(pod["metadata"]["creationTimestamp"]),
+        seconds(conditions["PodScheduled"]),
+        seconds(conditions["Initialized"]),
+        seconds(workspace["state"]["running"]["startedAt"]),
+        seconds(conditions["Ready"]),
+    ]
+
+
+def create_one_by_one(client, names: list[str]) -> tuple[list[float], list[list[float]]]:  # type: ignore[no-untyped-def]
+    """create->Running of each Workspace alone, and the seconds of each step."""
+    totals, steps = [], []
+    for name in names:
+        created = time.time()
+        kube.apply(
+            client,
+            {
+                "apiVersion": API,
+                "kind": "Workspace",
+                "metadata": {"name": name},
+                "spec": {"owner": "bench", "template": "python"},
+            },
+        )
+        while phases(client).get(name) != "Running":
+            if time.time() - created > 600:
+                raise SystemExit(f"{name} was not Running after 600 s")
+            time.sleep(0.1)
+        running = time.time()
+        moments = [created, *pod_timeline(client, name), running]
+        totals.append(running - created)
+        steps.append([max(0.0, b - a) for a, b in itertools.pairwise(moments)])
+    return totals, steps
+
+
+def idle_memory_mib(cluster: LocalCluster, names: list[str]) -> list[float]:
+    """Each Workspace pod's working set from the kubelet's summary API."""
+    raw = kubectl(cluster, "default", "get", "--raw", f"/api/v1/nodes/{node.NAME}/proxy/stats/summary").stdout
+    pods = json.loads(raw)["pods"]
+    wanted = {f"ws-{name}" for name in names}
+    return [p["memory"]["workingSetBytes"] / 2**20 for p in pods if p["podRef"]["namespace"] in wanted]
+
+
+def gateway_against_direct(
+    cluster: LocalCluster, client, run_dir: Path, upstream: gateway.GatewayKeys, name: str, size: int, runs: int
+) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Download and upload MB/s through the gateway and directly to the pod's sshd, rounds
+    interleaved so the machine's load touches both alike."""
+    kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NS}})
+    gateway.ensure_host_key(client, SYSTEM_NS)
+    user = gs.client_key(run_dir, "bench")
+    gs.user_configmap(SimpleNamespace(client=client), SYSTEM_NS, "bench", [user.public])
+    port = free_port()
+    cluster.launch(gateway.gateway_process(run_dir, cluster.kubeconfig, SYSTEM_NS, upstream, port))
+    host_line = keys.public_line(
+        keys.host_key(Cluster.connect(str(cluster.kubeconfig), SYSTEM_NS), SYSTEM_NS, gateway.HOST_KEY_SECRET)
+    )
+    secret = kube.get(client, "v1", "Secret", "workspace", f"ws-{name}")
+    pod_host_key = base64.b64decode(secret["data"]["ssh_host_ed25519_key.pub"]).decode().split()[:2]
+    service_ip = kube.get(client, "v1", "Service", "workspace", f"ws-{name}")["spec"]["clusterIP"]
+    direct_known = run_dir / "known_direct"
+    direct_known.write_text(f"{service_ip} {' '.join(pod_host_key)}\n")
+    options = ["-o", "Compression=no"]
+    targets = [
+        Target("gateway", port, name, gs.known_hosts(run_dir / "known_gw", port, host_line), user.path, options),
+        Target("direct", 22, "coder", direct_known, upstream.private_key_file, options, host=service_ip),
+    ]
+    samples: dict[str, list[float]] = {}
+    for target in targets:
+        transfer(target, "download", 1 << 20)  # warm-up: a first login, caches
+    for _ in range(runs):
+        for direction in ("download", "upload"):
+            for target in targets:
+                rate = size / transfer(target, direction, size) / MB
+                samples.setdefault(f"{target.name} {direction}", []).append(rate)
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--workspaces", type=int, default=10)
+    parser.add_argument("--size-mib", type=int, default=128)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--idle-seconds", type=float, default=60)
+    args = parser.parse_args()
+    exit_on_sigterm()
+    run_dir = Path(tempfile.mkdtemp(prefix="cps1-bench-real-"))
+    with LocalCluster(run_dir, nodes=1, real_node=True) as cluster:
+        import_workspace_images(cluster)
+        upstream = gateway.upstream_keys(run_dir)
+        client, _ = serve_cps1(cluster, 2, {"CPS1_GATEWAY_PUBLIC_KEY": upstream.public_line})
+        names = [f"real-bench-{i:02d}" for i in range(args.workspaces)]
+
+        totals, steps = create_one_by_one(client, names)
+        print(f"create->Running, one after another (image present): {summary(totals)}")
+        for i, step in enumerate(STEPS):
+            print(f"  {step:<20} median {statistics.median(s[i] for s in steps):6.2f} s")
+
+        time.sleep(args.idle_seconds)
+        memory = idle_memory_mib(cluster, names)
+        print(f"a Workspace pod's memory after {args.idle_seconds:.0f} s idle (MiB): {summary(memory)}")
+
+        rates = gateway_against_direct(cluster, client, run_dir, upstream, names[0], args.size_mib << 20, args.runs)
+        for direction in ("download", "upload"):
+            gw, direct = rates[f"gateway {direction}"], rates[f"direct {direction}"]
+            print(
+                f"{direction} {args.size_mib} MiB: gateway {gw:.1f} MB/s, direct {direct:.1f} MB/s, "
+                f"ratio {gw / direct:.2f}"
+            )
+
+        def set_running(running: bool):  # type: ignore[no-untyped-def]
+            return lambda name: kube.resource(client, API, "Workspace").patch(
+                name=name, body={"spec": {"running": running}}, content_type="application/merge-patch+json"
+            )
+
+        print(f"stop->Stopped, {len(names)} together: {summary(timed(client, names, 'Stopped', set_running(False)))}")
+        print(f"start->Running, {len(names)} together: {summary(timed(client, names, 'Running', set_running(True)))}")
+        for name in names:
+            kube.resource(client, API, "Workspace").delete(name=name)
+
+
+if __name__ == "__main__":
+    main()
