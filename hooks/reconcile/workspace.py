@@ -11,9 +11,9 @@ from typing import Any
 
 from common import crd, names
 from common.timefmt import format_time, parse_time
-from hooks.reconcile import conditions, idle
+from hooks import access, model
+from hooks.reconcile import conditions, idle, observed
 from hooks.reconcile.conditions import Condition
-from hooks.render import access, model, observed
 from hooks.render.deployment import render_deployment
 from hooks.render.ingress import render_ingress
 from hooks.render.namespace import render_namespace

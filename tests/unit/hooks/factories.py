@@ -3,8 +3,7 @@
 import json
 from datetime import UTC, datetime
 
-from hooks.reconcile import workspace
-from hooks.render import observed
+from hooks.reconcile import observed, workspace
 from hooks.settings import Settings
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hooks import model
 from hooks.reconcile import workspace
-from hooks.render import model
 from tests.unit.hooks import factories
 
 GOLDEN = Path(__file__).with_name("golden")

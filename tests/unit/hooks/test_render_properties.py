@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hooks import model
 from hooks.reconcile import workspace
-from hooks.render import model
 from tests.unit.hooks import factories
 from tests.unit.hooks.factories import NOW, SETTINGS, parent, related, stored
 

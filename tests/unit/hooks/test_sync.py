@@ -10,8 +10,7 @@ import pytest
 
 from common import crd
 from common.timefmt import format_time
-from hooks.reconcile import workspace
-from hooks.render import observed
+from hooks.reconcile import observed, workspace
 from tests.unit.hooks import factories
 from tests.unit.hooks.factories import NOW, SETTINGS, children_map, parent, related, stored
 
