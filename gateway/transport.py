@@ -10,8 +10,9 @@ holds every use of its internals in one place (paramiko>=3.4; checked against 5.
   strict peer answers by disconnecting (reproduced in tests/unit/gateway/test_relay.py). Here
   those messages are queued and sent the moment NEWKEYS arrives, before sending re-opens for
   other threads, so nothing overtakes them.
-- Channel requests Paramiko drops: `signal`, `break` and `exit-signal` are handed to a hook on
-  the channel so the relay can pass them on.
+- Channel requests Paramiko drops: `signal`, `break` and `exit-signal` are handed, parsed, to
+  a hook set with `set_request_hook`, so the relay can pass them on.
+- Banners (`send_banner`): Paramiko's server sends none, and a denied client should read why.
 - direct-tcpip opens are answered asynchronously: the transport thread hands them to a worker
   that starts the Workspace or dials upstream, and the answer (with a readable failure text
   the client prints) is sent later. A slow upstream never stalls the client's other channels.
@@ -46,6 +47,7 @@ from paramiko.common import (
     cMSG_CHANNEL_OPEN_SUCCESS,
     cMSG_CHANNEL_REQUEST,
     cMSG_CHANNEL_SUCCESS,
+    cMSG_USERAUTH_BANNER,
 )
 from paramiko.message import Message
 
@@ -53,7 +55,9 @@ from paramiko.message import Message
 FIRST_DEFERRABLE = 50
 # Channel requests Paramiko ignores that a relay must carry.
 EXTRA_REQUESTS = frozenset({"signal", "break", "exit-signal"})
-RequestHook = Callable[[str, Message], bool]
+# (kind, its arguments: signal (name,), break (milliseconds,), exit-signal (name, core dumped,
+# message)) -> whether it was handled.
+RequestHook = Callable[[str, tuple], bool]
 # Bytes a peer may send beyond a channel's window before it is disconnected (OpenSSH's grace).
 WINDOW_GRACE_DIVISOR = 10
 
@@ -119,6 +123,19 @@ class _FlushingEvent(threading.Event):
         super().set()
 
 
+def set_request_hook(chan: paramiko.Channel, hook: RequestHook) -> None:
+    """Hand the channel's signal, break and exit-signal requests to `hook` (transport thread)."""
+    chan.cps1_request_hook = hook  # type: ignore[attr-defined]
+
+
+def _extra_arguments(kind: str, m: Message) -> tuple:
+    if kind == "signal":
+        return (m.get_text(),)
+    if kind == "break":
+        return (m.get_int(),)
+    return (m.get_text(), m.get_boolean(), m.get_text())  # exit-signal
+
+
 def _channel_request(chan: paramiko.Channel, m: Message) -> None:
     """MSG_CHANNEL_REQUEST: extra kinds go to the channel's hook, the rest to Paramiko."""
     hook: RequestHook | None = getattr(chan, "cps1_request_hook", None)
@@ -127,7 +144,7 @@ def _channel_request(chan: paramiko.Channel, m: Message) -> None:
         kind = m.get_text()
         want_reply = m.get_boolean()
         if kind in EXTRA_REQUESTS:
-            ok = hook(kind, m)
+            ok = hook(kind, _extra_arguments(kind, m))
             if want_reply:
                 reply = Message()
                 reply.add_byte(cMSG_CHANNEL_SUCCESS if ok else cMSG_CHANNEL_FAILURE)
@@ -255,6 +272,18 @@ class GatewayTransport(paramiko.Transport):
         Paramiko sets up the channel with `default_window_size`, which _parse_channel_open
         restores afterwards."""
         self.default_window_size = window
+
+    def send_banner(self, text: str) -> None:
+        """Tell the client something before authentication ends (USERAUTH_BANNER, RFC 4252
+        5.4; OpenSSH prints it on stderr). Nothing once authenticated: the message is not
+        allowed then."""
+        if self.authenticated:
+            return
+        m = Message()
+        m.add_byte(cMSG_USERAUTH_BANNER)
+        m.add_string(f"cps1: {text}\r\n")
+        m.add_string("en")
+        self._send_message(m)
 
     def _auth_trigger(self) -> None:
         super()._auth_trigger()

@@ -122,9 +122,9 @@ def test_session_end_order_output_then_exit_status(links: list[Link]) -> None:
 def test_exit_signal_is_passed_on(links: list[Link]) -> None:
     user, down, up, sshd = exec_pair(links)
     pair = SessionPair(down, up, lambda n: None, lambda n: None)
-    up.cps1_request_hook = lambda kind, m: Session._workspace_request(pair, kind, m)  # type: ignore[attr-defined]
-    seen: list[tuple[str, bool, str]] = []
-    user.cps1_request_hook = lambda kind, m: bool(seen.append((m.get_text(), m.get_boolean(), m.get_text())))  # type: ignore[attr-defined]
+    transport.set_request_hook(up, lambda kind, args: Session._workspace_request(pair, kind, args))
+    seen: list[tuple] = []
+    transport.set_request_hook(user, lambda kind, args: bool(seen.append(args)))
     pair.start()
     transport.send_exit_signal(sshd, "TERM", False, "terminated")
     sshd.shutdown_write()
@@ -251,12 +251,7 @@ def test_signal_and_break_reach_the_channel_hook_and_others_reach_paramiko(links
     server_side = link.server.accept(10)
     assert server_side is not None
     seen: list[tuple[str, object]] = []
-    server_side.cps1_request_hook = lambda kind, m: (
-        bool(  # type: ignore[attr-defined]
-            seen.append((kind, m.get_text() if kind == "signal" else m.get_int()))
-        )
-        or kind == "signal"
-    )
+    transport.set_request_hook(server_side, lambda kind, args: bool(seen.append((kind, *args))) or kind == "signal")
     transport.send_signal(chan, "INT")
     transport.send_break(chan, 500)
     chan.send_exit_status(0)  # not an extra kind: Paramiko's own handling still applies
