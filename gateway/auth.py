@@ -12,6 +12,7 @@ reasons (a disabled account, a connection limit) are told only after Paramiko ve
 signature (`auth_result`).
 """
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -76,8 +77,9 @@ class Identity:
 
 
 class Authenticator:
-    """The authentication state of one connection. Called on Paramiko's transport thread,
-    except `lookup`, which the connection may run ahead on a worker."""
+    """The authentication state of one connection. Called on Paramiko's transport thread; the
+    directory reads start on a worker as soon as the login is known (OpenSSH's first "none"
+    request), so they overlap the client's next round trip instead of holding that thread."""
 
     def __init__(
         self,
@@ -132,6 +134,14 @@ class Authenticator:
             except (LoginError, ClusterError) as err:
                 self._lookup_error = str(err)
 
+    def _prefetch(self, username: str) -> None:
+        """The Workspace, then its user's account: read now, kept by the directory's cache."""
+        self.lookup(username)
+        user = (self.login.user if self.login else None) or (self.workspace.owner if self.workspace else "")
+        if user:
+            with contextlib.suppress(ClusterError):
+                self.directory.account(user)
+
     def banner(self, text: str) -> None:
         """Tell the client something before authentication ends; each text once."""
         if text not in self._banners:
@@ -152,12 +162,17 @@ class Authenticator:
     # Paramiko's questions -----------------------------------------------------------------
 
     def auth_none(self, username: str) -> int:
-        """OpenSSH's first request: too early to judge a key. A malformed login is explained
-        (that reveals nothing); whether the Workspace exists is not."""
+        """OpenSSH's first request: too early to judge a key, time to start the reads. A
+        malformed login is explained (that reveals nothing); whether the Workspace exists is
+        not."""
         self.begun = True
-        self.lookup(username)
-        if self._lookup_error:
-            self.banner(self._lookup_error)
+        try:
+            routing.parse_login(username)
+        except LoginError as err:
+            self.banner(str(err))
+            return paramiko.AUTH_FAILED
+        if not self._looked_up:
+            threading.Thread(target=self._prefetch, args=(username,), name="auth-prefetch", daemon=True).start()
         return paramiko.AUTH_FAILED
 
     def auth_refused_method(self, method: str) -> int:

@@ -22,7 +22,7 @@ from gateway.limits import AuthFailures, ConnectionLimits
 from gateway.metrics import Metrics
 from gateway.routing import WorkspaceView
 from gateway.transport import GatewayTransport, Tuning
-from tests.unit.gateway.test_auth import ForgedKey
+from tests.unit.gateway.test_auth import ForgedKey, eventually
 
 HOST_KEY = keys.load_private_key(keys.generate_ed25519())
 ALICE = keys.load_private_key(keys.generate_ed25519())
@@ -40,13 +40,17 @@ class MemoryDirectory:
     accounts: dict[str, Account] = field(default_factory=dict)
     down: bool = False
     forgotten: list[str] = field(default_factory=list)
+    # The threads the reads ran on.
+    readers: list[str] = field(default_factory=list)
 
     def workspace(self, name: str) -> WorkspaceView | None:
+        self.readers.append(threading.current_thread().name)
         if self.down:
             raise ClusterError("the gateway cannot reach the cluster right now; try again shortly")
         return self.workspaces.get(name)
 
     def account(self, user: str) -> Account | None:
+        self.readers.append(threading.current_thread().name)
         if self.down:
             raise ClusterError("the gateway cannot reach the cluster right now; try again shortly")
         return self.accounts.get(user)
@@ -202,3 +206,24 @@ def test_a_malformed_login_and_too_many_tries(serve) -> None:  # type: ignore[no
     assert not served.login("Not_A_Name", ALICE)
     assert not served.login("Not_A_Name", ALICE)  # past max_tries: refused before any lookup
     assert served.auth.denials == ["invalid-login", "invalid-login", "rate-limited"]
+
+
+def test_the_reads_start_on_a_worker_at_the_first_request(serve) -> None:  # type: ignore[no-untyped-def]
+    """OpenSSH asks "none" first: the gateway answers at once and reads the Workspace and its
+    owner's account on a worker, not on the transport thread."""
+    found = directory()
+    served = serve(found)
+    with pytest.raises(paramiko.BadAuthenticationType):
+        served.client.auth_none("api")
+    assert eventually(lambda: len(found.readers) == 2)  # no other request needed
+    assert found.readers == ["auth-prefetch", "auth-prefetch"]
+    assert served.login("api", ALICE)
+
+
+def test_a_malformed_login_is_explained_at_the_first_request(serve) -> None:  # type: ignore[no-untyped-def]
+    found = directory()
+    served = serve(found)
+    with pytest.raises(paramiko.BadAuthenticationType):
+        served.client.auth_none("Not_A_Name")
+    assert "invalid login 'Not_A_Name'" in served.banner()
+    assert found.readers == [] and served.auth.denials == []
