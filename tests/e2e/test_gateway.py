@@ -61,6 +61,9 @@ def settings_for(env, **overrides: object) -> Settings:  # type: ignore[no-untyp
         "activity_interval_seconds": 1.0,
         "restart_grace_seconds": 120.0,
         "drain_seconds": 1.0,
+        # The session's cluster is shared: alice owns the Workspaces of many tests, so no
+        # default limit of running ones here; the limit is tested with a user's own (dave).
+        "max_running_per_user": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
