@@ -6,7 +6,8 @@ gateway/channels.py; this class wires them to Paramiko and to the Workspace's ss
 Threads per connection: Paramiko's transport thread (client side), this connection's own
 thread (accepts channels and holds strong references to them, because Paramiko closes a
 server channel nobody references; enforces the login grace and the idle timeout), the upstream
-transport thread, and per relayed channel two or three pump threads.
+transport thread, and per relayed channel: for a session one output thread (stdout and stderr)
+and a stdin thread until the client's EOF, for a forward one thread per direction.
 """
 
 import contextlib

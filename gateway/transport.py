@@ -12,6 +12,9 @@ holds every use of its internals in one place (paramiko>=3.4; checked against 5.
   other threads, so nothing overtakes them.
 - Channel requests Paramiko drops: `signal`, `break` and `exit-signal` are handed, parsed, to
   a hook set with `set_request_hook`, so the relay can pass them on.
+- Fewer relay threads: a session's stdout and stderr wake one thread (`watch_output`, fed by
+  the channel's receive buffers), and a peer's CLOSE calls a hook (`set_close_hook`), so no
+  thread has to wait for a client to close a session whose stdin ended.
 - Banners (`send_banner`): Paramiko's server sends none, and a denied client should read why.
 - direct-tcpip opens are answered asynchronously: the transport thread hands them to a worker
   that starts the Workspace or dials upstream, and the answer (with a readable failure text
@@ -39,6 +42,7 @@ from typing import ClassVar
 import paramiko
 from paramiko.auth_handler import AuthHandler
 from paramiko.common import (
+    MSG_CHANNEL_CLOSE,
     MSG_CHANNEL_DATA,
     MSG_CHANNEL_EXTENDED_DATA,
     MSG_CHANNEL_REQUEST,
@@ -123,6 +127,63 @@ class _FlushingEvent(threading.Event):
         super().set()
 
 
+class OutputReady:
+    """Wakes one waiter when a channel's stdout or stderr buffer holds data or is closed (at
+    EOF or close), or when `wake` is called: one relay thread then serves both streams.
+    Paramiko's own `Channel.fileno()` would cost two file descriptors per channel, and a
+    close by another thread would leave a poller on it asleep."""
+
+    class _Flag:
+        def __init__(self, owner: "OutputReady") -> None:
+            self._owner = owner
+            self.value = False
+
+        def set(self) -> None:
+            with self._owner._cv:
+                self.value = True
+                self._owner._cv.notify_all()
+
+        def clear(self) -> None:
+            with self._owner._cv:
+                self.value = False
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._woken = False
+        self.stdout, self.stderr = self._Flag(self), self._Flag(self)
+
+    def wake(self) -> None:
+        with self._cv:
+            self._woken = True
+            self._cv.notify_all()
+
+    def wait(self) -> None:
+        with self._cv:
+            self._cv.wait_for(lambda: self.stdout.value or self.stderr.value or self._woken)
+
+
+def watch_output(chan: paramiko.Channel) -> OutputReady:
+    """An OutputReady fed by the channel's two receive buffers (their `set_event` hook)."""
+    ready = OutputReady()
+    with chan.lock:
+        chan.in_buffer.set_event(ready.stdout)
+        chan.in_stderr_buffer.set_event(ready.stderr)
+    return ready
+
+
+def set_close_hook(chan: paramiko.Channel, hook: Callable[[], None]) -> None:
+    """Call `hook` once the peer closed the channel; it runs on the transport thread, so it
+    must not block (waking a relay thread is what it is for)."""
+    chan.cps1_close_hook = hook  # type: ignore[attr-defined]
+
+
+def _channel_close(chan: paramiko.Channel, m: Message) -> None:
+    paramiko.Channel._handle_close(chan, m)
+    hook: Callable[[], None] | None = getattr(chan, "cps1_close_hook", None)
+    if hook is not None:
+        hook()
+
+
 def set_request_hook(chan: paramiko.Channel, hook: RequestHook) -> None:
     """Hand the channel's signal, break and exit-signal requests to `hook` (transport thread)."""
     chan.cps1_request_hook = hook  # type: ignore[attr-defined]
@@ -204,6 +265,7 @@ class GatewayTransport(paramiko.Transport):
         MSG_CHANNEL_REQUEST: _channel_request,
         MSG_CHANNEL_DATA: _channel_data,
         MSG_CHANNEL_EXTENDED_DATA: _channel_extended_data,
+        MSG_CHANNEL_CLOSE: _channel_close,
     }
 
     def __init__(self, sock: socket.socket, tuning: Tuning) -> None:
