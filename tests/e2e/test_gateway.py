@@ -29,7 +29,6 @@ import paramiko
 import pytest
 
 from common import crd
-from cps1 import kube
 from gateway import keys as gateway_keys
 from gateway.settings import Settings
 from tests.constants import GATEWAY_PRIVATE_KEY
@@ -585,7 +584,7 @@ def test_a_stopped_workspace_is_started_on_connect(env, gw: gs.Harness, keys: di
 
 def set_user_data(env, user: str, **data: str) -> None:  # type: ignore[no-untyped-def]
     """Change a user's ConfigMap as the API's admin endpoints do (common/accounts.py)."""
-    kube.resource(env.client, "v1", "ConfigMap").patch(
+    env.client.resources.get(api_version="v1", kind="ConfigMap").patch(
         name=f"cps1-user-{user}", namespace=NS, body={"data": data}, content_type="application/merge-patch+json"
     )
 
