@@ -336,7 +336,12 @@ class Connection:
                 raise UpstreamError(f"no address for the sshd of workspace {name!r}") from err
             try:
                 fresh = upstream.connect(
-                    self.settings, name, address, self.gw.upstream_key, host_key, self.gw.upstream_tuning
+                    self.settings,
+                    name,
+                    address=address,
+                    key=self.gw.upstream_key,
+                    host_key=host_key,
+                    tuning=self.gw.upstream_tuning,
                 )
             except UpstreamError as err:
                 self.gw.directory.forget(name)  # a new host key or address: read afresh

@@ -160,7 +160,15 @@ class Session:
                 pty = replace(pty, width=width, height=height, pixel_width=pw, pixel_height=ph)
                 self._pending_size = None
         if pty:
-            transport.request_pty(up, pty.term, pty.width, pty.height, pty.pixel_width, pty.pixel_height, pty.modes)
+            transport.request_pty(
+                up,
+                pty.term,
+                width=pty.width,
+                height=pty.height,
+                pixel_width=pty.pixel_width,
+                pixel_height=pty.pixel_height,
+                modes=pty.modes,
+            )
         with self._lock:
             self.up = up
             pending, self._pending_size = self._pending_size, None

@@ -433,7 +433,7 @@ def _send(chan: paramiko.Channel, m: Message, want_reply: bool) -> None:
 
 
 def request_pty(
-    chan: paramiko.Channel, term: str, width: int, height: int, pixel_width: int, pixel_height: int, modes: bytes
+    chan: paramiko.Channel, term: str, *, width: int, height: int, pixel_width: int, pixel_height: int, modes: bytes
 ) -> None:
     """pty-req with the client's terminal modes (Paramiko's get_pty drops them: no erase
     character, no IUTF8)."""
