@@ -3,8 +3,8 @@
 import os
 from dataclasses import dataclass
 
-from api.limits import Limits, is_quantity_limit
 from common import accounts, envconfig
+from common.workspace_limits import Limits, is_quantity_limit
 
 MIN_PROXY_SECRET = 16
 
@@ -35,7 +35,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     # Bounds of a keep-alive a user may ask for.
     max_keep_alive_seconds: int = 7 * 24 * 3600
-    # Every user's limits unless an admin set their own (api/limits.py); 0: no limit.
+    # Every user's limits unless an admin set their own (common/workspace_limits.py); 0: no limit.
     max_workspaces_per_user: int = 20
     max_running_per_user: int = 5
     # ... and the CPU, memory and storage all of a user's Workspaces may request (quantities

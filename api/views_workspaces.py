@@ -7,10 +7,11 @@ The owner is always the caller; it is never read from the body.
 from apiflask import APIBlueprint, abort
 from flask import g
 
-from api import limits, presenters, schemas
+from api import presenters, schemas
 from api.auth import auth, authorize, current_user
 from api.context import context
 from common import activity, crd, names, parameters, policy
+from common import workspace_limits as limits
 
 
 def _visible(name: str) -> dict:

@@ -6,8 +6,8 @@ import yaml
 
 from common import crd
 from cps1 import manifests
+from hooks import model
 from hooks.reconcile import workspace
-from hooks.render import model
 from hooks.settings import Settings
 
 

@@ -61,9 +61,14 @@ class Cluster:
     def user(self, name: str) -> dict | None:
         return self._get(self._configmaps, accounts.user_configmap(name), self.system_namespace)
 
-    def user_keys(self, name: str) -> list[str]:
-        """The user's registered keys as authorized_keys lines (none for an unknown user)."""
-        return [str(k["key"]) for k in accounts.keys_of(self.user(name))]
+    def workspaces(self) -> list[dict]:
+        """Every Workspace (to count a user's running ones before starting another)."""
+        try:
+            found = self._workspaces.get(_request_timeout=self.timeout).to_dict()
+        except _FAILURES as err:
+            log.warning("kubernetes list failed", extra={"error": str(err)})
+            raise ClusterError("the gateway cannot reach the cluster right now; try again shortly") from err
+        return list(found.get("items") or [])
 
     def patch_workspace(self, name: str, patch: dict) -> None:
         try:

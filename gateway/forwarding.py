@@ -38,6 +38,32 @@ def pump(recv: Callable[[int], bytes], send: Callable[[bytes], None], count: Cou
         return
 
 
+def pump_output(up: paramiko.Channel, down: paramiko.Channel, ready: transport.OutputReady, count: Count) -> None:
+    """Copy a session's stdout and stderr until EOF in one thread (one pump each would cost a
+    thread per idle session). Whether EOF came is read before the buffers are: data always
+    arrives before its EOF, so nothing buffered is left behind."""
+    try:
+        while True:
+            finished = up.eof_received or up.closed
+            moved = False
+            for ready_now, recv, send in (
+                (up.recv_stderr_ready, up.recv_stderr, down.sendall_stderr),
+                (up.recv_ready, up.recv, down.sendall),
+            ):
+                if ready_now():
+                    data = recv(CHUNK)
+                    send(data)
+                    count(len(data))
+                    moved = True
+            if moved:
+                continue
+            if finished or down.closed:
+                return
+            ready.wait()
+    except (OSError, EOFError, paramiko.SSHException):
+        return
+
+
 def _quiet(action: Callable[[], object]) -> None:
     with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
         action()
@@ -89,24 +115,27 @@ class SessionPair(Pair):
         self.lost_message = b""
 
     def start(self) -> None:
+        self._ready = transport.watch_output(self.up)
+        self.on_close(self._ready.wake)
+        transport.set_close_hook(self.down, self._ready.wake)
         self._thread(self._stdin, "stdin")
-        self._thread(self._output, "stdout")
+        self._thread(self._output, "output")
 
     def _stdin(self) -> None:
+        """Stdin until the client's EOF, passed on; the thread then ends (a client that closes
+        the channel later wakes the output thread through the close hook)."""
         pump(self.down.recv, self.up.sendall, self.count_up)
         if self.down.closed:
             self.close()
             return
         _quiet(self.up.shutdown_write)
-        # Stdin is done; wait for the client to close (or for the output side to finish).
-        self.down.status_event.wait()
-        self.close()
 
     def _output(self) -> None:
-        stderr = self._thread(lambda: pump(self.up.recv_stderr, self.down.sendall_stderr, self.count_down), "stderr")
-        pump(self.up.recv, self.down.sendall, self.count_down)
-        stderr.join()
-        # exit-status arrives after EOF; a client close sets this event too (via _stdin).
+        pump_output(self.up, self.down, self._ready, self.count_down)
+        if self.down.closed:
+            self.close()
+            return
+        # exit-status arrives after EOF; closing the pair (a client close) sets this event too.
         self.up.status_event.wait()
         self._send_exit()
         _quiet(self.down.shutdown_write)

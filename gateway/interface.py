@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import paramiko
 
+from gateway.auth import Authenticator
 from gateway.session import Pty
 
 if TYPE_CHECKING:
@@ -19,7 +20,11 @@ if TYPE_CHECKING:
 
 
 class Interface(paramiko.ServerInterface):
-    def __init__(self, conn: "Connection") -> None:
+    """Authentication questions go to the connection's Authenticator, channel questions to the
+    connection."""
+
+    def __init__(self, auth: Authenticator, conn: "Connection") -> None:
+        self.auth = auth
         self.conn = conn
 
     # Authentication ----------------------------------------------------------------------
@@ -28,16 +33,16 @@ class Interface(paramiko.ServerInterface):
         return "publickey"
 
     def check_auth_none(self, username: str) -> int:
-        return self.conn.auth_none(username)
+        return self.auth.auth_none(username)
 
     def check_auth_password(self, username: str, password: str) -> int:
-        return self.conn.auth_refused_method("password")
+        return self.auth.auth_refused_method("password")
 
     def check_auth_interactive(self, username: str, submethods: str) -> int:
-        return self.conn.auth_refused_method("keyboard-interactive")
+        return self.auth.auth_refused_method("keyboard-interactive")
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        return self.conn.auth_publickey(username, key)
+        return self.auth.auth_publickey(username, key)
 
     # Channels ----------------------------------------------------------------------------
 

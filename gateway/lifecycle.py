@@ -3,7 +3,9 @@
 Starting is a fresh activity annotation (which wakes a Workspace the idle policy stopped) plus
 `spec.running: true` when its user had stopped it: connecting is asking for it, as in Coder.
 The write happens once per wait, never in a loop, and routing.start_plan refuses to restart a
-Workspace stopped as idle moments ago unless the user really opens a session.
+Workspace stopped as idle moments ago unless the user really opens a session. Starting also
+respects the owner's limit of Workspaces running at once, with the API's own rule and words
+(common/workspace_limits.py): connecting never starts one more than the console would.
 """
 
 import logging
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from common import crd
+from common.workspace_limits import Limits, limits_of, start_problem
 from gateway.cluster import Cluster, ClusterError, activity_patch
 from gateway.routing import Action, WorkspaceView, start_plan
 
@@ -24,18 +27,33 @@ class StartFailed(Exception):
     """The Workspace cannot be used now; the text is for the client."""
 
 
+def start_refusal(cluster: Cluster, ws: WorkspaceView, default: Limits) -> str | None:
+    """Why starting `ws` would break its owner's running limit, or None."""
+    try:
+        limits = limits_of(cluster.user(ws.owner), default)
+        if not limits.running:
+            return None
+        return start_problem(ws.owner, cluster.workspaces(), limits, ws.name)
+    except ClusterError as err:
+        raise StartFailed(str(err)) from err
+
+
 def ensure_running(
     cluster: Cluster,
     name: str,
+    *,
     interactive: bool,
     timeout: float,
     restart_grace: float,
+    limits: Limits,
     progress: Progress | None = None,
     on_start: Callable[[], None] | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> float:
     """Return when the Workspace is Running (seconds spent starting it, 0 when it already ran);
-    StartFailed otherwise. `progress` receives one line per change of phase."""
+    StartFailed otherwise. `interactive`: a real session (see routing.start_plan); `limits`:
+    the installation's default per-user limits; `progress` receives one line per change of
+    phase."""
     say = progress or (lambda text: None)
     try:
         obj = cluster.workspace(name)
@@ -51,6 +69,10 @@ def ensure_running(
         raise StartFailed(plan.message)
     started = time.monotonic()
     if plan.action is Action.START:
+        refused = start_refusal(cluster, ws, limits)
+        if refused:
+            log.info("start refused", extra={"workspace": name, "reason": refused})
+            raise StartFailed(refused)
         try:
             cluster.patch_workspace(name, activity_patch(datetime.now(UTC), start=plan.set_running))
         except ClusterError as err:

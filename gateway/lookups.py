@@ -1,13 +1,14 @@
-"""The reads every login makes (its Workspace, its owner's keys), shared between connections
-for a few seconds.
+"""The reads every login makes (its Workspace, its user's account), shared between connections
+for a few seconds: the gateway's `Directory` (gateway/auth.py).
 
 A login storm (hundreds of developers and IDE reconnects at once) would otherwise cost the API
 server two or three GETs per login, each on the connection's transport thread. Entries live
-`ttl` seconds, so a key removed from a user's ConfigMap, or a Workspace deleted, stops letting
-new connections in at most `ttl` seconds later (connections already authenticated stay, as
-with sshd). Concurrent misses of one key wait for a single read; answers that an object does
-not exist are cached too (a scan of made-up names costs one read per name per `ttl`); failures
-are not. The table holds at most `max_entries` keys, the oldest forgotten first.
+`ttl` seconds, so a key removed from a user's ConfigMap, a user disabled, or a Workspace deleted,
+stops letting new connections in at most `ttl` seconds later (connections already
+authenticated stay, as with sshd). Concurrent misses of one key wait for a single read; answers
+that an object does not exist are cached too (a scan of made-up names costs one read per name
+per `ttl`); failures are not. The table holds at most `max_entries` keys, the oldest forgotten
+first.
 """
 
 import threading
@@ -16,6 +17,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
+from gateway.auth import Account
+from gateway.routing import WorkspaceView
+
 V = TypeVar("V")
 FETCH_WAIT_SECONDS = 30.0
 
@@ -23,7 +27,7 @@ FETCH_WAIT_SECONDS = 30.0
 class Reads(Protocol):
     def workspace(self, name: str) -> dict | None: ...
 
-    def user_keys(self, name: str) -> list[str]: ...
+    def user(self, name: str) -> dict | None: ...
 
 
 class TtlCache(Generic[V]):
@@ -71,21 +75,23 @@ class TtlCache(Generic[V]):
 
 
 class Lookups:
-    """Cached Workspace and user-key reads over the gateway's Kubernetes client."""
+    """Cached Workspace and account reads over the gateway's Kubernetes client."""
 
     def __init__(self, reads: Reads, ttl: float) -> None:
-        self.workspaces: TtlCache[dict | None] = TtlCache(reads.workspace, ttl)
-        self.keys: TtlCache[list[str]] = TtlCache(reads.user_keys, ttl)
+        def workspace(name: str) -> WorkspaceView | None:
+            obj = reads.workspace(name)
+            return WorkspaceView.from_object(obj) if obj else None
 
-    def workspace(self, name: str) -> dict | None:
+        self.workspaces: TtlCache[WorkspaceView | None] = TtlCache(workspace, ttl)
+        self.accounts: TtlCache[Account | None] = TtlCache(
+            lambda user: Account.from_configmap(user, reads.user(user)), ttl
+        )
+
+    def workspace(self, name: str) -> WorkspaceView | None:
         return self.workspaces.get(name)
 
-    def user_keys(self, user: str) -> list[str]:
-        return self.keys.get(user)
+    def account(self, user: str) -> Account | None:
+        return self.accounts.get(user)
 
-    def workspace_host_key(self, name: str) -> str | None:
-        """The sshd host key the hooks publish in the Workspace's status (as an
-        authorized_keys line), so the gateway needs no access to Secrets in Workspace
-        namespaces."""
-        key = ((self.workspace(name) or {}).get("status") or {}).get("sshHostKey")
-        return str(key).strip() if key else None
+    def forget(self, workspace: str) -> None:
+        self.workspaces.forget(workspace)

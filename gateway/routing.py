@@ -61,6 +61,9 @@ class WorkspaceView:
     # When the Workspace last stopped being Ready (the Ready condition's transition time).
     not_ready_since: datetime | None = None
     extra_keys: tuple[str, ...] = field(default_factory=tuple)
+    # The sshd host key the hooks publish in its status (an authorized_keys line), so the
+    # gateway pins the upstream without access to Secrets in Workspace namespaces.
+    host_key: str = ""
 
     @classmethod
     def from_object(cls, obj: dict) -> "WorkspaceView":
@@ -79,6 +82,7 @@ class WorkspaceView:
             deleting=bool(meta.get("deletionTimestamp")),
             not_ready_since=since,
             extra_keys=tuple(str(k) for k in spec.get("sshAuthorizedKeys") or []),
+            host_key=str(status.get("sshHostKey") or "").strip(),
         )
 
 

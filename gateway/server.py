@@ -21,6 +21,7 @@ from collections.abc import Callable
 import paramiko
 
 from gateway import activity, cluster, settings
+from gateway.auth import Directory
 from gateway.connection import Connection
 from gateway.limits import (
     AuthFailures,
@@ -50,13 +51,15 @@ class Gateway:
         upstream_key: paramiko.PKey,
         metrics: Metrics | None = None,
         resolve: Callable[[str], tuple[str, int]] | None = None,
+        directory: Directory | None = None,
     ) -> None:
         self.settings = config
         # Where a Workspace's sshd listens: the `upstream` setting, or a resolver given in-process
         # (the e2e tests run one loopback sshd per Workspace).
         self.resolve = resolve or self._upstream_address
         self.cluster = kube
-        self.lookups = Lookups(kube, config.lookup_cache_seconds)
+        # Who may log in (gateway/auth.py): cached reads of the cluster, or one given in-process.
+        self.directory: Directory = directory or Lookups(kube, config.lookup_cache_seconds)
         self.host_key = host_key
         self.upstream_key = upstream_key
         self.metrics = metrics or Metrics()

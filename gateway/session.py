@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import paramiko
-from paramiko.message import Message
 
 from gateway import transport
 from gateway.forwarding import SessionPair
@@ -52,7 +51,7 @@ class Session:
         self.pair: SessionPair | None = None
         self._pending_size: tuple[int, int, int, int] | None = None
         self._lock = threading.Lock()
-        down.cps1_request_hook = self._client_request  # type: ignore[attr-defined]
+        transport.set_request_hook(down, self._client_request)
 
     # Requests from the client (on the transport thread: answer, never block) ---------------
 
@@ -86,16 +85,16 @@ class Session:
         threading.Thread(target=self._setup, name=f"session-{kind}", daemon=True).start()
         return True
 
-    def _client_request(self, kind: str, m: Message) -> bool:
+    def _client_request(self, kind: str, args: tuple) -> bool:
         """signal and break from the client, passed on once the session runs."""
         up = self.up
         if up is None:
             return False
         try:
             if kind == "signal":
-                transport.send_signal(up, m.get_text())
+                transport.send_signal(up, args[0])
             elif kind == "break":
-                transport.send_break(up, m.get_int())
+                transport.send_break(up, args[0])
             else:
                 return False
         except (OSError, paramiko.SSHException):
@@ -138,7 +137,7 @@ class Session:
             self._fail(f"could not open a session in the workspace: {err}")
             return
         pair = SessionPair(self.down, up, self.conn.count_up, self.conn.count_down)
-        up.cps1_request_hook = lambda kind, m: self._workspace_request(pair, kind, m)  # type: ignore[attr-defined]
+        transport.set_request_hook(up, lambda kind, args: self._workspace_request(pair, kind, args))
         try:
             self._replay(up)
             self._start(up)
@@ -161,7 +160,15 @@ class Session:
                 pty = replace(pty, width=width, height=height, pixel_width=pw, pixel_height=ph)
                 self._pending_size = None
         if pty:
-            transport.request_pty(up, pty.term, pty.width, pty.height, pty.pixel_width, pty.pixel_height, pty.modes)
+            transport.request_pty(
+                up,
+                pty.term,
+                width=pty.width,
+                height=pty.height,
+                pixel_width=pty.pixel_width,
+                pixel_height=pty.pixel_height,
+                modes=pty.modes,
+            )
         with self._lock:
             self.up = up
             pending, self._pending_size = self._pending_size, None
@@ -177,9 +184,9 @@ class Session:
             up.invoke_subsystem(str(self.argument))
 
     @staticmethod
-    def _workspace_request(pair: SessionPair, kind: str, m: Message) -> bool:
+    def _workspace_request(pair: SessionPair, kind: str, args: tuple) -> bool:
         """exit-signal from the Workspace, kept for the end of the session."""
         if kind != "exit-signal":
             return False
-        pair.exit_signal = (m.get_text(), m.get_boolean(), m.get_text())
+        pair.exit_signal = (str(args[0]), bool(args[1]), str(args[2]))
         return True

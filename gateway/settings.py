@@ -77,6 +77,9 @@ class Settings:
     idle_timeout_seconds: float = 3600.0
     # Starting a stopped Workspace.
     start_timeout_seconds: float = 300.0
+    # Workspaces a user may run at once unless an admin set their own limit (0: no limit);
+    # the same default as the API's, so connecting never starts more than the console would.
+    max_running_per_user: int = 5
     # A Workspace stopped as idle less than this long ago is restarted only by a real session
     # (shell, exec, subsystem), not by a port-forward or a bare reconnect.
     restart_grace_seconds: float = 300.0

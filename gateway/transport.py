@@ -10,8 +10,12 @@ holds every use of its internals in one place (paramiko>=3.4; checked against 5.
   strict peer answers by disconnecting (reproduced in tests/unit/gateway/test_relay.py). Here
   those messages are queued and sent the moment NEWKEYS arrives, before sending re-opens for
   other threads, so nothing overtakes them.
-- Channel requests Paramiko drops: `signal`, `break` and `exit-signal` are handed to a hook on
-  the channel so the relay can pass them on.
+- Channel requests Paramiko drops: `signal`, `break` and `exit-signal` are handed, parsed, to
+  a hook set with `set_request_hook`, so the relay can pass them on.
+- Fewer relay threads: a session's stdout and stderr wake one thread (`watch_output`, fed by
+  the channel's receive buffers), and a peer's CLOSE calls a hook (`set_close_hook`), so no
+  thread has to wait for a client to close a session whose stdin ended.
+- Banners (`send_banner`): Paramiko's server sends none, and a denied client should read why.
 - direct-tcpip opens are answered asynchronously: the transport thread hands them to a worker
   that starts the Workspace or dials upstream, and the answer (with a readable failure text
   the client prints) is sent later. A slow upstream never stalls the client's other channels.
@@ -38,6 +42,7 @@ from typing import ClassVar
 import paramiko
 from paramiko.auth_handler import AuthHandler
 from paramiko.common import (
+    MSG_CHANNEL_CLOSE,
     MSG_CHANNEL_DATA,
     MSG_CHANNEL_EXTENDED_DATA,
     MSG_CHANNEL_REQUEST,
@@ -46,6 +51,7 @@ from paramiko.common import (
     cMSG_CHANNEL_OPEN_SUCCESS,
     cMSG_CHANNEL_REQUEST,
     cMSG_CHANNEL_SUCCESS,
+    cMSG_USERAUTH_BANNER,
 )
 from paramiko.message import Message
 
@@ -53,7 +59,9 @@ from paramiko.message import Message
 FIRST_DEFERRABLE = 50
 # Channel requests Paramiko ignores that a relay must carry.
 EXTRA_REQUESTS = frozenset({"signal", "break", "exit-signal"})
-RequestHook = Callable[[str, Message], bool]
+# (kind, its arguments: signal (name,), break (milliseconds,), exit-signal (name, core dumped,
+# message)) -> whether it was handled.
+RequestHook = Callable[[str, tuple], bool]
 # Bytes a peer may send beyond a channel's window before it is disconnected (OpenSSH's grace).
 WINDOW_GRACE_DIVISOR = 10
 
@@ -119,6 +127,76 @@ class _FlushingEvent(threading.Event):
         super().set()
 
 
+class OutputReady:
+    """Wakes one waiter when a channel's stdout or stderr buffer holds data or is closed (at
+    EOF or close), or when `wake` is called: one relay thread then serves both streams.
+    Paramiko's own `Channel.fileno()` would cost two file descriptors per channel, and a
+    close by another thread would leave a poller on it asleep."""
+
+    class _Flag:
+        def __init__(self, owner: "OutputReady") -> None:
+            self._owner = owner
+            self.value = False
+
+        def set(self) -> None:
+            with self._owner._cv:
+                self.value = True
+                self._owner._cv.notify_all()
+
+        def clear(self) -> None:
+            with self._owner._cv:
+                self.value = False
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._woken = False
+        self.stdout, self.stderr = self._Flag(self), self._Flag(self)
+
+    def wake(self) -> None:
+        with self._cv:
+            self._woken = True
+            self._cv.notify_all()
+
+    def wait(self) -> None:
+        with self._cv:
+            self._cv.wait_for(lambda: self.stdout.value or self.stderr.value or self._woken)
+
+
+def watch_output(chan: paramiko.Channel) -> OutputReady:
+    """An OutputReady fed by the channel's two receive buffers (their `set_event` hook)."""
+    ready = OutputReady()
+    with chan.lock:
+        chan.in_buffer.set_event(ready.stdout)
+        chan.in_stderr_buffer.set_event(ready.stderr)
+    return ready
+
+
+def set_close_hook(chan: paramiko.Channel, hook: Callable[[], None]) -> None:
+    """Call `hook` once the peer closed the channel; it runs on the transport thread, so it
+    must not block (waking a relay thread is what it is for)."""
+    chan.cps1_close_hook = hook  # type: ignore[attr-defined]
+
+
+def _channel_close(chan: paramiko.Channel, m: Message) -> None:
+    paramiko.Channel._handle_close(chan, m)
+    hook: Callable[[], None] | None = getattr(chan, "cps1_close_hook", None)
+    if hook is not None:
+        hook()
+
+
+def set_request_hook(chan: paramiko.Channel, hook: RequestHook) -> None:
+    """Hand the channel's signal, break and exit-signal requests to `hook` (transport thread)."""
+    chan.cps1_request_hook = hook  # type: ignore[attr-defined]
+
+
+def _extra_arguments(kind: str, m: Message) -> tuple:
+    if kind == "signal":
+        return (m.get_text(),)
+    if kind == "break":
+        return (m.get_int(),)
+    return (m.get_text(), m.get_boolean(), m.get_text())  # exit-signal
+
+
 def _channel_request(chan: paramiko.Channel, m: Message) -> None:
     """MSG_CHANNEL_REQUEST: extra kinds go to the channel's hook, the rest to Paramiko."""
     hook: RequestHook | None = getattr(chan, "cps1_request_hook", None)
@@ -127,7 +205,7 @@ def _channel_request(chan: paramiko.Channel, m: Message) -> None:
         kind = m.get_text()
         want_reply = m.get_boolean()
         if kind in EXTRA_REQUESTS:
-            ok = hook(kind, m)
+            ok = hook(kind, _extra_arguments(kind, m))
             if want_reply:
                 reply = Message()
                 reply.add_byte(cMSG_CHANNEL_SUCCESS if ok else cMSG_CHANNEL_FAILURE)
@@ -187,6 +265,7 @@ class GatewayTransport(paramiko.Transport):
         MSG_CHANNEL_REQUEST: _channel_request,
         MSG_CHANNEL_DATA: _channel_data,
         MSG_CHANNEL_EXTENDED_DATA: _channel_extended_data,
+        MSG_CHANNEL_CLOSE: _channel_close,
     }
 
     def __init__(self, sock: socket.socket, tuning: Tuning) -> None:
@@ -255,6 +334,18 @@ class GatewayTransport(paramiko.Transport):
         Paramiko sets up the channel with `default_window_size`, which _parse_channel_open
         restores afterwards."""
         self.default_window_size = window
+
+    def send_banner(self, text: str) -> None:
+        """Tell the client something before authentication ends (USERAUTH_BANNER, RFC 4252
+        5.4; OpenSSH prints it on stderr). Nothing once authenticated: the message is not
+        allowed then."""
+        if self.authenticated:
+            return
+        m = Message()
+        m.add_byte(cMSG_USERAUTH_BANNER)
+        m.add_string(f"cps1: {text}\r\n")
+        m.add_string("en")
+        self._send_message(m)
 
     def _auth_trigger(self) -> None:
         super()._auth_trigger()
@@ -342,7 +433,7 @@ def _send(chan: paramiko.Channel, m: Message, want_reply: bool) -> None:
 
 
 def request_pty(
-    chan: paramiko.Channel, term: str, width: int, height: int, pixel_width: int, pixel_height: int, modes: bytes
+    chan: paramiko.Channel, term: str, *, width: int, height: int, pixel_width: int, pixel_height: int, modes: bytes
 ) -> None:
     """pty-req with the client's terminal modes (Paramiko's get_pty drops them: no erase
     character, no IUTF8)."""

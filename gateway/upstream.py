@@ -45,6 +45,7 @@ def _handshake(
 def connect(
     settings: Settings,
     workspace: str,
+    *,
     address: tuple[str, int],
     key: paramiko.PKey,
     host_key: str | None,

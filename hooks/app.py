@@ -93,12 +93,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     def run_sync(body: dict, parent: dict) -> dict:
         children = body.get("children") or {}
         if body.get("finalizing"):
-            result = workspace.finalize(parent, children, body.get("related") or {}, now(), settings)
+            result = workspace.finalize(parent, children)
             if parent["metadata"].get("deletionTimestamp"):
                 return result
             # Finalizing a Workspace nobody deleted: never let that take the home volume.
         else:
-            result = workspace.sync(parent, children, body.get("related") or {}, now(), settings)
+            result = workspace.sync(parent, children, body.get("related") or {}, now=now(), settings=settings)
         return safety.keep_observed_volumes(result, children)
 
     @app.post("/sync")

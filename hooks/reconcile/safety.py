@@ -6,7 +6,7 @@ function decided, a PVC or its Namespace that it did not list is sent back as la
 it stays as it is.
 """
 
-from hooks.render import observed
+from hooks.reconcile import observed
 
 
 def _meta(obj: dict) -> dict:

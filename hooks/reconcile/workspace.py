@@ -1,19 +1,23 @@
 """The pure decision for one Workspace: desired children and status from what is observed.
 
-`sync` and `finalize` take a Metacontroller hook request (parent, children, related) plus
-`now` and the installation settings, and return the hook response body. No I/O, no clock,
+`sync` takes a Metacontroller hook request (parent, children, related) plus `now` and the
+installation settings, and returns the hook response body, in five named steps: the run/idle
+decision (`decide_run`), rendering in waves (`render_desired`), the Deployment's state as a
+phase (`phase_of`), the status (`build_status`) and when to look again (`resync_after`).
+`finalize` needs only the parent and its children. No I/O, no clock,
 no randomness; the same request and `now` always give the same answer.
 """
 
 import base64
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from common import crd, names
 from common.timefmt import format_time, parse_time
-from hooks.reconcile import conditions, idle
+from hooks import access, model
+from hooks.reconcile import conditions, idle, observed
 from hooks.reconcile.conditions import Condition
-from hooks.render import access, model, observed
 from hooks.render.deployment import render_deployment
 from hooks.render.ingress import render_ingress
 from hooks.render.namespace import render_namespace
@@ -177,11 +181,11 @@ def retained_namespace(parent: dict, children: dict, related: dict) -> str | Non
 def _failed(
     parent: dict,
     children: dict,
-    settings: Settings,
-    now: datetime,
     reason: str,
     errors: list[str],
     *,
+    now: datetime,
+    settings: Settings,
     template_resolved: bool = False,
 ) -> dict:
     """A user's mistake: report it and keep every child exactly as last applied."""
@@ -218,24 +222,157 @@ def _failed(
     return {"status": status, "children": kept, "resyncAfterSeconds": INPUT_ERROR_RESYNC_SECONDS}
 
 
-def sync(parent: dict, children: dict, related: dict, now: datetime, settings: Settings) -> dict:
-    """The sync hook's answer for one Workspace."""
+@dataclass(frozen=True)
+class RunDecision:
+    """Step 1: whether the Workspace runs, since when, and when the idle policy stops it."""
+
+    running: bool
+    started: datetime | None
+    deadline: datetime | None
+    # Why it does not run ("" while it runs): its user's wish, or the idle policy.
+    stopped_reason: str
+
+
+def decide_run(parent: dict, ws: model.WorkspaceModel, *, now: datetime) -> RunDecision:
+    """The user's wish (`spec.running`), less the idle policy."""
     meta = parent.get("metadata") or {}
-    spec = parent.get("spec") or {}
     previous = parent.get("status") or {}
+    stopped_before = previous.get("stoppedReason", "")
+    started = idle.plausible(parse_time(previous.get("lastStartTime")), now)
+    if ws.running and stopped_before == crd.STOPPED_BY_USER:
+        started = now
+    deadline = idle.idle_deadline(
+        idle.activity_of(parent, now), started, parse_time(meta.get("creationTimestamp")), ws.idle_timeout_seconds, now
+    )
+    running = ws.running and not (deadline is not None and now >= deadline)
+    if running and (stopped_before or started is None):
+        started = now
+    stopped_reason = "" if running else crd.STOPPED_BY_USER if not ws.running else crd.STOPPED_BY_IDLE
+    return RunDecision(running, started, deadline, stopped_reason)
+
+
+@dataclass(frozen=True)
+class Desired:
+    """Step 2: the children to answer with (in creation waves) and what status reports of them."""
+
+    children: list[dict]
+    # The public sshd host key, so the gateway can pin the Workspace's sshd without reading Secrets.
+    ssh_host_key: str
+    # A template change held back from the running pod until its next start.
+    update_pending: bool
+    # Why the home volume cannot grow as asked, or None.
+    resize_problem: str | None
+
+
+def render_desired(
+    ws: model.WorkspaceModel, children: dict, related: dict, *, running: bool, settings: Settings
+) -> Desired:
+    """Every child rendered, then held back to the wave that may be created now."""
+    ns = ws.namespace
+    resize_problem = resize_blocked(ws, observed.get(children, observed.PVC, names.PVC, ns), related)
+    rendered = render_children(ws, settings, children, 1 if running else 0, not resize_problem)
+    desired = _in_creation_order(rendered, children, ns)
+    seen_deploy = observed.get(children, observed.DEPLOYMENT, names.DEPLOYMENT, ns)
+    deploy = next((c for c in desired if c["kind"] == "Deployment"), None)
+    pending = running and deploy is not None and _keep_running_pod(deploy, seen_deploy, ws.template_hash)
+    secret = next(c for c in rendered if c["kind"] == "Secret")
+    host_key = base64.b64decode(secret["data"][HOST_KEY_PUB]).decode().strip()
+    return Desired(desired, host_key, pending, resize_problem)
+
+
+def phase_of(
+    seen_deploy: dict | None, *, running: bool, stopped_reason: str, namespace_seen: bool
+) -> tuple[str, Condition]:
+    """Step 3: the phase and the Ready condition, from the run decision and the observed
+    Deployment's state."""
+    state, problem = _deployment_state(seen_deploy)
+    if running:
+        if not namespace_seen or state == "absent":
+            return crd.PHASE_PENDING, Condition("Ready", False, "Creating", "the workspace is being created")
+        if state == "failed":
+            return crd.PHASE_FAILED, Condition("Ready", False, "StartFailed", problem)
+        if state == "available" and seen_deploy and (seen_deploy.get("spec") or {}).get("replicas"):
+            return crd.PHASE_RUNNING, Condition("Ready", True, "Available", "the workspace is running")
+        return crd.PHASE_STARTING, Condition("Ready", False, "Starting", "the workspace is starting")
+    why = "stopped by its user" if stopped_reason == crd.STOPPED_BY_USER else "stopped after its idle timeout"
+    if state in ("absent", "scaled-down"):
+        return crd.PHASE_STOPPED, Condition("Ready", False, stopped_reason, f"the workspace is {why}")
+    return crd.PHASE_STOPPING, Condition("Ready", False, "Stopping", f"the workspace is being {why}")
+
+
+def build_status(
+    parent: dict,
+    ws: model.WorkspaceModel,
+    run: RunDecision,
+    desired: Desired,
+    seen_pvc: dict | None,
+    ready: tuple[str, Condition],
+    *,
+    now: datetime,
+    settings: Settings,
+) -> dict[str, Any]:
+    """Step 4: the Workspace's status, its conditions merged with the previous ones."""
+    meta = parent.get("metadata") or {}
+    phase, condition = ready
+    status = _base_status(parent, settings, now)
+    status["sshHostKey"] = desired.ssh_host_key
+    status.update(
+        phase=phase,
+        message=condition.message,
+        stoppedReason=run.stopped_reason,
+        templateHash=ws.template_hash,
+        updatePending=desired.update_pending,
+    )
+    if run.started:
+        status["lastStartTime"] = format_time(run.started)
+    update = (
+        Condition(
+            "UpdatePending", True, "TemplateChanged", "the template changed; the update applies on the next start"
+        )
+        if desired.update_pending
+        else Condition("UpdatePending", False, "UpToDate", "the workspace runs its template's current revision")
+    )
+    status["conditions"] = conditions.merge(
+        (parent.get("status") or {}).get("conditions"),
+        [
+            Condition("TemplateResolved", True, "Resolved", f"template {ws.template_name!r} resolved"),
+            _storage_condition(seen_pvc, desired.resize_problem),
+            condition,
+            update,
+        ],
+        meta.get("generation", 0),
+        now,
+    )
+    return status
+
+
+def resync_after(phase: str, run: RunDecision, *, now: datetime, settings: Settings) -> float | None:
+    """Step 5: when to look again without a change to trigger it: soon while the state
+    changes, just after the idle deadline while it runs, else never (None)."""
+    if phase in (crd.PHASE_PENDING, crd.PHASE_STARTING, crd.PHASE_STOPPING, crd.PHASE_FAILED):
+        return BUSY_RESYNC_SECONDS
+    if run.running and run.deadline is not None:
+        wait = (run.deadline - now).total_seconds() + 1
+        return float(max(1, min(settings.max_resync_seconds, int(wait))))
+    return None
+
+
+def sync(parent: dict, children: dict, related: dict, *, now: datetime, settings: Settings) -> dict:
+    """The sync hook's answer for one Workspace: resolve, then the five steps above."""
+    spec = parent.get("spec") or {}
     template = find_template(related, spec.get("template", ""))
     if template is None:
         return _failed(
             parent,
             children,
-            settings,
-            now,
             "TemplateNotFound",
             [f"workspace template {spec.get('template')!r} does not exist"],
+            now=now,
+            settings=settings,
         )
     ws, errors = model.resolve(parent, template)
     if ws is None:
-        return _failed(parent, children, settings, now, "InvalidParameters", errors)
+        return _failed(parent, children, "InvalidParameters", errors, now=now, settings=settings)
     conflict = retained_namespace(parent, children, related)
     if conflict:
         message = (
@@ -243,89 +380,25 @@ def sync(parent: dict, children: dict, related: dict, now: datetime, settings: S
             f"(kept by storage.onDelete: Retain); an admin must delete it (kubectl delete namespace "
             f"{conflict}) before this name can be used again"
         )
-        return _failed(parent, children, settings, now, "NamespaceRetained", [message], template_resolved=True)
-
-    # Run state: the user's wish, less the idle policy.
-    activity = idle.activity_of(parent, now)
-    stopped_before = previous.get("stoppedReason", "")
-    started = idle.plausible(parse_time(previous.get("lastStartTime")), now)
-    if ws.running and stopped_before == crd.STOPPED_BY_USER:
-        started = now
-    deadline = idle.idle_deadline(
-        activity, started, parse_time(meta.get("creationTimestamp")), ws.idle_timeout_seconds, now
-    )
-    is_idle = deadline is not None and now >= deadline
-    running = ws.running and not is_idle
-    if running and (stopped_before or started is None):
-        started = now
+        return _failed(
+            parent, children, "NamespaceRetained", [message], now=now, settings=settings, template_resolved=True
+        )
 
     ns = ws.namespace
+    run = decide_run(parent, ws, now=now)
+    desired = render_desired(ws, children, related, running=run.running, settings=settings)
+    ready = phase_of(
+        observed.get(children, observed.DEPLOYMENT, names.DEPLOYMENT, ns),
+        running=run.running,
+        stopped_reason=run.stopped_reason,
+        namespace_seen=observed.get(children, observed.NAMESPACE, ns) is not None,
+    )
     seen_pvc = observed.get(children, observed.PVC, names.PVC, ns)
-    resize_problem = resize_blocked(ws, seen_pvc, related)
-    replicas = 1 if running else 0
-    rendered = render_children(ws, settings, children, replicas, not resize_problem)
-    desired = _in_creation_order(rendered, children, ns)
-    seen_deploy = observed.get(children, observed.DEPLOYMENT, names.DEPLOYMENT, ns)
-    deploy = next((c for c in desired if c["kind"] == "Deployment"), None)
-    pending = running and deploy is not None and _keep_running_pod(deploy, seen_deploy, ws.template_hash)
-
-    state, problem = _deployment_state(seen_deploy)
-    namespace_seen = observed.get(children, observed.NAMESPACE, ns) is not None
-    if running:
-        if not namespace_seen or state == "absent":
-            phase, ready = crd.PHASE_PENDING, Condition("Ready", False, "Creating", "the workspace is being created")
-        elif state == "failed":
-            phase, ready = crd.PHASE_FAILED, Condition("Ready", False, "StartFailed", problem)
-        elif state == "available" and seen_deploy and (seen_deploy.get("spec") or {}).get("replicas"):
-            phase, ready = crd.PHASE_RUNNING, Condition("Ready", True, "Available", "the workspace is running")
-        else:
-            phase, ready = crd.PHASE_STARTING, Condition("Ready", False, "Starting", "the workspace is starting")
-        stopped_reason = ""
-    else:
-        stopped_reason = crd.STOPPED_BY_USER if not ws.running else crd.STOPPED_BY_IDLE
-        why = "stopped by its user" if not ws.running else "stopped after its idle timeout"
-        if state in ("absent", "scaled-down"):
-            phase, ready = crd.PHASE_STOPPED, Condition("Ready", False, stopped_reason, f"the workspace is {why}")
-        else:
-            phase, ready = crd.PHASE_STOPPING, Condition("Ready", False, "Stopping", f"the workspace is being {why}")
-
-    status = _base_status(parent, settings, now)
-    secret = next(c for c in rendered if c["kind"] == "Secret")
-    # The public host key, so the gateway can pin the Workspace's sshd without reading Secrets.
-    status["sshHostKey"] = base64.b64decode(secret["data"][HOST_KEY_PUB]).decode().strip()
-    status.update(
-        phase=phase,
-        message=ready.message,
-        stoppedReason=stopped_reason,
-        templateHash=ws.template_hash,
-        updatePending=pending,
-    )
-    if started:
-        status["lastStartTime"] = format_time(started)
-    update = (
-        Condition(
-            "UpdatePending", True, "TemplateChanged", "the template changed; the update applies on the next start"
-        )
-        if pending
-        else Condition("UpdatePending", False, "UpToDate", "the workspace runs its template's current revision")
-    )
-    status["conditions"] = conditions.merge(
-        previous.get("conditions"),
-        [
-            Condition("TemplateResolved", True, "Resolved", f"template {ws.template_name!r} resolved"),
-            _storage_condition(seen_pvc, resize_problem),
-            ready,
-            update,
-        ],
-        meta.get("generation", 0),
-        now,
-    )
-    response: dict[str, Any] = {"status": status, "children": desired}
-    if phase in (crd.PHASE_PENDING, crd.PHASE_STARTING, crd.PHASE_STOPPING, crd.PHASE_FAILED):
-        response["resyncAfterSeconds"] = BUSY_RESYNC_SECONDS
-    elif running and deadline is not None:
-        wait = (deadline - now).total_seconds() + 1
-        response["resyncAfterSeconds"] = float(max(1, min(settings.max_resync_seconds, int(wait))))
+    status = build_status(parent, ws, run, desired, seen_pvc, ready, now=now, settings=settings)
+    response: dict[str, Any] = {"status": status, "children": desired.children}
+    resync = resync_after(ready[0], run, now=now, settings=settings)
+    if resync is not None:
+        response["resyncAfterSeconds"] = resync
     return response
 
 
@@ -344,7 +417,7 @@ def _orphaning(seen: dict) -> dict:
     return applied
 
 
-def finalize(parent: dict, children: dict, related: dict, now: datetime, settings: Settings) -> dict:
+def finalize(parent: dict, children: dict) -> dict:
     """The finalize hook's answer: remove everything, or orphan the namespace and home volume
     when the Workspace asks to retain its data; finalized once nothing is owned any more."""
     meta = parent.get("metadata") or {}

@@ -5,8 +5,8 @@ capability dropped, RuntimeDefault seccomp, read-only root with writable /tmp an
 """
 
 from common import crd, labels, names
+from hooks.model import WorkspaceModel
 from hooks.render import secret
-from hooks.render.model import WorkspaceModel
 
 HOME = "/home/coder"
 SECRET_DIR = "/etc/cps1"

@@ -1,8 +1,8 @@
 """The Ingress that publishes the IDE: a host per Workspace, or a path when no domain is set."""
 
 from common import names
-from hooks.render import access
-from hooks.render.model import WorkspaceModel
+from hooks import access
+from hooks.model import WorkspaceModel
 from hooks.settings import Settings
 
 

@@ -1,6 +1,6 @@
 """The Workspace's own namespace, enforcing the restricted Pod Security standard."""
 
-from hooks.render.model import WorkspaceModel
+from hooks.model import WorkspaceModel
 
 POD_SECURITY = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
 

@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Iterable
 
 from common import labels, names
-from hooks.render.model import EgressRule, WorkspaceModel
+from hooks.model import EgressRule, WorkspaceModel
 from hooks.settings import Settings
 
 # Never reachable whatever the installation says: link-local holds every cloud's metadata

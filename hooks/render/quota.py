@@ -1,7 +1,7 @@
 """ResourceQuota and LimitRange: a Workspace namespace holds one workspace's worth."""
 
 from common import names
-from hooks.render.model import WorkspaceModel
+from hooks.model import WorkspaceModel
 
 
 def render_resource_quota(ws: WorkspaceModel) -> dict:

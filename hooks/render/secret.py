@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from common import names
-from hooks.render.model import WorkspaceModel
+from hooks.model import WorkspaceModel
 
 PASSWORD = names.SECRET_IDE_PASSWORD
 HOST_KEY = "ssh_host_ed25519_key"

@@ -1,7 +1,7 @@
 """The Service in front of the workspace pod: the IDE port and the SSH port."""
 
 from common import labels, names
-from hooks.render.model import WorkspaceModel
+from hooks.model import WorkspaceModel
 
 
 def render_service(ws: WorkspaceModel) -> dict:

@@ -1,7 +1,7 @@
 """The Workspace's ServiceAccount: an identity with no token and no permissions."""
 
 from common import names
-from hooks.render.model import WorkspaceModel
+from hooks.model import WorkspaceModel
 
 
 def render_service_account(ws: WorkspaceModel) -> dict:

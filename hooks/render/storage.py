@@ -3,7 +3,7 @@ when its storage class allows volume expansion."""
 
 from common import names
 from common.quantity import parse_quantity
-from hooks.render.model import WorkspaceModel
+from hooks.model import WorkspaceModel
 
 STORAGE_CLASS_KEY = "StorageClass.storage.k8s.io/v1"
 

@@ -10,6 +10,7 @@ import base64
 import fcntl
 import hashlib
 import http.server
+import json
 import logging
 import os
 import re
@@ -59,6 +60,9 @@ def settings_for(env, **overrides: object) -> Settings:  # type: ignore[no-untyp
         "activity_interval_seconds": 1.0,
         "restart_grace_seconds": 120.0,
         "drain_seconds": 1.0,
+        # The session's cluster is shared: alice owns the Workspaces of many tests, so no
+        # default limit of running ones here; the limit is tested with a user's own (dave).
+        "max_running_per_user": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -582,6 +586,73 @@ def test_a_stopped_workspace_is_started_on_connect(env, gw: gs.Harness, keys: di
     assert obj["spec"]["running"] is True
     assert obj["status"]["phase"] == crd.PHASE_RUNNING
     assert annotations(env, "gw-sleepy")[crd.ANNOTATION_LAST_ACTIVITY_SOURCE] == "ssh"
+
+
+def set_user_data(env, user: str, **data: str) -> None:  # type: ignore[no-untyped-def]
+    """Change a user's ConfigMap as the API's admin endpoints do (common/accounts.py)."""
+    env.client.resources.get(api_version="v1", kind="ConfigMap").patch(
+        name=f"cps1-user-{user}", namespace=NS, body={"data": data}, content_type="application/merge-patch+json"
+    )
+
+
+def test_a_start_on_connect_respects_the_owners_running_limit(  # type: ignore[no-untyped-def]
+    env, gw: gs.Harness, tmp_path: Path
+) -> None:
+    """dave may run one Workspace at once (his own limit, set by an admin) and runs one: a
+    connection to his stopped one is refused with the API's words and starts nothing."""
+    dave = gs.client_key(tmp_path, "dave")
+    gs.user_configmap(env, NS, "dave", [dave.public])
+    set_user_data(env, "dave", **{"limits.json": json.dumps({"running": 1})})
+    gw.created += ["gw-dave-on", "gw-dave-off"]  # type: ignore[attr-defined]
+    ws.workspace(env, "gw-dave-on", TEMPLATE, owner="dave")
+    ws.workspace(env, "gw-dave-off", TEMPLATE, owner="dave", running=False)
+    ws.wait_phase(env, "gw-dave-on", crd.PHASE_RUNNING)
+    ws.wait_phase(env, "gw-dave-off", crd.PHASE_STOPPED)
+
+    result = gw.ssh(dave, "gw-dave-off", "echo awake")
+    assert result.returncode == 255 and result.stdout == b"", text(result)
+    assert b"cps1: dave already runs 1 of 1 Workspaces; stop one first" in result.stderr, text(result)
+    obj = ws.get(env, "gw-dave-off")
+    assert obj["spec"]["running"] is False
+    assert crd.ANNOTATION_LAST_ACTIVITY not in annotations(env, "gw-dave-off")
+    assert ws.status(env, "gw-dave-off")["phase"] == crd.PHASE_STOPPED
+
+
+def test_a_disabled_user_is_refused_and_their_workspace_keeps_running(  # type: ignore[no-untyped-def]
+    env, gw: gs.Harness, keys: dict[str, gs.ClientKey]
+) -> None:
+    """Disabling carol stops new SSH logins within the lookup cache's time; the precise reason
+    is told only to a client that proved carol's key, and her Workspace keeps running."""
+    gs.user_configmap(env, NS, "carol", [keys["carol"].public])
+    new_workspace(env, gw, "gw-carol", owner="carol")
+    first = gw.ssh(keys["carol"], "gw-carol", "echo in")
+    assert (first.returncode, first.stdout) == (0, b"in\n"), text(first)
+
+    set_user_data(env, "carol", disabled="true")
+    refused: list[subprocess.CompletedProcess] = []
+
+    def is_refused() -> bool:
+        refused.append(gw.ssh(keys["carol"], "gw-carol", "echo in"))
+        return refused[-1].returncode == 255
+
+    began = time.monotonic()
+    wait_until(is_refused, gw.gateway.settings.lookup_cache_seconds + 10, what="carol to be refused")
+    assert time.monotonic() - began <= gw.gateway.settings.lookup_cache_seconds + 5
+    result = refused[-1]
+    assert b"cps1: user 'carol' is disabled by an admin; ask an admin to enable the account" in result.stderr, text(
+        result
+    )
+    assert b"Permission denied (publickey)" in result.stderr, text(result)
+    stranger = gw.ssh(keys["stranger"], "gw-carol", "true")
+    assert b"disabled" not in stranger.stderr, text(stranger)  # nothing told before a key is proven
+    assert ws.status(env, "gw-carol")["phase"] == crd.PHASE_RUNNING
+
+    set_user_data(env, "carol", disabled="false")
+    wait_until(
+        lambda: gw.ssh(keys["carol"], "gw-carol", "true").returncode == 0,
+        gw.gateway.settings.lookup_cache_seconds + 10,
+        what="carol to be let in again",
+    )
 
 
 def writes(gw: gs.Harness) -> float:

@@ -2,7 +2,7 @@
 
 import json
 
-from api import limits
+from common import workspace_limits as limits
 
 DEFAULT = limits.Limits(workspaces=3, running=2)
 

@@ -1,7 +1,7 @@
 """Authentication of real gateway Connections, driven by Paramiko clients over socket pairs.
 
 The Workspace and user records come from a small in-memory directory with the two reads the
-connection makes (`workspace`, `user_keys`); everything else is the production code: the
+Authenticator makes (`workspace`, `account`); everything else is the production code: the
 Gateway's limits, the Connection, Paramiko's signature check.
 """
 
@@ -16,7 +16,9 @@ import pytest
 from paramiko.message import Message
 
 from gateway import keys
+from gateway.auth import Account
 from gateway.connection import Connection
+from gateway.routing import WorkspaceView
 from gateway.server import Gateway
 from gateway.settings import Settings
 
@@ -29,13 +31,14 @@ WORKSPACE = "api"
 class Directory:
     """alice owns the Stopped Workspace `api` (Stopped: no upstream dial after login)."""
 
-    def workspace(self, name: str) -> dict | None:
-        if name != WORKSPACE:
-            return None
-        return {"metadata": {"name": name}, "spec": {"owner": "alice"}, "status": {"phase": "Stopped"}}
+    def workspace(self, name: str) -> WorkspaceView | None:
+        return WorkspaceView(name, "alice", True, "Stopped") if name == WORKSPACE else None
 
-    def user_keys(self, name: str) -> list[str]:
-        return [keys.public_line(ALICE)] if name == "alice" else []
+    def account(self, user: str) -> Account | None:
+        return Account("alice", (keys.public_line(ALICE),)) if user == "alice" else None
+
+    def forget(self, workspace: str) -> None:
+        pass
 
 
 class ForgedKey(paramiko.Ed25519Key):
@@ -55,7 +58,7 @@ class ForgedKey(paramiko.Ed25519Key):
 @pytest.fixture
 def gateway() -> Iterator[Gateway]:
     settings = Settings(listen="127.0.0.1:0", max_connections_per_user=1, auth_failures_per_source=100)
-    gw = Gateway(settings, Directory(), HOST_KEY, HOST_KEY)  # type: ignore[arg-type]
+    gw = Gateway(settings, Directory(), HOST_KEY, HOST_KEY, directory=Directory())  # type: ignore[arg-type]
     yield gw
     gw.listener.close()
     for conn in list(gw.connections):
@@ -93,7 +96,7 @@ def test_forged_signatures_do_not_take_the_victims_slots_and_count_as_failures(g
     assert conn.user == "alice" and gateway.limits.user_count("alice") == 1
 
     for _, attacker in attackers:
-        assert attacker.denials == ["bad-signature"] and attacker.user == ""
+        assert attacker.auth.denials == ["bad-signature"] and attacker.user == ""
     assert gateway.metrics.auth_failures.labels("bad-signature")._value.get() == 3
     assert len(gateway.auth_failures._failures["192.0.2.7"]) == 3
     for client, _ in [*attackers, (victim, conn)]:
@@ -105,7 +108,7 @@ def test_the_slot_is_claimed_once_the_signature_is_verified(gateway: Gateway) ->
     assert login(first, ALICE)
     second, conn = connect(gateway)
     assert not login(second, ALICE)  # a proven key over the per-user limit
-    assert conn.denials == ["connection-limit"]
+    assert conn.auth.denials == ["connection-limit"]
     assert gateway.limits.user_count("alice") == 1
     first.close()
     second.close()
@@ -122,7 +125,7 @@ def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
 
 def served(**overrides: object) -> Gateway:
     settings = Settings(**{"listen": "127.0.0.1:0", "auth_failures_per_source": 100, **overrides})  # type: ignore[arg-type]
-    gw = Gateway(settings, Directory(), HOST_KEY, HOST_KEY)  # type: ignore[arg-type]
+    gw = Gateway(settings, Directory(), HOST_KEY, HOST_KEY, directory=Directory())  # type: ignore[arg-type]
     gw.start()
     return gw
 

@@ -1,12 +1,15 @@
 """ensure_running's protocol with the API: one start write, progress per phase, the timeout.
 
-The cluster here replays a scripted sequence of Workspace objects through gateway.cluster's two
+The cluster here replays a scripted sequence of Workspace objects through gateway.cluster's
 Workspace methods (the gateway's own boundary); the real thing runs in tests/e2e/test_gateway.py.
 """
+
+import json
 
 import pytest
 
 from common import crd
+from common.workspace_limits import Limits
 from gateway import lifecycle
 from gateway.cluster import ClusterError
 from gateway.lifecycle import StartFailed, ensure_running
@@ -21,9 +24,18 @@ def obj(phase: str, running: bool = True, reason: str = "", message: str = "") -
 
 
 class Script:
-    def __init__(self, *objects: object) -> None:
+    def __init__(self, *objects: object, others: list[dict] | None = None, own_limits: dict | None = None) -> None:
         self.objects = list(objects)
         self.patches: list[dict] = []
+        # The owner's other Workspaces, and the limits an admin set for them.
+        self.others = others or []
+        self.own_limits = own_limits
+
+    def user(self, name: str) -> dict | None:
+        return {"data": {"limits.json": json.dumps(self.own_limits)}} if self.own_limits is not None else None
+
+    def workspaces(self) -> list[dict]:
+        return [self.objects[0], *self.others]
 
     def workspace(self, name: str) -> dict | None:
         current = self.objects.pop(0) if len(self.objects) > 1 else self.objects[0]
@@ -40,9 +52,22 @@ def fast_polls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(lifecycle, "POLL_SECONDS", 0.001)
 
 
-def run(script: Script, interactive: bool = True, timeout: float = 5) -> tuple[float, list[str]]:
+NO_LIMITS = Limits(0, 0)
+
+
+def run(
+    script: Script, interactive: bool = True, timeout: float = 5, limits: Limits = NO_LIMITS
+) -> tuple[float, list[str]]:
     lines: list[str] = []
-    spent = ensure_running(script, "api", interactive, timeout, 300, lines.append)  # type: ignore[arg-type]
+    spent = ensure_running(
+        script,  # type: ignore[arg-type]
+        "api",
+        interactive=interactive,
+        timeout=timeout,
+        restart_grace=300,
+        limits=limits,
+        progress=lines.append,
+    )
     return spent, lines
 
 
@@ -98,3 +123,55 @@ def test_a_recent_idle_stop_is_refused_to_a_tunnel() -> None:
     with pytest.raises(StartFailed, match="open a shell"):
         run(script, interactive=False)
     assert script.patches == []
+
+
+def other(name: str, phase: str, running: bool = True, owner: str = "alice") -> dict:
+    return {"metadata": {"name": name}, "spec": {"owner": owner, "running": running}, "status": {"phase": phase}}
+
+
+RUNNING_TWO = [other("a", crd.PHASE_RUNNING), other("b", crd.PHASE_STARTING)]
+
+
+@pytest.mark.parametrize(
+    ("others", "own", "default", "refused"),
+    [
+        # Two others run, the default allows two: refused, nothing written.
+        (RUNNING_TWO, None, 2, "alice already runs 2 of 2 Workspaces; stop one first"),
+        # An admin raised alice's own limit: started.
+        (RUNNING_TWO, {"running": 3}, 2, None),
+        # No limit at all.
+        (RUNNING_TWO, None, 0, None),
+        # Stopped ones, and other owners' running ones, do not count.
+        (
+            [
+                other("a", crd.PHASE_STOPPED),
+                other("b", crd.PHASE_STOPPED, running=False),
+                other("c", "Running", owner="bob"),
+            ],
+            None,
+            1,
+            None,
+        ),
+    ],
+)
+def test_starting_respects_the_owners_running_limit(
+    others: list[dict], own: dict | None, default: int, refused: str | None
+) -> None:
+    script = Script(
+        obj(crd.PHASE_STOPPED, running=False, reason=crd.STOPPED_BY_USER),
+        obj(crd.PHASE_RUNNING),
+        others=others,
+        own_limits=own,
+    )
+    if refused:
+        with pytest.raises(StartFailed, match=refused):
+            run(script, limits=Limits(0, default))
+        assert script.patches == []
+    else:
+        run(script, limits=Limits(0, default))
+        assert len(script.patches) == 1
+
+
+def test_a_running_workspace_is_never_refused_by_the_limit() -> None:
+    script = Script(obj(crd.PHASE_RUNNING), others=RUNNING_TWO)
+    assert run(script, limits=Limits(0, 1)) == (0.0, [])

@@ -119,12 +119,47 @@ def test_session_end_order_output_then_exit_status(links: list[Link]) -> None:
     assert sum(counted) == len(payload) + len(b"warning\n") + len(b"stdin data")
 
 
+def relay_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name in ("stdin", "output"))
+
+
+def test_an_idle_session_holds_one_output_thread_once_stdin_ended(links: list[Link]) -> None:
+    """One thread serves stdout and stderr; the stdin thread ends at the client's EOF, and a
+    client close after it still reaches the Workspace."""
+    user, down, up, sshd = exec_pair(links)
+    before = relay_threads()
+    pair = SessionPair(down, up, lambda n: None, lambda n: None)
+    pair.start()
+    assert relay_threads() - before == 2
+    user.shutdown_write()
+    assert read_all(sshd.recv) == b""
+    deadline = time.monotonic() + 10
+    while relay_threads() - before > 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert relay_threads() - before == 1
+    sshd.sendall_stderr(b"err 1\n")  # stderr and stdout interleaved still both arrive
+    sshd.sendall(b"out\n")
+    sshd.sendall_stderr(b"err 2\n")
+    assert user.recv(100) == b"out\n"
+    got = b""
+    while len(got) < len(b"err 1\nerr 2\n"):
+        got += user.recv_stderr(100)
+    assert got == b"err 1\nerr 2\n"
+
+    user.close()
+    assert pair.done.wait(10) and up.closed
+    assert sshd.status_event.wait(10) and sshd.closed
+    while relay_threads() - before > 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert relay_threads() == before
+
+
 def test_exit_signal_is_passed_on(links: list[Link]) -> None:
     user, down, up, sshd = exec_pair(links)
     pair = SessionPair(down, up, lambda n: None, lambda n: None)
-    up.cps1_request_hook = lambda kind, m: Session._workspace_request(pair, kind, m)  # type: ignore[attr-defined]
-    seen: list[tuple[str, bool, str]] = []
-    user.cps1_request_hook = lambda kind, m: bool(seen.append((m.get_text(), m.get_boolean(), m.get_text())))  # type: ignore[attr-defined]
+    transport.set_request_hook(up, lambda kind, args: Session._workspace_request(pair, kind, args))
+    seen: list[tuple] = []
+    transport.set_request_hook(user, lambda kind, args: bool(seen.append(args)))
     pair.start()
     transport.send_exit_signal(sshd, "TERM", False, "terminated")
     sshd.shutdown_write()
@@ -251,12 +286,7 @@ def test_signal_and_break_reach_the_channel_hook_and_others_reach_paramiko(links
     server_side = link.server.accept(10)
     assert server_side is not None
     seen: list[tuple[str, object]] = []
-    server_side.cps1_request_hook = lambda kind, m: (
-        bool(  # type: ignore[attr-defined]
-            seen.append((kind, m.get_text() if kind == "signal" else m.get_int()))
-        )
-        or kind == "signal"
-    )
+    transport.set_request_hook(server_side, lambda kind, args: bool(seen.append((kind, *args))) or kind == "signal")
     transport.send_signal(chan, "INT")
     transport.send_break(chan, 500)
     chan.send_exit_status(0)  # not an extra kind: Paramiko's own handling still applies

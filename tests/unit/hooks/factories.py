@@ -3,8 +3,7 @@
 import json
 from datetime import UTC, datetime
 
-from hooks.reconcile import workspace
-from hooks.render import observed
+from hooks.reconcile import observed, workspace
 from hooks.settings import Settings
 
 NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
@@ -85,10 +84,10 @@ def converged(
     Returns (final response, the children map it saw)."""
     children = children_map([])
     for _ in range(5):
-        answer = workspace.sync(parent_obj, children, related(template), now, settings)
+        answer = workspace.sync(parent_obj, children, related(template), now=now, settings=settings)
         objs = [stored(c, **READY_STATUS.get(c["kind"], {})) for c in answer["children"]]
         if len(objs) == sum(len(g) for g in children.values()):
             return answer, children
         children = children_map(objs)
-    answer = workspace.sync(parent_obj, children, related(template), now, settings)
+    answer = workspace.sync(parent_obj, children, related(template), now=now, settings=settings)
     return answer, children

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from hooks import app as hooks_app
-from hooks.render import observed
+from hooks.reconcile import observed
 from hooks.settings import Settings
 from tests.constants import GATEWAY_KEY, MAX_RESYNC_SECONDS, TEST_SEED
 

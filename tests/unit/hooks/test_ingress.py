@@ -3,7 +3,7 @@ certificate (a Secret named in the settings would not exist in the Workspace's n
 
 from dataclasses import replace
 
-from hooks.render import access, model
+from hooks import access, model
 from hooks.render.ingress import render_ingress
 from tests.unit.hooks import factories
 

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from hooks.render import model
+from hooks import model
 from hooks.render.networkpolicy import render_network_policy
 from tests.unit.hooks import factories
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hooks import model
 from hooks.reconcile import workspace
-from hooks.render import model
 from hooks.settings import Settings
 from tests.unit.hooks import factories
 

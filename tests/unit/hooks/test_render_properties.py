@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hooks import model
 from hooks.reconcile import workspace
-from hooks.render import model
 from tests.unit.hooks import factories
 from tests.unit.hooks.factories import NOW, SETTINGS, parent, related, stored
 
@@ -27,10 +27,10 @@ def test_every_child_is_a_valid_kubernetes_object(template_name: str) -> None:
 
 def test_sync_is_idempotent_over_stored_children(python_template: dict) -> None:
     answer, children = factories.converged(parent(), python_template)
-    again = workspace.sync(parent(), children, related(python_template), NOW, SETTINGS)
+    again = workspace.sync(parent(), children, related(python_template), now=NOW, settings=SETTINGS)
     assert again["children"] == answer["children"]
     restored = factories.children_map([stored(c) for c in again["children"]])
-    third = workspace.sync(parent(), restored, related(python_template), NOW, SETTINGS)
+    third = workspace.sync(parent(), restored, related(python_template), now=NOW, settings=SETTINGS)
     assert third["children"] == answer["children"]
 
 
@@ -65,7 +65,7 @@ def test_any_spec_gives_an_answer_that_keeps_the_volume(python_template: dict, s
     if not had_volume:
         children = factories.children_map([])
     candidate = parent(**{k: v for k, v in spec.items() if k not in ("owner", "template")}, template=spec["template"])
-    answer = workspace.sync(candidate, children, related(python_template), NOW, SETTINGS)
+    answer = workspace.sync(candidate, children, related(python_template), now=NOW, settings=SETTINGS)
     assert answer["status"]["phase"] in {"Pending", "Starting", "Running", "Stopping", "Stopped", "Failed"}
     for child in answer["children"]:
         if child["kind"] != "Namespace":

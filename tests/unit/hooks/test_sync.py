@@ -10,8 +10,7 @@ import pytest
 
 from common import crd
 from common.timefmt import format_time
-from hooks.reconcile import workspace
-from hooks.render import observed
+from hooks.reconcile import observed, workspace
 from tests.unit.hooks import factories
 from tests.unit.hooks.factories import NOW, SETTINGS, children_map, parent, related, stored
 
@@ -25,21 +24,29 @@ def kinds(answer: dict) -> list[str]:
 
 
 def test_first_sync_creates_the_namespace_only(python_template: dict) -> None:
-    answer = workspace.sync(parent(), children_map([]), related(python_template), NOW, SETTINGS)
+    answer = workspace.sync(parent(), children_map([]), related(python_template), now=NOW, settings=SETTINGS)
     assert kinds(answer) == ["Namespace"]
     assert answer["status"]["phase"] == crd.PHASE_PENDING
     assert answer["resyncAfterSeconds"] > 0
 
 
 def test_deployment_waits_for_its_prerequisites(python_template: dict) -> None:
-    first = workspace.sync(parent(), children_map([]), related(python_template), NOW, SETTINGS)
+    first = workspace.sync(parent(), children_map([]), related(python_template), now=NOW, settings=SETTINGS)
     second = workspace.sync(
-        parent(), children_map([stored(c) for c in first["children"]]), related(python_template), NOW, SETTINGS
+        parent(),
+        children_map([stored(c) for c in first["children"]]),
+        related(python_template),
+        now=NOW,
+        settings=SETTINGS,
     )
     assert "Deployment" not in kinds(second)
     assert "ResourceQuota" in kinds(second) and "PersistentVolumeClaim" in kinds(second)
     third = workspace.sync(
-        parent(), children_map([stored(c) for c in second["children"]]), related(python_template), NOW, SETTINGS
+        parent(),
+        children_map([stored(c) for c in second["children"]]),
+        related(python_template),
+        now=NOW,
+        settings=SETTINGS,
     )
     assert "Deployment" in kinds(third)
 
@@ -108,7 +115,7 @@ def test_phase_follows_the_deployment(
     deploy = children[observed.DEPLOYMENT]["ws-alice-dev/workspace"]
     deploy["spec"]["replicas"] = replicas
     deploy["status"] = deploy_status
-    answer = workspace.sync(parent(), children, related(python_template), NOW, SETTINGS)
+    answer = workspace.sync(parent(), children, related(python_template), now=NOW, settings=SETTINGS)
     assert answer["status"]["phase"] == phase
     assert conds(answer["status"])["Ready"][1] == ready_reason
 
@@ -116,7 +123,7 @@ def test_phase_follows_the_deployment(
 def test_stopping_then_stopped_keeps_volume_secret_and_namespace(python_template: dict) -> None:
     _, children = factories.converged(parent(), python_template)
     stopped = parent(running=False)
-    answer = workspace.sync(stopped, children, related(python_template), NOW, SETTINGS)
+    answer = workspace.sync(stopped, children, related(python_template), now=NOW, settings=SETTINGS)
     deploy = next(c for c in answer["children"] if c["kind"] == "Deployment")
     assert deploy["spec"]["replicas"] == 0
     assert answer["status"]["phase"] == crd.PHASE_STOPPING
@@ -124,14 +131,14 @@ def test_stopping_then_stopped_keeps_volume_secret_and_namespace(python_template
     assert {"PersistentVolumeClaim", "Secret", "Namespace"} <= set(kinds(answer))
     children[observed.DEPLOYMENT]["ws-alice-dev/workspace"]["spec"]["replicas"] = 0
     children[observed.DEPLOYMENT]["ws-alice-dev/workspace"]["status"] = {"observedGeneration": 1}
-    answer = workspace.sync(stopped, children, related(python_template), NOW, SETTINGS)
+    answer = workspace.sync(stopped, children, related(python_template), now=NOW, settings=SETTINGS)
     assert answer["status"]["phase"] == crd.PHASE_STOPPED
     assert conds(answer["status"])["Ready"] == ("False", crd.STOPPED_BY_USER)
 
 
 def test_missing_template_fails_and_keeps_every_child(python_template: dict) -> None:
     _, children = factories.converged(parent(), python_template)
-    answer = workspace.sync(parent(), children, related(), NOW, SETTINGS)
+    answer = workspace.sync(parent(), children, related(), now=NOW, settings=SETTINGS)
     assert answer["status"]["phase"] == crd.PHASE_FAILED
     assert conds(answer["status"])["TemplateResolved"] == ("False", "TemplateNotFound")
     assert "'python' does not exist" in answer["status"]["message"]
@@ -153,7 +160,7 @@ def test_missing_template_fails_and_keeps_every_child(python_template: dict) -> 
 )
 def test_invalid_parameters_fail_with_a_readable_message(python_template: dict, params: dict, fragment: str) -> None:
     _, children = factories.converged(parent(), python_template)
-    answer = workspace.sync(parent(parameters=params), children, related(python_template), NOW, SETTINGS)
+    answer = workspace.sync(parent(parameters=params), children, related(python_template), now=NOW, settings=SETTINGS)
     assert answer["status"]["phase"] == crd.PHASE_FAILED
     assert conds(answer["status"])["TemplateResolved"] == ("False", "InvalidParameters")
     assert fragment in answer["status"]["message"]
@@ -164,13 +171,13 @@ def test_template_change_is_held_back_while_running(python_template: dict) -> No
     _, children = factories.converged(parent(), python_template)
     changed = copy.deepcopy(python_template)
     changed["spec"]["image"] = "cps1/workspace-python:0.2.0"
-    answer = workspace.sync(parent(), children, related(changed), NOW, SETTINGS)
+    answer = workspace.sync(parent(), children, related(changed), now=NOW, settings=SETTINGS)
     deploy = next(c for c in answer["children"] if c["kind"] == "Deployment")
     assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "cps1/workspace-python:0.1.0"
     assert answer["status"]["updatePending"] is True
     assert conds(answer["status"])["UpdatePending"] == ("True", "TemplateChanged")
     # Stopped, the new revision applies.
-    answer = workspace.sync(parent(running=False), children, related(changed), NOW, SETTINGS)
+    answer = workspace.sync(parent(running=False), children, related(changed), now=NOW, settings=SETTINGS)
     deploy = next(c for c in answer["children"] if c["kind"] == "Deployment")
     assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "cps1/workspace-python:0.2.0"
     assert answer["status"]["updatePending"] is False
@@ -184,9 +191,13 @@ def with_activity(obj: dict, when: str, source: str = "ssh") -> dict:
 def test_idle_workspace_is_stopped_without_touching_spec(python_template: dict) -> None:
     _, children = factories.converged(parent(), python_template)
     idle_parent = with_activity(parent(idleTimeoutSeconds=600), "2026-11-22T11:58:00Z")
-    answer = workspace.sync(idle_parent, children, related(python_template), NOW + timedelta(minutes=7), SETTINGS)
+    answer = workspace.sync(
+        idle_parent, children, related(python_template), now=NOW + timedelta(minutes=7), settings=SETTINGS
+    )
     assert answer["status"]["stoppedReason"] == ""  # 11:58 + 10 min is 12:08
-    answer = workspace.sync(idle_parent, children, related(python_template), NOW + timedelta(minutes=8), SETTINGS)
+    answer = workspace.sync(
+        idle_parent, children, related(python_template), now=NOW + timedelta(minutes=8), settings=SETTINGS
+    )
     deploy = next(c for c in answer["children"] if c["kind"] == "Deployment")
     assert deploy["spec"]["replicas"] == 0
     assert answer["status"]["stoppedReason"] == crd.STOPPED_BY_IDLE
@@ -197,23 +208,26 @@ def test_fresh_activity_brings_an_idle_workspace_back(python_template: dict) -> 
     _, children = factories.converged(parent(), python_template)
     fresh = with_activity(parent(idleTimeoutSeconds=600), "2026-11-22T11:59:00Z")
     fresh["status"] = {"stoppedReason": crd.STOPPED_BY_IDLE, "lastStartTime": "2026-11-22T11:00:00Z"}
-    answer = workspace.sync(fresh, children, related(python_template), NOW, SETTINGS)
+    answer = workspace.sync(fresh, children, related(python_template), now=NOW, settings=SETTINGS)
     deploy = next(c for c in answer["children"] if c["kind"] == "Deployment")
     assert deploy["spec"]["replicas"] == 1
     assert answer["status"]["stoppedReason"] == ""
     assert answer["status"]["lastStartTime"] == "2026-11-22T12:00:00Z"
     assert answer["resyncAfterSeconds"] == 300  # the cap; the idle deadline is 12:09
     patient = replace(SETTINGS, max_resync_seconds=3600)
-    assert workspace.sync(fresh, children, related(python_template), NOW, patient)["resyncAfterSeconds"] == 541
+    assert (
+        workspace.sync(fresh, children, related(python_template), now=NOW, settings=patient)["resyncAfterSeconds"]
+        == 541
+    )
 
 
 def test_keep_alive_outlasts_the_idle_timeout(python_template: dict) -> None:
     _, children = factories.converged(parent(), python_template)
     busy = with_activity(parent(idleTimeoutSeconds=600), "2026-11-22T10:00:00Z")
     busy["metadata"]["annotations"][crd.ANNOTATION_KEEP_ALIVE_UNTIL] = "2026-11-22T14:00:00Z"
-    answer = workspace.sync(busy, children, related(python_template), NOW, SETTINGS)
+    answer = workspace.sync(busy, children, related(python_template), now=NOW, settings=SETTINGS)
     assert answer["status"]["stoppedReason"] == ""
-    later = workspace.sync(busy, children, related(python_template), NOW + timedelta(hours=3), SETTINGS)
+    later = workspace.sync(busy, children, related(python_template), now=NOW + timedelta(hours=3), settings=SETTINGS)
     assert later["status"]["stoppedReason"] == crd.STOPPED_BY_IDLE
 
 
@@ -221,7 +235,7 @@ def test_user_restart_after_a_long_stop_is_not_idle(python_template: dict) -> No
     _, children = factories.converged(parent(), python_template)
     restarted = with_activity(parent(idleTimeoutSeconds=600), "2026-11-20T10:00:00Z")
     restarted["status"] = {"stoppedReason": crd.STOPPED_BY_USER, "lastStartTime": "2026-11-20T09:00:00Z"}
-    answer = workspace.sync(restarted, children, related(python_template), NOW, SETTINGS)
+    answer = workspace.sync(restarted, children, related(python_template), now=NOW, settings=SETTINGS)
     assert answer["status"]["stoppedReason"] == ""
     assert answer["status"]["lastStartTime"] == "2026-11-22T12:00:00Z"
 
@@ -230,7 +244,7 @@ def test_transition_times_survive_unchanged_conditions(python_template: dict) ->
     answer, children = factories.converged(parent(), python_template)
     again = parent()
     again["status"] = answer["status"]
-    later = workspace.sync(again, children, related(python_template), NOW + timedelta(minutes=5), SETTINGS)
+    later = workspace.sync(again, children, related(python_template), now=NOW + timedelta(minutes=5), settings=SETTINGS)
     assert later["status"]["conditions"] == answer["status"]["conditions"]
     assert later["status"] == answer["status"]
 
@@ -238,7 +252,7 @@ def test_transition_times_survive_unchanged_conditions(python_template: dict) ->
 def test_storage_only_grows(python_template: dict) -> None:
     _, children = factories.converged(parent(), python_template)
     children[observed.PVC]["ws-alice-dev/home"]["spec"]["resources"]["requests"]["storage"] = "50Gi"
-    answer = workspace.sync(parent(), children, related(python_template), NOW, SETTINGS)
+    answer = workspace.sync(parent(), children, related(python_template), now=NOW, settings=SETTINGS)
     pvc = next(c for c in answer["children"] if c["kind"] == "PersistentVolumeClaim")
     assert pvc["spec"]["resources"]["requests"]["storage"] == "50Gi"
 
@@ -248,7 +262,7 @@ def test_volume_grows_only_where_the_storage_class_allows_it(python_template: di
     children[observed.PVC]["ws-alice-dev/home"]["spec"]["storageClassName"] = "standard"
     bigger = parent(storage={"size": "30Gi"})
     fixed = {"StorageClass.storage.k8s.io/v1": {"standard": {"metadata": {"name": "standard"}}}}
-    answer = workspace.sync(bigger, children, {**related(python_template), **fixed}, NOW, SETTINGS)
+    answer = workspace.sync(bigger, children, {**related(python_template), **fixed}, now=NOW, settings=SETTINGS)
     pvc = next(c for c in answer["children"] if c["kind"] == "PersistentVolumeClaim")
     assert pvc["spec"]["resources"]["requests"]["storage"] == "10Gi"
     assert conds(answer["status"])["StorageReady"] == ("True", "ResizeUnsupported")
@@ -256,7 +270,7 @@ def test_volume_grows_only_where_the_storage_class_allows_it(python_template: di
         c["message"] for c in answer["status"]["conditions"] if c["type"] == "StorageReady"
     )
     growable = {"StorageClass.storage.k8s.io/v1": {"standard": {"allowVolumeExpansion": True}}}
-    answer = workspace.sync(bigger, children, {**related(python_template), **growable}, NOW, SETTINGS)
+    answer = workspace.sync(bigger, children, {**related(python_template), **growable}, now=NOW, settings=SETTINGS)
     pvc = next(c for c in answer["children"] if c["kind"] == "PersistentVolumeClaim")
     assert pvc["spec"]["resources"]["requests"]["storage"] == "30Gi"
     assert conds(answer["status"])["StorageReady"] == ("True", "Bound")
@@ -265,24 +279,24 @@ def test_volume_grows_only_where_the_storage_class_allows_it(python_template: di
 def test_secret_values_are_read_back_from_the_observed_secret(python_template: dict) -> None:
     _, children = factories.converged(parent(), python_template)
     children[observed.SECRET]["ws-alice-dev/workspace"]["data"]["password"] = "a2VwdA=="
-    answer = workspace.sync(parent(), children, related(python_template), NOW, SETTINGS)
+    answer = workspace.sync(parent(), children, related(python_template), now=NOW, settings=SETTINGS)
     secret = next(c for c in answer["children"] if c["kind"] == "Secret")
     assert secret["data"]["password"] == "a2VwdA=="
 
 
 def test_finalize_deletes_everything_then_finishes(python_template: dict) -> None:
     _, children = factories.converged(parent(), python_template)
-    answer = workspace.finalize(parent(), children, {}, NOW, SETTINGS)
+    answer = workspace.finalize(parent(), children)
     assert answer["children"] == [] and answer["finalized"] is False
     assert answer["status"]["phase"] == crd.PHASE_TERMINATING
-    done = workspace.finalize(parent(), children_map([]), {}, NOW, SETTINGS)
+    done = workspace.finalize(parent(), children_map([]))
     assert done["finalized"] is True
 
 
 def test_finalize_with_retain_releases_namespace_and_volume_in_two_steps(python_template: dict) -> None:
     _, children = factories.converged(parent(), python_template)
     keep = parent(storage={"onDelete": "Retain"})
-    first = workspace.finalize(keep, children, {}, NOW, SETTINGS)
+    first = workspace.finalize(keep, children)
     assert kinds(first) == ["Namespace", "PersistentVolumeClaim"]
     assert all(c["metadata"]["ownerReferences"] for c in first["children"])
     # Metacontroller records that answer as last applied; the next one drops the references.
@@ -291,7 +305,7 @@ def test_finalize_with_retain_releases_namespace_and_volume_in_two_steps(python_
         name = child["metadata"]["name"]
         inner = f"{child['metadata']['namespace']}/{name}" if child["metadata"].get("namespace") else name
         children[key][inner] = stored(child)
-    second = workspace.finalize(keep, children, {}, NOW, SETTINGS)
+    second = workspace.finalize(keep, children)
     assert kinds(second) == ["Namespace", "PersistentVolumeClaim"]
     assert all("ownerReferences" not in c["metadata"] for c in second["children"])
 
@@ -316,7 +330,7 @@ def test_namespace_retained_by_an_earlier_workspace_fails_readably(python_templa
     Workspace says why, and it proceeds once an admin has removed the namespace."""
     leftover = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ws-alice-dev", "uid": "old"}}
     seen = {**related(python_template), observed.NAMESPACE: {"ws-alice-dev": leftover}}
-    answer = workspace.sync(parent(), children_map([]), seen, NOW, SETTINGS)
+    answer = workspace.sync(parent(), children_map([]), seen, now=NOW, settings=SETTINGS)
     assert answer["children"] == []
     assert answer["status"]["phase"] == crd.PHASE_FAILED
     assert conds(answer["status"])["Ready"] == ("False", "NamespaceRetained")
@@ -326,7 +340,10 @@ def test_namespace_retained_by_an_earlier_workspace_fails_readably(python_templa
     ours = copy.deepcopy(leftover)
     ours["metadata"]["ownerReferences"] = [{"uid": parent()["metadata"]["uid"]}]
     seen[observed.NAMESPACE] = {"ws-alice-dev": ours}
-    assert workspace.sync(parent(), children_map([]), seen, NOW, SETTINGS)["status"]["phase"] == crd.PHASE_PENDING
+    assert (
+        workspace.sync(parent(), children_map([]), seen, now=NOW, settings=SETTINGS)["status"]["phase"]
+        == crd.PHASE_PENDING
+    )
 
 
 def test_idle_policy_ignores_activity_far_in_the_future() -> None:
@@ -348,7 +365,7 @@ def test_a_workspace_over_its_template_maxima_fails_readably(python_template: di
     python_template["spec"]["storage"]["maxSize"] = "20Gi"
     python_template["spec"]["maxIdleTimeoutSeconds"] = 7200
     body = parent(storage={"size": "999999Ei"}, idleTimeoutSeconds=0)
-    answer = workspace.sync(body, children_map([]), related(python_template), NOW, SETTINGS)
+    answer = workspace.sync(body, children_map([]), related(python_template), now=NOW, settings=SETTINGS)
     assert answer["status"]["phase"] == "Failed"
     assert (
         "above this template's maximum of 20Gi" in answer["status"]["message"]

@@ -5,7 +5,7 @@ import dataclasses
 from pathlib import Path
 
 from cps1.localcluster import ingress
-from hooks.render import access, model
+from hooks import access, model
 from hooks.render.ingress import render_ingress
 from tests.unit.hooks import factories
 
