@@ -65,13 +65,6 @@ def template_hash(template_spec: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _bound(params: list[dict], values: dict, target: str) -> Any | None:
-    for spec in params:
-        if spec.get("bindTo", "env") == target and spec.get("name") in values:
-            return values[spec["name"]]
-    return None
-
-
 def _resource_errors(requests: dict, limits: dict) -> list[str]:
     errors = []
     for resource in ("cpu", "memory"):
@@ -137,7 +130,7 @@ def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[s
     requests = dict(resources.get("requests") or {})
     limits = dict(resources.get("limits") or {})
     for resource in ("cpu", "memory"):
-        value = _bound(param_specs, resolved.values, resource)
+        value = parameters.bound(param_specs, resolved.values, resource)
         if value is not None:
             requests[resource] = value
     errors += _resource_errors(requests, limits)
@@ -176,7 +169,7 @@ def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[s
             ssh_port=ssh_port,
             env=list(tspec.get("env") or []),
             git_repository=git.get("repository"),
-            git_ref=_bound(param_specs, resolved.values, "gitRef") or git.get("ref"),
+            git_ref=parameters.bound(param_specs, resolved.values, "gitRef") or git.get("ref"),
             dotfiles=git.get("dotfiles"),
             idle_timeout_seconds=idle_seconds,
             parameter_values=resolved.values,
