@@ -137,6 +137,9 @@ def ws_command(args: argparse.Namespace) -> int:
     elif args.ws_command == "ssh-config":
         sys.stdout.write(ssh_config(api.workspace(args.name)))
         return 0
+    elif args.ws_command == "ide-password":
+        print(api.ide_password(args.name))
+        return 0
     if getattr(args, "wait", False) and (ws.get("running", True) or args.ws_command == "stop"):
         wanted = WAIT_FOR[args.ws_command]
         ws = wait_running(api, args.name, args.timeout, phase=wanted)
@@ -195,7 +198,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--template", required=True)
     create.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     create.add_argument("--stopped", action="store_true", help="create without starting")
-    for verb in ("start", "stop", "delete", "ssh-config"):
+    for verb in ("start", "stop", "delete", "ssh-config", "ide-password"):
         ws.add_parser(verb).add_argument("name")
     for name in WAIT_FOR:
         ws.choices[name].add_argument("--wait", action="store_true", help=f"show progress until {WAIT_FOR[name]}")

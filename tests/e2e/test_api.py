@@ -450,6 +450,9 @@ def test_cli_against_a_served_api(
         assert "cli-ws" in capsys.readouterr().out
         assert cli.main(["ws", "ssh-config", "cli-ws"]) == 0
         assert "Host cps1-cli-ws\n  HostName 127.0.0.1\n  Port 2222\n  User cli-ws" in capsys.readouterr().out
+        assert cli.main(["ws", "ide-password", "cli-ws"]) == 0
+        secret = ws.child(env, "cli-ws", "v1", "Secret", "workspace")
+        assert capsys.readouterr().out == base64.b64decode(secret["data"]["password"]).decode() + "\n"
         assert cli.main(["ws", "stop", "cli-ws"]) == 0
         assert cli.main(["ws", "create", "bad name", "--template", "cli-go"]) == 1
         assert "name" in capsys.readouterr().err
