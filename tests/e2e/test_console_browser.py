@@ -166,8 +166,15 @@ def admin_pages(chromium: Browser, console_url: str) -> None:
         go(page, "Templates", "Templates")
         page.get_by_label("Edit", exact=True).click()
         page.get_by_role("option", name=support.TEMPLATE, exact=True).click()
-        settle(page)
-        expect(page.get_by_label("Image", exact=True)).to_have_value("cps1/workspace-python:0.1.0")
+        # settle() can pass before the rerun that swaps the "+ New template" form for this one has
+        # begun (and mid-rerun both forms' inputs exist): wait for exactly the edited form.
+        page.wait_for_function(
+            """(image) => {
+                const inputs = [...document.querySelectorAll('input[aria-label="Image"]')];
+                return inputs.length === 1 && inputs[0].value === image;
+            }""",
+            arg="cps1/workspace-python:0.1.0",
+        )
         shot(page, "11-admin-template-form")
         page.get_by_text("YAML", exact=True).click()
         settle(page)
