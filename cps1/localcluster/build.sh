@@ -21,8 +21,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-# Bump when the recipe below changes in a way that changes the binaries.
+# Bump when the recipe below changes in a way that changes the binaries; a component whose own
+# recipe changed gets its own revision in RECIPES (so the others are not rebuilt).
 RECIPE=2
+declare -A RECIPES=([helm]=3)
 
 CACHE=${CPS1_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cps1}
 export GOMODCACHE=$CACHE/gomod GOCACHE=$CACHE/gocache
@@ -51,7 +53,7 @@ version_of() {
   esac
 }
 
-dir_of() { echo "$CACHE/bin/$1-$(version_of "$1")-$GOVERSION-r$RECIPE"; }
+dir_of() { echo "$CACHE/bin/$1-$(version_of "$1")-$GOVERSION-r${RECIPES[$1]:-$RECIPE}"; }
 
 # k8s_tools STAGE COMMAND...: one wrapper module whose `tool` lines name the commands (of
 # k8s.io/kubernetes/cmd), with every staging module that k8s.io/kubernetes requires at v0.0.0
@@ -128,11 +130,25 @@ build_metacontroller() {
   chmod u+w "$stage/metacontroller-crds-v1.yaml"
 }
 
+# build_helm STAGE: with the ldflags of helm's release Makefile. Besides the version, the
+# commit (the tag's, as the module proxy reports it) and the tree state, it stamps the
+# Kubernetes version that `helm template` and `helm lint` assume without a cluster (1 + the
+# major and the minor of the k8s.io/client-go it requires); unstamped, that is v1.20.0 and
+# every chart with a newer kubeVersion fails to render.
 build_helm() {
-  local stage=$1
-  GOBIN=$stage go install -trimpath \
-    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  local stage=$1 m=helm.sh/helm/v3 ld commit kv major minor
+  read -r commit kv < <(cd "$stage" && go mod download -json "$m@$HELM_VERSION" | python3 -c '
+import json, re, sys
+info = json.load(sys.stdin)
+gomod = open(info["GoMod"]).read()
+print(info["Origin"]["Hash"], re.search(r"^\s*k8s\.io/client-go (v\S+)", gomod, re.M).group(1))')
+  major=$(($(echo "${kv#v}" | cut -d. -f1) + 1))
+  minor=$(echo "$kv" | cut -d. -f2)
+  ld="-X $m/internal/version.version=$HELM_VERSION -X $m/internal/version.metadata="
+  ld="$ld -X $m/internal/version.gitCommit=$commit -X $m/internal/version.gitTreeState=clean"
+  ld="$ld -X $m/pkg/lint/rules.k8sVersionMajor=$major -X $m/pkg/lint/rules.k8sVersionMinor=$minor"
+  ld="$ld -X $m/pkg/chartutil.k8sVersionMajor=$major -X $m/pkg/chartutil.k8sVersionMinor=$minor"
+  go_install "$stage" "$ld" "$m@$HELM_VERSION" "$m/cmd/helm"
 }
 
 # go_install STAGE LDFLAGS MODULE@VERSION PACKAGE...: the documented `go install` of modules
