@@ -107,7 +107,7 @@ def serve_cps1(cluster: Any, hooks_workers: int) -> tuple[Any, str]:
     from cps1 import kube
     from cps1.localcluster import install
 
-    env = {"CPS1_LOG_LEVEL": "WARNING", "CPS1_SECRET_SEED": secrets.token_urlsafe(24)}  # the hooks need one
+    env = {"CPS1_LOG_LEVEL": "WARNING", "CPS1_HOOKS_SECRET_SEED": secrets.token_urlsafe(24)}  # the hooks need one
     hooks, url = install.gunicorn_process(cluster.run_dir, env, workers=hooks_workers)
     cluster.launch(hooks)
     client = kube.dynamic_client(cluster.kubeconfig)

@@ -90,9 +90,9 @@ def up(args: argparse.Namespace) -> int:
         kept = kept_secrets(run_dir)
         gateway_keys, gateway_port = gateway.upstream_keys(run_dir), gateway.pick_port()
         hooks_env = {
-            "CPS1_SECRET_SEED": kept["seed"],
-            "CPS1_GATEWAY_PUBLIC_KEY": gateway_keys.public_line,
-            "CPS1_GATEWAY_PORT": str(gateway_port),
+            "CPS1_HOOKS_SECRET_SEED": kept["seed"],
+            "CPS1_HOOKS_GATEWAY_PUBLIC_KEY": gateway_keys.public_line,
+            "CPS1_HOOKS_GATEWAY_PORT": str(gateway_port),
             **ing.hooks_env(),
         }
         hooks, hooks_url = install.gunicorn_process(run_dir, hooks_env)
