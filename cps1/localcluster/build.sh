@@ -10,7 +10,8 @@
 # cni (bridge, host-local, loopback, portmap), kube-router (its NetworkPolicy firewall), and
 # static-images (our own static Go images: images/pause, the sandbox image, and images/netcheck,
 # the network tests' probe; OCI archives named cps1.local/NAME:KEY, keyed by their sources);
-# caddy (the local ingress proxy).
+# caddy (the local ingress proxy); coredns (the in-cluster install's DNS, binary and scratch
+# image); actionlint (lints .github/workflows in the tests).
 # Versions come from versions.env only. Each component lands in its own directory keyed by
 # (component, version, Go version, recipe revision); it is built in a temporary directory under
 # a per-component lock and moved into place atomically, so concurrent callers build it once and
@@ -30,7 +31,8 @@ CACHE=${CPS1_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cps1}
 export GOMODCACHE=$CACHE/gomod GOCACHE=$CACHE/gocache
 export GOFLAGS=-modcacherw GOTOOLCHAIN=local CGO_ENABLED=0
 GOVERSION=$(go env GOVERSION)
-ALL=(kubernetes etcd kwok metacontroller helm kubelet containerd runc cni kube-router static-images caddy)
+ALL=(kubernetes etcd kwok metacontroller helm kubelet containerd runc cni kube-router static-images caddy coredns
+  actionlint)
 STATIC_IMAGES=(pause netcheck)
 
 log() { printf '[cps1-build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -49,6 +51,8 @@ version_of() {
     kube-router) echo "$KUBE_ROUTER_VERSION" ;;
     static-images) static_images_key ;;
     caddy) echo "$CADDY_VERSION" ;;
+    coredns) echo "$COREDNS_VERSION" ;;
+    actionlint) echo "$ACTIONLINT_VERSION" ;;
     *) echo "unknown component: $1 (known: ${ALL[*]})" >&2; exit 2 ;;
   esac
 }
@@ -189,22 +193,44 @@ static_images_key() {
     sha256sum | cut -c1-12
 }
 
-# build_static-images STAGE: each images/NAME (one static Go program) as a one-layer image
-# whose entry point is /NAME, committed by buildah with a fixed timestamp to an OCI archive
-# STAGE/NAME.tar named cps1.local/NAME:KEY (ref in STAGE/NAME.ref), ready for `ctr images import`.
-build_static-images() {
-  local stage=$1 key name ctr
-  key=$(static_images_key)
+# scratch_image STAGE NAME BINARY REF [USER]: a one-layer OCI archive STAGE/NAME.tar holding only
+# BINARY as /NAME (the entry point), committed by buildah with a fixed timestamp and named REF
+# (also written to STAGE/NAME.ref), ready for `ctr images import`.
+scratch_image() {
+  local stage=$1 name=$2 bin=$3 ref=$4 user=${5:-65535:65535} ctr
   local b=(buildah --root "$stage/src/root" --runroot "$stage/src/runroot" --storage-driver vfs)
+  ctr=$("${b[@]}" from scratch)
+  "${b[@]}" copy "$ctr" "$bin" "/$name" >/dev/null
+  "${b[@]}" config --entrypoint "[\"/$name\"]" --user "$user" "$ctr"
+  "${b[@]}" commit --quiet --timestamp 0 --format oci "$ctr" "oci-archive:$stage/$name.tar:$ref" >/dev/null
+  "${b[@]}" rm "$ctr" >/dev/null
+  echo "$ref" >"$stage/$name.ref"
+}
+
+# build_static-images STAGE: each images/NAME (one static Go program) as a scratch image named
+# cps1.local/NAME:KEY.
+build_static-images() {
+  local stage=$1 key name
+  key=$(static_images_key)
   for name in "${STATIC_IMAGES[@]}"; do
     (cd "$here/../../images/$name" && go build -trimpath -ldflags "-s -w" -o "$stage/src/$name" .)
-    ctr=$("${b[@]}" from scratch)
-    "${b[@]}" copy "$ctr" "$stage/src/$name" "/$name" >/dev/null
-    "${b[@]}" config --entrypoint "[\"/$name\"]" --user 65535:65535 "$ctr"
-    "${b[@]}" commit --quiet --timestamp 0 --format oci "$ctr" "oci-archive:$stage/$name.tar:cps1.local/$name:$key" >/dev/null
-    "${b[@]}" rm "$ctr" >/dev/null
-    echo "cps1.local/$name:$key" >"$stage/$name.ref"
+    scratch_image "$stage" "$name" "$stage/src/$name" "cps1.local/$name:$key"
   done
+}
+
+# build_coredns STAGE: the cluster DNS of the in-cluster install (the stock command and its
+# default plugins) as the binary and a scratch image
+# cps1.local/coredns:VERSION.
+build_coredns() {
+  local stage=$1 m=github.com/coredns/coredns
+  go_install "$stage" "" "$m@$COREDNS_VERSION" "$m"
+  scratch_image "$stage" coredns "$stage/coredns" "cps1.local/coredns:$COREDNS_VERSION"
+}
+
+# build_actionlint STAGE: the GitHub Actions workflow linter the tests run on .github/.
+build_actionlint() {
+  local m=github.com/rhysd/actionlint
+  go_install "$1" "" "$m@$ACTIONLINT_VERSION" "$m/cmd/actionlint"
 }
 
 # build_caddy STAGE: the stock Caddy command (no plugins). Caddy looks for its version among the

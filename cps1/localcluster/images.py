@@ -32,6 +32,7 @@ IMAGES_DIR = CACHE / "images"
 HOST_CA = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
 # Bump when this module's recipe changes in a way that changes the images.
 RECIPE = 2
+SERVICES_REPOSITORY = "ghcr.io/cps1/cps1"
 MIRROR = "http://deb.debian.org/debian"
 SECURITY = "http://deb.debian.org/debian-security"
 # Like Docker Hub's debian:*-slim: minbase without manuals, docs (copyrights stay) or locales.
@@ -65,7 +66,8 @@ def catalog(versions: dict[str, str]) -> tuple[Image, ...]:
     """Every image: those examples/templates/ and the chart name, in build order."""
     workspace = "images/workspace/Dockerfile"
     return (
-        Image("cps1", "cps1/cps1:0.1.0", "images/cps1/Dockerfile"),
+        # The name the chart's default image.repository and the release workflow use.
+        Image("cps1", f"{SERVICES_REPOSITORY}:0.1.0", "images/cps1/Dockerfile"),
         *(
             Image(f"workspace-{tool}", f"cps1/workspace-{tool}:0.1.0", workspace, (("TOOLCHAIN", tool),))
             for tool in ("python", "node", "go")
@@ -104,9 +106,11 @@ def context_files(context: Path, sources: Iterable[str]) -> Iterator[Path]:
         yield from (p for p in candidates if p.is_file() and "__pycache__" not in p.parts)
 
 
-def cache_key(*, recipe: str, files: dict[str, str], args: dict[str, str], base: str) -> str:
-    """The image's identity: everything that goes into it, and nothing else."""
-    material = json.dumps({"r": RECIPE, "recipe": recipe, "files": files, "args": args, "base": base}, sort_keys=True)
+def cache_key(*, recipe: str, files: dict[str, str], args: dict[str, str], base: str, ref: str = "") -> str:
+    """The image's identity: everything that goes into it (the name its archive carries too),
+    and nothing else."""
+    material = {"r": RECIPE, "recipe": recipe, "files": files, "args": args, "base": base}
+    material = json.dumps(material | ({"ref": ref} if ref else {}), sort_keys=True)
     return hashlib.sha256(material.encode()).hexdigest()[:20]
 
 
@@ -224,7 +228,7 @@ def ensure_image(image: Image, base: Built) -> Built:
     dockerfile = (ROOT / image.dockerfile).read_text()
     files = {str(p.relative_to(context)): file_digest(p) for p in context_files(context, copy_sources(dockerfile))}
     args = {"BASE": base.ref, **dict(image.args)}
-    key = cache_key(recipe=dockerfile, files=files, args=args, base=base.digest)
+    key = cache_key(recipe=dockerfile, files=files, args=args, base=base.digest, ref=image.ref)
     found = stored(image.name, key, image.ref)
     if found is not None:
         return found
