@@ -1,0 +1,148 @@
+"""CPS1 installed in-cluster by its own Helm chart on the real node (the real tier): every
+component a pod under the chart's securityContext, RBAC and NetworkPolicies, with the images
+built here, CoreDNS, and the Kubernetes API reached from pods through the `kubernetes` Service.
+Nothing runs outside the chart but the control plane, the node and the local ingress
+controller. Needs the real node (one per machine: NodeBusy while another run holds it).
+
+Measured numbers (install time, idle memory) go to ARTIFACTS/in-cluster.json."""
+
+import json
+import subprocess
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from cps1 import kube
+from cps1.localcluster import incluster, ingress
+from cps1.localcluster.cluster import LocalCluster, binaries
+from tests.e2e.conftest import _RUNNING, ARTIFACTS, wait_until
+
+NS = incluster.NAMESPACE
+COMPONENTS = {"hooks", "api", "ide-prober", "console", "gateway"}
+
+
+class Release:
+    def __init__(self, cluster: LocalCluster, installed: incluster.Installed, ing: ingress.Ingress) -> None:
+        self.cluster = cluster
+        self.installed = installed
+        self.ingress = ing
+        self.client = kube.dynamic_client(cluster.kubeconfig)
+
+    def pods(self, component: str | None = None) -> list[dict]:
+        selector = f"app.kubernetes.io/component={component}" if component else None
+        pods = kube.resource(self.client, "v1", "Pod").get(namespace=NS, label_selector=selector)
+        return pods.to_dict()["items"]
+
+    def running_pod(self, component: str) -> dict:
+        return next(p for p in self.pods(component) if p["status"].get("phase") == "Running")
+
+    def exec(self, pod: dict, *command: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        argv = [str(kubectl()), f"--kubeconfig={self.cluster.kubeconfig}", "-n", NS, "exec", pod["metadata"]["name"]]
+        return subprocess.run([*argv, "--", *command], capture_output=True, text=True, timeout=timeout, check=False)
+
+    def record(self, key: str, value: object) -> None:
+        path = ARTIFACTS / "in-cluster.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**data, key: value}, indent=2))
+
+
+@cache
+def kubectl() -> Path:
+    return binaries(("kubernetes",))["kubernetes"] / "kubectl"
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Release]:
+    run_dir = tmp_path_factory.mktemp("incluster")
+    with LocalCluster(run_dir, nodes=1, real_node=True, metacontroller=False, timeout=180) as cluster:
+        _RUNNING.append(cluster)
+        ing = ingress.start(cluster, binaries(("caddy",))["caddy"])
+        installed = incluster.install(cluster, ingress_port=ing.port)
+        yield Release(cluster, installed, ing)
+        _RUNNING.remove(cluster)
+
+
+def test_every_cps1_pod_is_ready_under_the_charts_security_context(release: Release) -> None:
+    pods = release.pods()
+    components = {p["metadata"]["labels"].get("app.kubernetes.io/component") for p in pods}
+    assert components >= COMPONENTS, components
+    assert any(p["metadata"]["labels"].get("app.kubernetes.io/name") == "metacontroller" for p in pods)
+    for pod in pods:
+        assert incluster.pod_ready(pod), (pod["metadata"]["name"], pod["status"])
+        spec = pod["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] is True, pod["metadata"]["name"]
+        for container in spec["containers"]:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            assert container["imagePullPolicy"] == "Never"
+    release.record("install_seconds", {k: round(v, 1) for k, v in release.installed.seconds.items()})
+
+
+def test_pods_reach_the_kubernetes_api_and_resolve_service_names(release: Release) -> None:
+    """Metacontroller (a pod) is Ready only after it reached the API; the API pod resolves the
+    hooks' Service name through CoreDNS and reads Workspaces through 10.96.0.1."""
+    code = (
+        "import socket; from kubernetes import client, config; config.load_incluster_config();"
+        "print(socket.gethostbyname('cps1-hooks.cps1-system.svc.cluster.local'));"
+        "print(len(client.CustomObjectsApi().list_cluster_custom_object('cps1.io','v1alpha1','workspaces')['items']))"
+    )
+    out = release.exec(release.running_pod("api"), "python", "-c", code)
+    assert out.returncode == 0, out.stderr
+    address, count = out.stdout.split()
+    hooks = kube.get(release.client, "v1", "Service", "cps1-hooks", NS)
+    assert address == hooks["spec"]["clusterIP"] and count.isdigit()
+
+
+def test_helm_test_passes(release: Release) -> None:
+    out = incluster.helm(release.cluster, "test", incluster.RELEASE, "--namespace", NS, "--timeout", "5m")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Phase:          Succeeded" in out.stdout
+
+
+PROBE = (
+    "import socket,sys; s=socket.socket(); s.settimeout(3); s.connect((sys.argv[1], int(sys.argv[2]))); print('open')"
+)
+
+
+def test_network_policy_keeps_the_console_from_the_hooks(release: Release) -> None:
+    console = release.running_pod("console")
+    hooks_ip = release.running_pod("hooks")["status"]["podIP"]
+    api_ip = release.running_pod("api")["status"]["podIP"]
+    allowed = release.exec(console, "python", "-c", PROBE, api_ip, "8080")
+    assert allowed.returncode == 0 and "open" in allowed.stdout, allowed.stderr  # the probe works
+    denied = release.exec(console, "python", "-c", PROBE, hooks_ip, "8080")
+    assert denied.returncode != 0 and "timed out" in denied.stderr, denied.stdout + denied.stderr
+
+
+LIST_SECRETS = (
+    "from kubernetes import client, config; from kubernetes.client.exceptions import ApiException;"
+    "config.load_incluster_config()\n"
+    "try:\n  client.CoreV1Api().list_namespaced_secret('cps1-system'); print('allowed')\n"
+    "except ApiException as e:\n  print(e.status)"
+)
+LIST_NODES = LIST_SECRETS.replace("list_namespaced_secret('cps1-system')", "list_node()")
+
+
+@pytest.mark.parametrize(
+    ("component", "code", "expected"),
+    [
+        ("gateway", LIST_SECRETS, "403"),
+        ("gateway", LIST_NODES, "403"),
+        ("api", LIST_NODES, "403"),
+        ("api", LIST_SECRETS, "allowed"),
+    ],
+    ids=["gateway-secrets", "gateway-nodes", "api-nodes", "api-secrets-in-its-namespace"],
+)
+def test_service_accounts_have_least_privilege(release: Release, component: str, code: str, expected: str) -> None:
+    out = release.exec(release.running_pod(component), "python", "-c", code)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == expected
+
+
+def test_idle_memory_is_recorded(release: Release) -> None:
+    memory = wait_until(lambda: incluster.pod_memory(release.cluster), 60, 2, "the kubelet's pod stats")
+    assert set(memory) >= {p["metadata"]["name"] for p in release.pods() if p["status"]["phase"] == "Running"}
+    mib = {name: round(value / 2**20, 1) for name, value in sorted(memory.items())}
+    release.record("idle_memory_mib", {"pods": mib, "total": round(sum(mib.values()), 1)})
