@@ -13,6 +13,7 @@ What the chart needs from the cluster, and how the local cluster provides it:
 Pure functions build the manifests and values; `install` does the I/O.
 """
 
+import base64
 import json
 import subprocess
 import time
@@ -31,7 +32,10 @@ RELEASE = "cps1"
 NAMESPACE = "cps1-system"
 DNS_NAMESPACE = "kube-system"
 DNS_LABELS = {"k8s-app": "kube-dns", "app.kubernetes.io/name": "coredns"}
-DNS_PORT = 1053  # unprivileged inside the pod; the Service maps 53 to it
+# 53 in the pod too: a NetworkPolicy's port is the pod's (the Workspaces' allows DNS on 53 only).
+# A non-root process binds it through the namespaced sysctl ip_unprivileged_port_start (safe,
+# allowed by the kubelet by default), so no capability is needed.
+DNS_PORT = 53
 WORKSPACE_IMAGES = ("workspace-python",)
 COREFILE = """\
 .:{port} {{
@@ -118,6 +122,7 @@ def coredns_manifests(image: str) -> list[dict]:
                             "runAsNonRoot": True,
                             "runAsUser": 65532,
                             "seccompProfile": {"type": "RuntimeDefault"},
+                            "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": str(DNS_PORT)}],
                         },
                         "containers": [
                             {
@@ -185,8 +190,12 @@ class Installed:
     seconds: dict[str, float]
 
 
+def helm_path() -> Path:
+    return binaries(("helm",))["helm"] / "helm"
+
+
 def helm(cluster: LocalCluster, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    exe = binaries(("helm",))["helm"] / "helm"
+    exe = helm_path()
     env = {"KUBECONFIG": str(cluster.kubeconfig), "HOME": str(cluster.run_dir / "home"), "PATH": "/usr/bin:/bin"}
     return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=timeout, env=env, check=False)
 
@@ -264,6 +273,22 @@ def install(cluster: LocalCluster, *, ingress_port: int, gateway_node_port: int 
     kube.wait_for(lambda: pods_ready(client, NAMESPACE), 600, f"CPS1 pods not Ready:\n{describe(cluster)}")
     seconds["helm install to every CPS1 pod Ready"] = time.monotonic() - start
     return Installed(values, relay, seconds)
+
+
+def addresses(cluster: LocalCluster) -> dict[str, str]:
+    """How to reach the release from this machine: the api Service, the gateway's NodePort on
+    the node address, and the first admin's token from the chart's Secret."""
+    from cps1 import kube
+
+    client = kube.dynamic_client(cluster.kubeconfig)
+    api = kube.get(client, "v1", "Service", f"{RELEASE}-api", NAMESPACE)
+    gateway = kube.get(client, "v1", "Service", f"{RELEASE}-gateway", NAMESPACE)
+    secret = kube.get(client, "v1", "Secret", f"{RELEASE}-bootstrap", NAMESPACE)
+    return {
+        "api": f"http://{api['spec']['clusterIP']}:8080",
+        "ssh": f"{node.NODE_IP}:{gateway['spec']['ports'][0]['nodePort']}",
+        "token": base64.b64decode(secret["data"]["token"]).decode(),
+    }
 
 
 def describe(cluster: LocalCluster) -> str:

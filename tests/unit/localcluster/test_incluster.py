@@ -30,6 +30,8 @@ def test_coredns_manifests_are_valid_and_match_what_workspaces_may_reach(tmp_pat
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     assert deployment["metadata"]["namespace"] == settings.dns_namespace
     assert deployment["spec"]["template"]["metadata"]["labels"][key] == value
+    dns_ports = {p["containerPort"] for p in deployment["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert dns_ports == {53}  # a NetworkPolicy port is the pod's: Workspaces may reach DNS on 53 only
     corefile = next(d for d in docs if d["kind"] == "ConfigMap")["data"]["Corefile"]
     assert "forward" not in corefile and f"kubernetes {node.CLUSTER_DOMAIN}" in corefile  # no upstream
 
