@@ -16,6 +16,7 @@ Pure functions build the manifests and values; `install` does the I/O.
 import base64
 import json
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,7 +215,7 @@ def start_relay(cluster: LocalCluster) -> Process:
     relay = Process(
         "apiserver-relay",
         [
-            "python3",
+            sys.executable,
             "-m",
             "cps1.localcluster.apiserver_relay",
             node.NODE_IP,

@@ -6,17 +6,25 @@ controller. Needs the real node (one per machine: NodeBusy while another run hol
 
 Measured numbers (install time, idle memory) go to ARTIFACTS/in-cluster.json."""
 
+import base64
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
 import pytest
+import requests
+import yaml
 
+from common import crd
 from cps1 import kube
 from cps1.localcluster import incluster, ingress
 from cps1.localcluster.cluster import LocalCluster, binaries
+from gateway import keys
+from tests.conftest import ROOT
+from tests.e2e import gateway_support as gs
 from tests.e2e.conftest import _RUNNING, ARTIFACTS, wait_until
 
 NS = incluster.NAMESPACE
@@ -146,3 +154,56 @@ def test_idle_memory_is_recorded(release: Release) -> None:
     assert set(memory) >= {p["metadata"]["name"] for p in release.pods() if p["status"]["phase"] == "Running"}
     mib = {name: round(value / 2**20, 1) for name, value in sorted(memory.items())}
     release.record("idle_memory_mib", {"pods": mib, "total": round(sum(mib.values()), 1)})
+
+
+class Api:
+    """The installed API as a user reaches it: through the ingress (Host cps1.localhost)."""
+
+    def __init__(self, release: Release) -> None:
+        self.base = f"http://127.0.0.1:{release.ingress.port}/api/v1"
+        token = incluster.addresses(release.cluster)["token"]
+        self.headers = {"Host": "cps1.localhost", "Authorization": f"Bearer {token}"}
+
+    def call(self, method: str, path: str, body: dict | None = None) -> requests.Response:
+        return requests.request(method, self.base + path, json=body, headers=self.headers, timeout=30)
+
+    def phase(self, name: str) -> str:
+        answer = self.call("GET", f"/workspaces/{name}")
+        return (answer.json().get("status") or {}).get("phase", "") if answer.ok else str(answer.status_code)
+
+
+def test_the_journey_through_the_installed_release(release: Release, tmp_path: Path) -> None:
+    """Template, key, Workspace through the API behind the ingress; Running on the real node
+    (Metacontroller and the hooks as pods); the real OpenSSH client through the chart's gateway
+    Service (its NodePort) into the Workspace's sshd; stop, start, delete."""
+    api = Api(release)
+    spec = yaml.safe_load((ROOT / "examples" / "templates" / "python.yaml").read_text())["spec"]
+    made = api.call("POST", "/templates", {"name": "python", "spec": spec})
+    assert made.status_code in (200, 201), made.text
+    key = gs.client_key(tmp_path, "admin")
+    added = api.call("POST", "/me/keys", {"key": key.public, "name": "journey"})
+    assert added.status_code in (200, 201), added.text
+    name = "ic-journey"
+    created = api.call("POST", "/workspaces", {"name": name, "template": "python"})
+    assert created.status_code in (200, 201), created.text
+    start = time.monotonic()
+    wait_until(lambda: api.phase(name) == crd.PHASE_RUNNING, 600, 2, f"{name} Running")
+    release.record("create_to_running_seconds", round(time.monotonic() - start, 1))
+
+    secret = kube.get(release.client, "v1", "Secret", f"{incluster.RELEASE}-gateway-host-key", NS)
+    host = keys.public_line(keys.load_private_key(base64.b64decode(secret["data"][keys.HOST_KEY]).decode()))
+    ssh_at = incluster.addresses(release.cluster)["ssh"]
+    address, port = ssh_at.split(":")
+    known = tmp_path / "known_hosts"
+    known.write_text(f"[{address}]:{port} {host}\n")
+    argv = [*gs.openssh("ssh", key.path, known), "-p", port, f"{name}@{address}", "echo hello from $(hostname); exit 7"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode == 7, done.stderr
+    assert "hello from workspace-" in done.stdout
+
+    assert api.call("POST", f"/workspaces/{name}/stop").ok
+    wait_until(lambda: api.phase(name) == crd.PHASE_STOPPED, 300, 2, f"{name} Stopped")
+    assert api.call("POST", f"/workspaces/{name}/start").ok
+    wait_until(lambda: api.phase(name) == crd.PHASE_RUNNING, 600, 2, f"{name} Running again")
+    assert api.call("DELETE", f"/workspaces/{name}").status_code in (200, 202, 204)
+    wait_until(lambda: api.phase(name) == "404", 300, 2, f"{name} gone")
