@@ -553,6 +553,11 @@ def import_image(cluster: "LocalCluster", archive: Path) -> None:
     _run(_ctr(bins, Paths(cluster.run_dir), "images", "import", str(archive)), timeout=600)
 
 
+def tag_image(cluster: "LocalCluster", source: str, target: str) -> None:
+    """Give an imported image a second name (a "new" image for an upgrade, without a rebuild)."""
+    _run(_ctr(node_binaries(), Paths(cluster.run_dir), "images", "tag", "--force", source, target))
+
+
 def static_image(name: str) -> str:
     """The reference of one of our static images (images/NAME), as imported into the node."""
     return (node_binaries()["static-images"] / f"{name}.ref").read_text().strip()

@@ -20,7 +20,7 @@ import yaml
 
 from common import crd
 from cps1 import kube
-from cps1.localcluster import incluster, ingress
+from cps1.localcluster import images, incluster, ingress, node
 from cps1.localcluster.cluster import LocalCluster, binaries
 from gateway import keys
 from tests.conftest import ROOT
@@ -207,3 +207,53 @@ def test_the_journey_through_the_installed_release(release: Release, tmp_path: P
     wait_until(lambda: api.phase(name) == crd.PHASE_RUNNING, 600, 2, f"{name} Running again")
     assert api.call("DELETE", f"/workspaces/{name}").status_code in (200, 202, 204)
     wait_until(lambda: api.phase(name) == "404", 300, 2, f"{name} gone")
+
+
+def _workspace_pod(release: Release, name: str) -> dict:
+    pods = kube.resource(release.client, "v1", "Pod").get(namespace=f"ws-{name}").to_dict()["items"]
+    return next(p for p in pods if not p["metadata"].get("deletionTimestamp"))
+
+
+def test_upgrade_rolls_cps1_pods_and_leaves_workspaces_running(release: Release, tmp_path: Path) -> None:
+    """`helm upgrade` to a new services image tag: every CPS1 pod is replaced, the Workspace
+    pod is not restarted, and SSH works again through the new gateway pods (time measured)."""
+    api = Api(release)
+    name = "ic-upgrade"
+    assert api.call("POST", "/workspaces", {"name": name, "template": "python"}).status_code in (200, 201)
+    wait_until(lambda: api.phase(name) == crd.PHASE_RUNNING, 600, 2, f"{name} Running")
+    before = _workspace_pod(release, name)
+    old_pods = {p["metadata"]["uid"] for p in release.pods()}
+    repository = images.SERVICES_REPOSITORY
+    node.tag_image(release.cluster, f"{repository}:0.1.0", f"{repository}:0.1.0-upgrade")
+    start = time.monotonic()
+    out = incluster.helm(
+        release.cluster,
+        *("upgrade", incluster.RELEASE, str(incluster.CHART), "--namespace", NS, "--reuse-values"),
+        *("--set", "image.tag=0.1.0-upgrade", "--wait", "--timeout", "10m"),
+    )
+    assert out.returncode == 0, out.stderr
+    wait_until(lambda: incluster.pods_ready(release.client, NS), 300, 2, "CPS1 pods Ready after the upgrade")
+    release.record("upgrade_to_every_pod_ready_seconds", round(time.monotonic() - start, 1))
+    for pod in release.pods():
+        if pod["metadata"]["labels"].get("app.kubernetes.io/name") == "cps1":
+            assert pod["metadata"]["uid"] not in old_pods, pod["metadata"]["name"]
+            assert all(c["image"].endswith(":0.1.0-upgrade") for c in pod["spec"]["containers"])
+    after = _workspace_pod(release, name)
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    restarts = [c["restartCount"] for c in after["status"]["containerStatuses"]]
+    assert restarts == [c["restartCount"] for c in before["status"]["containerStatuses"]]
+
+
+def test_uninstall_removes_the_release_and_keeps_workspaces_and_their_data(release: Release) -> None:
+    name = "ic-upgrade"  # Running since the upgrade test
+    pod = _workspace_pod(release, name)["metadata"]["name"]
+    argv = [str(kubectl()), f"--kubeconfig={release.cluster.kubeconfig}", "-n", f"ws-{name}", "exec", pod, "--"]
+    wrote = subprocess.run([*argv, "sh", "-c", "echo kept > /home/coder/kept.txt"], capture_output=True, text=True)
+    assert wrote.returncode == 0, wrote.stderr
+    out = incluster.helm(release.cluster, "uninstall", incluster.RELEASE, "--namespace", NS, "--wait")
+    assert out.returncode == 0, out.stderr
+    wait_until(lambda: not release.pods(), 300, 2, "the release's pods gone")
+    assert kube.get(release.client, crd.API_VERSION, "Workspace", name) is not None
+    assert kube.get(release.client, "v1", "PersistentVolumeClaim", "home", f"ws-{name}") is not None
+    read = subprocess.run([*argv, "cat", "/home/coder/kept.txt"], capture_output=True, text=True)
+    assert read.stdout.strip() == "kept", read.stderr
