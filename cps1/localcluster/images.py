@@ -106,11 +106,10 @@ def context_files(context: Path, sources: Iterable[str]) -> Iterator[Path]:
         yield from (p for p in candidates if p.is_file() and "__pycache__" not in p.parts)
 
 
-def cache_key(*, recipe: str, files: dict[str, str], args: dict[str, str], base: str, ref: str = "") -> str:
-    """The image's identity: everything that goes into it (the name its archive carries too),
-    and nothing else."""
-    material = {"r": RECIPE, "recipe": recipe, "files": files, "args": args, "base": base}
-    material = json.dumps(material | ({"ref": ref} if ref else {}), sort_keys=True)
+def cache_key(*, recipe: str, files: dict[str, str], args: dict[str, str], base: str) -> str:
+    """The image's identity: everything that goes into it, and nothing else. (Not the name its
+    archive carries: renaming an image in catalog() alone needs a RECIPE bump.)"""
+    material = json.dumps({"r": RECIPE, "recipe": recipe, "files": files, "args": args, "base": base}, sort_keys=True)
     return hashlib.sha256(material.encode()).hexdigest()[:20]
 
 
@@ -228,7 +227,7 @@ def ensure_image(image: Image, base: Built) -> Built:
     dockerfile = (ROOT / image.dockerfile).read_text()
     files = {str(p.relative_to(context)): file_digest(p) for p in context_files(context, copy_sources(dockerfile))}
     args = {"BASE": base.ref, **dict(image.args)}
-    key = cache_key(recipe=dockerfile, files=files, args=args, base=base.digest, ref=image.ref)
+    key = cache_key(recipe=dockerfile, files=files, args=args, base=base.digest)
     found = stored(image.name, key, image.ref)
     if found is not None:
         return found
