@@ -154,7 +154,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
         REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
         LATENCY.labels(endpoint).observe(time.perf_counter() - g.get("cps1_started", time.perf_counter()))
         user = g.get("cps1_user")
-        if request.method not in ("GET", "HEAD", "OPTIONS") and endpoint.startswith("/api/"):
+        # Every change is audited, and every reading of a secret (views set `cps1_audit_read`).
+        changes = request.method not in ("GET", "HEAD", "OPTIONS") or g.get("cps1_audit_read", False)
+        if changes and endpoint.startswith("/api/"):
             audit.info(
                 "audit",
                 extra={

@@ -83,8 +83,13 @@ def probe_once(
             continue
         name = obj["metadata"]["name"]
         port = ide_port(templates.get((obj.get("spec") or {}).get("template", "")))
-        url = url_template.format(workspace=name, namespace=names.namespace_for(name), port=port)
         try:
+            url = url_template.format(
+                workspace=name,
+                namespace=names.namespace_for(name),
+                port=port,
+                service_ip=store.workspace_service_ip(name) if "{service_ip}" in url_template else "",
+            )
             patch = heartbeat_activity(obj, fetch_health(url, get), clock())
             if patch:
                 store.patch_workspace(name, patch)
@@ -97,7 +102,12 @@ def probe_once(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="cps1-ide-prober", description=__doc__)
-    parser.add_argument("--url", default=DEFAULT_URL, help="template with {workspace}, {namespace}, {port}")
+    parser.add_argument(
+        "--url",
+        default=DEFAULT_URL,
+        help="template with {workspace}, {namespace}, {port} and {service_ip} (the Workspace Service's "
+        "cluster IP, read from the API: for a prober outside the cluster's DNS, as `cps1 dev up` runs it)",
+    )
     parser.add_argument("--interval", type=float, default=30.0)
     parser.add_argument("--kubeconfig", default="")
     args = parser.parse_args(argv)

@@ -100,6 +100,10 @@ class EventList(Schema):
     items = List(Nested(Event))
 
 
+class IdePassword(Schema):
+    password = String(metadata={"description": "code-server's sign-in password for this Workspace"})
+
+
 class TemplateIn(Schema):
     name = String(required=True, validate=[Length(1, 63), DNS_LABEL])
     spec = Dict(required=True, metadata={"description": "a WorkspaceTemplate spec (see crds/)"})

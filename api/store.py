@@ -1,6 +1,7 @@
 """The api's Kubernetes I/O: Workspaces, templates, events, and the account store
 (users as ConfigMaps, tokens as Secrets; see common/accounts.py)."""
 
+import base64
 import contextlib
 import json
 import secrets
@@ -75,6 +76,18 @@ class Store:
 
     def delete_workspace(self, name: str) -> None:
         self._write(lambda: self._res(crd.API_VERSION, crd.WORKSPACE_KIND).delete(name=name))
+
+    def ide_password(self, workspace: str) -> str | None:
+        """code-server's password from the Workspace's Secret (written by the hooks), or None
+        before the hooks made it."""
+        secret = kube.get(self.client, "v1", "Secret", names.SECRET, names.namespace_for(workspace))
+        encoded = ((secret or {}).get("data") or {}).get(names.SECRET_IDE_PASSWORD)
+        return base64.b64decode(encoded).decode() if encoded else None
+
+    def workspace_service_ip(self, workspace: str) -> str:
+        """The cluster IP of the Workspace's Service ("" before the hooks made it)."""
+        service = kube.get(self.client, "v1", "Service", names.SERVICE, names.namespace_for(workspace))
+        return str(((service or {}).get("spec") or {}).get("clusterIP") or "")
 
     def templates(self) -> list[dict]:
         return list(self._res(crd.API_VERSION, crd.TEMPLATE_KIND).get().to_dict()["items"])

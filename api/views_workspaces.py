@@ -5,6 +5,7 @@ The owner is always the caller; it is never read from the body.
 """
 
 from apiflask import APIBlueprint, HTTPTokenAuth, abort
+from flask import g
 
 from api import activity, limits, presenters, schemas
 from api.app import authorize, current_user, deps
@@ -197,6 +198,21 @@ def blueprint(auth: HTTPTokenAuth) -> APIBlueprint:
         _visible(name)
         store.delete_workspace(name)
         return "", 204
+
+    @bp.get("/<name>/ide-password")
+    @bp.auth_required(auth)
+    @bp.output(schemas.IdePassword)
+    @bp.doc(responses=[200, 401, 404, 409])
+    def ide_password(name: str) -> dict:
+        """The password code-server asks for when its IDE opens (the owner's and admins' only;
+        each reading is audited)."""
+        g.cps1_audit_read = True  # attempts too: a denied reading is the one to notice
+        store, _, _ = deps()
+        _visible(name)
+        password = store.ide_password(name)
+        if password is None:
+            abort(409, f"workspace {name!r} has no IDE password yet; it is made when the workspace is first set up")
+        return {"password": password}
 
     @bp.get("/<name>/events")
     @bp.auth_required(auth)

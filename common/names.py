@@ -12,6 +12,8 @@ USER_NAME = DNS_LABEL
 
 # Names of the children inside a Workspace's namespace.
 SECRET = "workspace"
+# The key of SECRET that holds code-server's password (the hooks write it, the API reveals it).
+SECRET_IDE_PASSWORD = "password"
 PVC = "home"
 DEPLOYMENT = "workspace"
 SERVICE = "workspace"

@@ -91,6 +91,9 @@ class ApiClient:
     def delete_workspace(self, name: str) -> None:
         self.call("DELETE", f"/workspaces/{_seg(name)}")
 
+    def ide_password(self, name: str) -> str:
+        return str(self.call("GET", f"/workspaces/{_seg(name)}/ide-password")["password"])
+
     def events(self, name: str) -> list[dict]:
         return self.call("GET", f"/workspaces/{_seg(name)}/events")["items"]
 

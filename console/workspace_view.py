@@ -33,6 +33,7 @@ def details(name: str, *, refresh_seconds: float) -> None:
         _summary(workspace)
         _actions(client, workspace)
         _access(workspace)
+        _ide_password(client, workspace)
         _explain(client, workspace)
 
     live()
@@ -114,6 +115,23 @@ def _access(workspace: dict) -> None:
     if snippet:
         st.markdown(f"**~/.ssh/config** — then `ssh {ssh.host_alias(name)}`, or pick it in VS Code Remote-SSH")
         st.code(snippet, language="text")
+
+
+def _ide_password(client: ApiClient, workspace: dict) -> None:
+    """code-server asks for a password when the IDE opens: reveal it on request, fetched once
+    per session (each reading is audited by the API), not on every refresh."""
+    name = workspace["name"]
+    if not workspace.get("ideURL"):
+        return
+    key = f"cps1.ide-password:{name}"
+    if not st.toggle("Show IDE password", key=f"show-ide-password:{name}"):
+        return
+    if key not in st.session_state:
+        password = widgets.attempt(f"load the IDE password of {name}", lambda: client.ide_password(name))
+        if password is None:
+            return
+        st.session_state[key] = password
+    st.code(st.session_state[key], language="text")
 
 
 def _explain(client: ApiClient, workspace: dict) -> None:

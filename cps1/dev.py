@@ -4,6 +4,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import sys
 from pathlib import Path
 
@@ -53,6 +54,22 @@ def console_process(run_dir: Path, api_url: str, env: dict[str, str] | None = No
         lambda: processes.http_ok(f"{url}/_stcore/health"),
     )
     return proc, url
+
+
+# code-server's health by the Workspace Service's cluster IP (api/prober.py fills it in).
+PROBER_URL = "http://{service_ip}:{port}/healthz"
+
+
+def prober_process(run_dir: Path, kubeconfig: Path) -> processes.Process:
+    """The IDE prober (api/prober.py) as a host process: it reaches each Workspace's code-server
+    by its Service's cluster IP (kube-proxy on the real node), since the host has no cluster DNS."""
+    return processes.Process(
+        "ide-prober",
+        [sys.executable, "-m", "api.prober", "--kubeconfig", str(kubeconfig), "--url", PROBER_URL],
+        run_dir / "logs" / "ide-prober.log",
+        {},
+        None,
+    )
 
 
 WORKSPACE_IMAGES = ("workspace-python", "workspace-node", "workspace-go")
@@ -116,6 +133,8 @@ def up(args: argparse.Namespace) -> int:
         cluster.launch(api)
         console, console_url = console_process(run_dir, api_url)
         cluster.launch(console)
+        if args.real_node:
+            cluster.launch(prober_process(run_dir, cluster.kubeconfig))
         gateway.ensure_host_key(client, SYSTEM_NAMESPACE)
         cluster.launch(
             gateway.gateway_process(run_dir, cluster.kubeconfig, SYSTEM_NAMESPACE, gateway_keys, gateway_port)
@@ -190,6 +209,9 @@ def down(args: argparse.Namespace) -> int:
         print(f"stopping {name} (pid {pid})")
         processes.stop_pid(int(pid))
     (run_dir / "state.json").unlink()
+    # gunicorn's multiprocess metrics (PROMETHEUS_MULTIPROC_DIR): one folder per service and run.
+    for folder in run_dir.glob("*-metrics-*"):
+        shutil.rmtree(folder, ignore_errors=True)
     return 0
 
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from common import names
 from hooks.render.model import WorkspaceModel
 
-PASSWORD = "password"
+PASSWORD = names.SECRET_IDE_PASSWORD
 HOST_KEY = "ssh_host_ed25519_key"
 HOST_KEY_PUB = "ssh_host_ed25519_key.pub"
 AUTHORIZED_KEYS = "authorized_keys"

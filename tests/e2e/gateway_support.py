@@ -23,6 +23,22 @@ from cps1.localcluster.processes import LOOPBACK, Process, free_port
 from tests.e2e import workspaces as ws
 
 SSHD = "/usr/sbin/sshd"
+SSHD_CONFIG = Path(__file__).resolve().parents[2] / "images" / "workspace"
+# What the loopback tier adds to the image's sshd configuration, each for a reason of its own.
+# sshd keeps the first value it reads for most keywords, so these come before the image's lines.
+LOOPBACK_FIRST = """\
+# Loopback tier: the login is the test runner's own account (root on CI machines), not `coder`.
+PermitRootLogin prohibit-password
+# Loopback tier: a test or benchmark logs in directly with its own key beside the gateway's.
+AuthorizedKeysFile {dir}/authorized_keys {dir}/authorized_keys_extra
+"""
+LOOPBACK_AFTER = """\
+# Loopback tier: the storm tests and benchmarks open hundreds of sessions to one sshd.
+MaxStartups 300:30:600
+MaxSessions 300
+# The tests read the log.
+LogLevel VERBOSE
+"""
 USER = pwd.getpwuid(os.getuid()).pw_name
 
 
@@ -102,6 +118,21 @@ def workspace_secret(env, workspace: str) -> dict[str, str]:  # type: ignore[no-
     return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 
+def workspace_sshd_config(run_dir: Path, secret_dir: Path, port: int, listen: str) -> str:
+    """The Workspace image's own sshd configuration, rendered by the image's own script
+    (images/workspace/cps1-sshd-config from sshd_config.in)."""
+    env = {
+        **os.environ,
+        "CPS1_SSHD_TEMPLATE": str(SSHD_CONFIG / "sshd_config.in"),
+        "CPS1_SSH_PORT": str(port),
+        "CPS1_SSH_LISTEN": listen,
+        "CPS1_SSHD_RUN_DIR": str(run_dir),
+        "CPS1_SECRET_DIR": str(secret_dir),
+    }
+    script = SSHD_CONFIG / "cps1-sshd-config"
+    return subprocess.run([str(script)], env=env, check=True, capture_output=True, text=True).stdout
+
+
 class Sshd:
     """A real OpenSSH sshd on 127.0.0.1 playing a Workspace's sshd."""
 
@@ -109,37 +140,16 @@ class Sshd:
         directory.mkdir(parents=True, exist_ok=True)
         self.dir = directory
         self.port = free_port()
-        key_file = directory / "ssh_host_ed25519_key"
+        key_file = directory / "host_key"
         key_file.write_text(host_key)
         key_file.chmod(0o600)
         (directory / "authorized_keys").write_text(authorized_keys)
         (directory / "authorized_keys_extra").write_text("".join(k + "\n" for k in extra_keys))
         self.config = directory / "sshd_config"
         self.config.write_text(
-            "\n".join(
-                [
-                    f"ListenAddress {LOOPBACK}",
-                    f"Port {self.port}",
-                    f"HostKey {key_file}",
-                    f"PidFile {directory / 'sshd.pid'}",
-                    f"AuthorizedKeysFile {directory / 'authorized_keys'} {directory / 'authorized_keys_extra'}",
-                    "PermitRootLogin prohibit-password",
-                    "PubkeyAuthentication yes",
-                    "PasswordAuthentication no",
-                    "KbdInteractiveAuthentication no",
-                    "UsePAM no",
-                    "StrictModes no",
-                    "UseDNS no",
-                    "AllowTcpForwarding yes",
-                    "PermitTTY yes",
-                    "AcceptEnv LANG LC_* CPS1_*",
-                    "Subsystem sftp internal-sftp",
-                    "MaxStartups 300:30:600",
-                    "MaxSessions 300",
-                    "LogLevel VERBOSE",
-                    "",
-                ]
-            )
+            LOOPBACK_FIRST.format(dir=directory)
+            + workspace_sshd_config(directory, directory, self.port, LOOPBACK)
+            + LOOPBACK_AFTER
         )
         self.process = Process(f"sshd-{self.port}", [SSHD, "-D", "-e", "-f", str(self.config)], directory / "sshd.log")
 

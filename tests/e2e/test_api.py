@@ -1,6 +1,7 @@
 """The Workspace API against the real control plane, CRDs and hooks: every endpoint, every
 role, the authorization matrix, bad input that writes nothing."""
 
+import base64
 import json
 import logging
 import subprocess
@@ -330,6 +331,23 @@ def test_changes_are_audited(users: dict[str, Api], alice_ws: str, caplog: pytes
     assert [(r.actor, r.status, r.outcome) for r in records] == [("alice", 200, "ok"), ("bob", 404, "denied")]  # type: ignore[attr-defined]
     assert records[0].action == "POST /api/v1/workspaces/<name>/keepalive"  # type: ignore[attr-defined]
     assert records[0].workspace == alice_ws  # type: ignore[attr-defined]
+
+
+def test_the_ide_password_is_the_owners_and_its_reading_is_audited(  # type: ignore[no-untyped-def]
+    env, users: dict[str, Api], root: Api, alice_ws: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    wait_until(lambda: ws.child(env, alice_ws, "v1", "Secret", "workspace"), what="the Workspace Secret")
+    secret = ws.child(env, alice_ws, "v1", "Secret", "workspace")
+    expected = base64.b64decode(secret["data"]["password"]).decode()
+    with caplog.at_level(logging.INFO, logger="cps1.audit"):
+        mine = users["alice"].get(f"/workspaces/{alice_ws}/ide-password")
+        theirs = users["bob"].get(f"/workspaces/{alice_ws}/ide-password")
+    assert mine.status_code == 200 and mine.json == {"password": expected}
+    assert theirs.status_code == 404 and expected not in theirs.get_data(as_text=True)
+    assert root.get(f"/workspaces/{alice_ws}/ide-password").json == {"password": expected}
+    records = [r for r in caplog.records if r.name == "cps1.audit"]
+    assert [(r.actor, r.status) for r in records] == [("alice", 200), ("bob", 404)]  # type: ignore[attr-defined]
+    assert all(expected not in r.getMessage() + json.dumps(r.__dict__, default=str) for r in caplog.records)
 
 
 def test_health_metrics_and_openapi(app) -> None:  # type: ignore[no-untyped-def]

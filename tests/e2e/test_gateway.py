@@ -139,7 +139,8 @@ def test_workspace_extra_key_is_accepted(gw: gs.Harness, keys: dict[str, gs.Clie
 
 
 def test_env_requests_reach_the_workspace(gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
-    result = gw.ssh(keys["alice"], MAIN, "echo $CPS1_E2E_VAR", options=("-o", "SetEnv=CPS1_E2E_VAR=hello-env"))
+    # LC_* is what the image's sshd accepts (images/workspace/sshd_config.in).
+    result = gw.ssh(keys["alice"], MAIN, "echo $LC_CPS1_E2E", options=("-o", "SetEnv=LC_CPS1_E2E=hello-env"))
     assert result.stdout == b"hello-env\n", text(result)
 
 
@@ -229,9 +230,14 @@ def test_shell_with_pty_and_window_changes(gw: gs.Harness, keys: dict[str, gs.Cl
         assert term.expect(rb"SIZE=(\d+) (\d+)").groups() == (b"24", b"80")
         assert term.expect(rb"TTY=(/dev/pts/\d+)")
         term.resize(40, 132)
-        time.sleep(0.5)
-        term.send("stty size | sed 's/^/SIZE=/'")
-        assert term.expect(rb"SIZE=(\d+) (\d+)").groups() == (b"40", b"132")
+        # The window change travels on its own message, beside the typed command: ask until the
+        # new size has arrived (or expect() times out).
+        for attempt in range(100):
+            term.send(f"stty size | sed 's/^/SIZE{attempt}=/'")
+            if term.expect(rb"SIZE%d=(\d+) (\d+)" % attempt).groups() == (b"40", b"132"):
+                break
+        else:
+            raise AssertionError("the window change never reached the Workspace's terminal")
         # Terminal modes travel with the pty request: the erase character is the client's.
         term.send("stty -a | grep -o 'erase = [^;]*' | sed 's/^/MODE=/'")
         assert term.expect(rb"MODE=erase = (\S+)").group(1) in (b"^?", b"^H")
@@ -626,7 +632,9 @@ def test_activity_keeps_a_workspace_in_use_running_then_idle_stop_sticks(  # typ
         forward = gw.ssh(keys["alice"], "gw-idle", options=("-W", f"127.0.0.1:{http_port}"))
         assert forward.returncode != 0
         assert b"stopped after its idle timeout" in forward.stderr, text(forward)
-    time.sleep(2)
+    # No write is pending: a flush now writes nothing (refused tunnels are never counted as
+    # sessions), so what the Workspace shows is final, without waiting for an absence.
+    assert gw.gateway.activity.flush() == 0
     assert ws.status(env, "gw-idle")["phase"] == crd.PHASE_STOPPED
     assert annotations(env, "gw-idle")[crd.ANNOTATION_LAST_ACTIVITY] == last
 

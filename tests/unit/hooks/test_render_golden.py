@@ -6,6 +6,7 @@ run rewrites every file that differs and then fails, so no run passes on files i
 """
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import yaml
 
 from hooks.reconcile import workspace
 from hooks.render import model
+from hooks.settings import Settings
 from tests.unit.hooks import factories
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -34,19 +36,30 @@ CASES = {
 }
 
 
-def rendered(case: str, templates: dict) -> dict[str, dict]:
+def rendered(case: str, templates: dict, settings: Settings = factories.SETTINGS) -> dict[str, dict]:
     template_name, params = CASES[case]
     parent = factories.parent(f"{case}-ws", template_name, parameters=params)
     ws, errors = model.resolve(parent, templates[template_name])
     assert errors == []
-    return {c["kind"]: c for c in workspace.render_children(ws, factories.SETTINGS, {}, 1)}
+    return {c["kind"]: c for c in workspace.render_children(ws, settings, {}, 1)}
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("kind", KINDS)
 def test_child_matches_golden(case: str, kind: str, python_template: dict, node_template: dict) -> None:
     child = rendered(case, {"python": python_template, "node": node_template})[kind]
-    path = GOLDEN / f"{case}-{kind}.yaml"
+    assert_golden(child, GOLDEN / f"{case}-{kind}.yaml")
+
+
+def test_ide_routing_by_host_with_tls_matches_golden(python_template: dict) -> None:
+    """What installations use (the chart's `ideDomain`): a host per Workspace, TLS by the
+    ingress controller's default certificate."""
+    settings = replace(factories.SETTINGS, ide_domain="ide.example.com", ide_tls=True)
+    children = rendered("python", {"python": python_template}, settings)
+    assert_golden(children["Ingress"], GOLDEN / "python-host-tls-Ingress.yaml")
+
+
+def assert_golden(child: dict, path: Path) -> None:
     expected = yaml.safe_load(path.read_text()) if path.exists() else None
     if child != expected and os.environ.get("CPS1_UPDATE_GOLDEN"):
         path.parent.mkdir(exist_ok=True)
