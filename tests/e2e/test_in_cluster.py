@@ -235,7 +235,8 @@ def test_upgrade_rolls_cps1_pods_and_leaves_workspaces_running(release: Release,
     wait_until(lambda: incluster.pods_ready(release.client, NS), 300, 2, "CPS1 pods Ready after the upgrade")
     release.record("upgrade_to_every_pod_ready_seconds", round(time.monotonic() - start, 1))
     for pod in release.pods():
-        if pod["metadata"]["labels"].get("app.kubernetes.io/name") == "cps1":
+        live = pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")
+        if live and pod["metadata"]["labels"].get("app.kubernetes.io/name") == "cps1":
             assert pod["metadata"]["uid"] not in old_pods, pod["metadata"]["name"]
             assert all(c["image"].endswith(":0.1.0-upgrade") for c in pod["spec"]["containers"])
     after = _workspace_pod(release, name)
