@@ -63,7 +63,7 @@ def kubernetes_endpointslice(address: str, port: int) -> dict:
             "namespace": "default",
             "labels": {
                 "kubernetes.io/service-name": "kubernetes",
-                "endpointslice.kubernetes.io/managed-by": "cps1.io/localcluster",
+                "endpointslice.kubernetes.io/managed-by": "cps1-localcluster",
             },
         },
         "addressType": "IPv4",
