@@ -20,12 +20,12 @@ system-packages:
 	bash scripts/system-packages.sh
 
 controlplane:
-	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller helm caddy >/dev/null
+	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller helm caddy actionlint >/dev/null
 
 # The real node: kubelet, kube-proxy, containerd, runc, CNI plugins, kube-router, our static
-# images (runc's cgo build needs system-packages first).
+# images, CoreDNS for the in-cluster install (runc's cgo build needs system-packages first).
 node: system-packages
-	bash cps1/localcluster/build.sh kubelet containerd runc cni kube-router static-images >/dev/null
+	bash cps1/localcluster/build.sh kubelet containerd runc cni kube-router static-images coredns >/dev/null
 
 # The node's container images, built here from Debian's packages, PyPI and npm into a
 # content-addressed cache (cps1/localcluster/images.py; images/README.md).

@@ -107,7 +107,7 @@ def serve_cps1(cluster: Any, hooks_workers: int, hooks_env: dict[str, str] | Non
     import kubeclient as kube
     from cps1.localcluster import install
 
-    env = {"CPS1_LOG_LEVEL": "WARNING", "CPS1_SECRET_SEED": secrets.token_urlsafe(24), **(hooks_env or {})}
+    env = {"CPS1_LOG_LEVEL": "WARNING", "CPS1_HOOKS_SECRET_SEED": secrets.token_urlsafe(24), **(hooks_env or {})}
     hooks, url = install.gunicorn_process(cluster.run_dir, env, workers=hooks_workers)
     cluster.launch(hooks)
     client = kube.dynamic_client(cluster.kubeconfig)

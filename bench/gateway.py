@@ -277,7 +277,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     with LocalCluster(run_dir, nodes=1) as cluster:
         hooks, url = install.gunicorn_process(
-            run_dir, {"CPS1_GATEWAY_PUBLIC_KEY": GATEWAY_KEY, "CPS1_LOG_LEVEL": "WARNING"}, workers=1
+            run_dir, {"CPS1_HOOKS_GATEWAY_PUBLIC_KEY": GATEWAY_KEY, "CPS1_LOG_LEVEL": "WARNING"}, workers=1
         )
         cluster.launch(hooks)
         client = kube.dynamic_client(cluster.kubeconfig)

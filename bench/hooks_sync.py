@@ -22,7 +22,11 @@ BODY = json.dumps(json.loads((ROOT / "tests/unit/hooks/fixtures/sync-running.jso
 
 
 def serve(app: str, workers: int, run_dir: Path) -> tuple[Process, str]:
-    env = {"CPS1_SECRET_SEED": TEST_SEED, "CPS1_GATEWAY_PUBLIC_KEY": GATEWAY_KEY, "CPS1_LOG_LEVEL": "WARNING"}
+    env = {
+        "CPS1_HOOKS_SECRET_SEED": TEST_SEED,
+        "CPS1_HOOKS_GATEWAY_PUBLIC_KEY": GATEWAY_KEY,
+        "CPS1_LOG_LEVEL": "WARNING",
+    }
     proc, url = install.gunicorn_process(run_dir, env, workers, app)
     proc.start()
     proc.wait_ready(30)

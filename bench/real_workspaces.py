@@ -143,7 +143,7 @@ def main() -> None:
     with LocalCluster(run_dir, nodes=1, real_node=True) as cluster:
         import_workspace_images(cluster)
         upstream = gateway.upstream_keys(run_dir)
-        client, _ = serve_cps1(cluster, 2, {"CPS1_GATEWAY_PUBLIC_KEY": upstream.public_line})
+        client, _ = serve_cps1(cluster, 2, {"CPS1_HOOKS_GATEWAY_PUBLIC_KEY": upstream.public_line})
         names = [f"real-bench-{i:02d}" for i in range(args.workspaces)]
 
         totals, steps = create_one_by_one(client, names)

@@ -93,6 +93,8 @@ def up(args: argparse.Namespace) -> int:
     if _state(run_dir):
         print(f"a local control plane already runs from {run_dir}; `cps1 dev down` first", file=sys.stderr)
         return 1
+    if args.in_cluster:
+        return up_in_cluster(args, run_dir)
     import kubeclient as kube
     from cps1.localcluster import gateway, ingress, install
     from cps1.localcluster.cluster import LocalCluster, binaries
@@ -107,9 +109,9 @@ def up(args: argparse.Namespace) -> int:
         kept = kept_secrets(run_dir)
         gateway_keys, gateway_port = gateway.upstream_keys(run_dir), gateway.pick_port()
         hooks_env = {
-            "CPS1_SECRET_SEED": kept["seed"],
-            "CPS1_GATEWAY_PUBLIC_KEY": gateway_keys.public_line,
-            "CPS1_GATEWAY_PORT": str(gateway_port),
+            "CPS1_HOOKS_SECRET_SEED": kept["seed"],
+            "CPS1_HOOKS_GATEWAY_PUBLIC_KEY": gateway_keys.public_line,
+            "CPS1_HOOKS_GATEWAY_PORT": str(gateway_port),
             **ing.hooks_env(),
         }
         hooks, hooks_url = install.gunicorn_process(run_dir, hooks_env)
@@ -154,6 +156,40 @@ def up(args: argparse.Namespace) -> int:
     try:        cps1 render examples/workspaces examples/templates
                 kubectl apply -f examples/workspaces/alice-api.yaml && kubectl get ws -w
     logs:       {run_dir / "logs"}
+    stop:       cps1 dev down""")
+    return 0
+
+
+def up_in_cluster(args: argparse.Namespace, run_dir: Path) -> int:
+    """CPS1 as a platform team runs it: `helm install` of the chart on the real node, every
+    component a pod (cps1/localcluster/incluster.py); only the control plane, the node and the
+    ingress controller run as host processes."""
+    from cps1.localcluster import incluster, ingress
+    from cps1.localcluster.cluster import LocalCluster, binaries
+
+    print("starting the local control plane and the real node, then `helm install` of helm/cps1")
+    cluster = LocalCluster(run_dir, nodes=args.nodes, real_node=True, metacontroller=False, timeout=180)
+    cluster.start()
+    try:
+        ing = ingress.start(cluster, binaries(("caddy",))["caddy"])
+        installed = incluster.install(cluster, ingress_port=ing.port)
+        reach = incluster.addresses(cluster)
+    except BaseException:
+        cluster.stop()
+        raise
+    took = installed.seconds["helm install to every CPS1 pod Ready"]
+    print(f"""CPS1 is installed in-cluster (release {incluster.RELEASE}, namespace {incluster.NAMESPACE}) on a
+local control plane with a real node; helm install to every pod Ready took {took:.0f}s.
+    export KUBECONFIG={cluster.kubeconfig}
+    pods:       kubectl -n {incluster.NAMESPACE} get pods   (hooks, api, ide-prober, console, gateway, metacontroller)
+    api:        {reach["api"]}/api/v1  (the api Service; from this machine)
+    console:    http://cps1.localhost:{ing.port}/  (through the ingress; Chromium resolves *.localhost)
+    ssh:        {reach["ssh"]}  (the gateway's NodePort on the node address)
+    IDEs:       {ing.workspace_url("<workspace>")}  (ingress class {ingress.CLASS_NAME}, on 127.0.0.1)
+    log in:     cps1 login --url {reach["api"]} --token {reach["token"]}
+                (the first admin's token, in the Secret {incluster.RELEASE}-bootstrap)
+    helm:       {incluster.helm_path()} --namespace {incluster.NAMESPACE} status {incluster.RELEASE}
+    logs:       {run_dir / "logs"}  (pods: kubectl logs)
     stop:       cps1 dev down""")
     return 0
 
@@ -208,3 +244,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                 help="run a real node (containerd, kubelet) where pods really run (default: on)",
             )
             cmd.add_argument("--force-local", action="store_true", help="ignore KUBECONFIG")
+            cmd.add_argument(
+                "--in-cluster",
+                action="store_true",
+                help="install CPS1 with its Helm chart on the real node, every component a pod (slower to start)",
+            )

@@ -57,8 +57,8 @@ class Settings:
     max_resync_seconds: int = 300
 
     @classmethod
-    def from_env(cls, prefix: str = "CPS1_", require_seed: bool = True) -> "Settings":
-        """Settings from CPS1_* variables; unset ones keep their defaults.
+    def from_env(cls, prefix: str = "CPS1_HOOKS_", require_seed: bool = True) -> "Settings":
+        """Settings from CPS1_HOOKS_* variables (one prefix per component); unset ones keep their defaults.
 
         The hooks refuse to start without a seed: with an empty one every Workspace's password
         and host key would follow from its UID alone, which any API reader can see.

@@ -10,7 +10,8 @@
 # cni (bridge, host-local, loopback, portmap), kube-router (its NetworkPolicy firewall), and
 # static-images (our own static Go images: images/pause, the sandbox image, and images/netcheck,
 # the network tests' probe; OCI archives named cps1.local/NAME:KEY, keyed by their sources);
-# caddy (the local ingress proxy).
+# caddy (the local ingress proxy); coredns (the in-cluster install's DNS, binary and scratch
+# image); actionlint (lints .github/workflows in the tests).
 # Versions come from versions.env only. Each component lands in its own directory keyed by
 # (component, version, Go version, recipe revision); it is built in a temporary directory under
 # a per-component lock and moved into place atomically, so concurrent callers build it once and
@@ -21,14 +22,17 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-# Bump when the recipe below changes in a way that changes the binaries.
+# Bump when the recipe below changes in a way that changes the binaries; a component whose own
+# recipe changed gets its own revision in RECIPES (so the others are not rebuilt).
 RECIPE=2
+declare -A RECIPES=([helm]=3)
 
 CACHE=${CPS1_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cps1}
 export GOMODCACHE=$CACHE/gomod GOCACHE=$CACHE/gocache
 export GOFLAGS=-modcacherw GOTOOLCHAIN=local CGO_ENABLED=0
 GOVERSION=$(go env GOVERSION)
-ALL=(kubernetes etcd kwok metacontroller helm kubelet containerd runc cni kube-router static-images caddy)
+ALL=(kubernetes etcd kwok metacontroller helm kubelet containerd runc cni kube-router static-images caddy coredns
+  actionlint)
 STATIC_IMAGES=(pause netcheck)
 
 log() { printf '[cps1-build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -47,11 +51,13 @@ version_of() {
     kube-router) echo "$KUBE_ROUTER_VERSION" ;;
     static-images) static_images_key ;;
     caddy) echo "$CADDY_VERSION" ;;
+    coredns) echo "$COREDNS_VERSION" ;;
+    actionlint) echo "$ACTIONLINT_VERSION" ;;
     *) echo "unknown component: $1 (known: ${ALL[*]})" >&2; exit 2 ;;
   esac
 }
 
-dir_of() { echo "$CACHE/bin/$1-$(version_of "$1")-$GOVERSION-r$RECIPE"; }
+dir_of() { echo "$CACHE/bin/$1-$(version_of "$1")-$GOVERSION-r${RECIPES[$1]:-$RECIPE}"; }
 
 # k8s_tools STAGE COMMAND...: one wrapper module whose `tool` lines name the commands (of
 # k8s.io/kubernetes/cmd), with every staging module that k8s.io/kubernetes requires at v0.0.0
@@ -128,11 +134,25 @@ build_metacontroller() {
   chmod u+w "$stage/metacontroller-crds-v1.yaml"
 }
 
+# build_helm STAGE: with the ldflags of helm's release Makefile. Besides the version, the
+# commit (the tag's, as the module proxy reports it) and the tree state, it stamps the
+# Kubernetes version that `helm template` and `helm lint` assume without a cluster (1 + the
+# major and the minor of the k8s.io/client-go it requires); unstamped, that is v1.20.0 and
+# every chart with a newer kubeVersion fails to render.
 build_helm() {
-  local stage=$1
-  GOBIN=$stage go install -trimpath \
-    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
-    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  local stage=$1 m=helm.sh/helm/v3 ld commit kv major minor
+  read -r commit kv < <(cd "$stage" && go mod download -json "$m@$HELM_VERSION" | python3 -c '
+import json, re, sys
+info = json.load(sys.stdin)
+gomod = open(info["GoMod"]).read()
+print(info["Origin"]["Hash"], re.search(r"^\s*k8s\.io/client-go (v\S+)", gomod, re.M).group(1))')
+  major=$(($(echo "${kv#v}" | cut -d. -f1) + 1))
+  minor=$(echo "$kv" | cut -d. -f2)
+  ld="-X $m/internal/version.version=$HELM_VERSION -X $m/internal/version.metadata="
+  ld="$ld -X $m/internal/version.gitCommit=$commit -X $m/internal/version.gitTreeState=clean"
+  ld="$ld -X $m/pkg/lint/rules.k8sVersionMajor=$major -X $m/pkg/lint/rules.k8sVersionMinor=$minor"
+  ld="$ld -X $m/pkg/chartutil.k8sVersionMajor=$major -X $m/pkg/chartutil.k8sVersionMinor=$minor"
+  go_install "$stage" "$ld" "$m@$HELM_VERSION" "$m/cmd/helm"
 }
 
 # go_install STAGE LDFLAGS MODULE@VERSION PACKAGE...: the documented `go install` of modules
@@ -173,22 +193,44 @@ static_images_key() {
     sha256sum | cut -c1-12
 }
 
-# build_static-images STAGE: each images/NAME (one static Go program) as a one-layer image
-# whose entry point is /NAME, committed by buildah with a fixed timestamp to an OCI archive
-# STAGE/NAME.tar named cps1.local/NAME:KEY (ref in STAGE/NAME.ref), ready for `ctr images import`.
-build_static-images() {
-  local stage=$1 key name ctr
-  key=$(static_images_key)
+# scratch_image STAGE NAME BINARY REF [USER]: a one-layer OCI archive STAGE/NAME.tar holding only
+# BINARY as /NAME (the entry point), committed by buildah with a fixed timestamp and named REF
+# (also written to STAGE/NAME.ref), ready for `ctr images import`.
+scratch_image() {
+  local stage=$1 name=$2 bin=$3 ref=$4 user=${5:-65535:65535} ctr
   local b=(buildah --root "$stage/src/root" --runroot "$stage/src/runroot" --storage-driver vfs)
+  ctr=$("${b[@]}" from scratch)
+  "${b[@]}" copy "$ctr" "$bin" "/$name" >/dev/null
+  "${b[@]}" config --entrypoint "[\"/$name\"]" --user "$user" "$ctr"
+  "${b[@]}" commit --quiet --timestamp 0 --format oci "$ctr" "oci-archive:$stage/$name.tar:$ref" >/dev/null
+  "${b[@]}" rm "$ctr" >/dev/null
+  echo "$ref" >"$stage/$name.ref"
+}
+
+# build_static-images STAGE: each images/NAME (one static Go program) as a scratch image named
+# cps1.local/NAME:KEY.
+build_static-images() {
+  local stage=$1 key name
+  key=$(static_images_key)
   for name in "${STATIC_IMAGES[@]}"; do
     (cd "$here/../../images/$name" && go build -trimpath -ldflags "-s -w" -o "$stage/src/$name" .)
-    ctr=$("${b[@]}" from scratch)
-    "${b[@]}" copy "$ctr" "$stage/src/$name" "/$name" >/dev/null
-    "${b[@]}" config --entrypoint "[\"/$name\"]" --user 65535:65535 "$ctr"
-    "${b[@]}" commit --quiet --timestamp 0 --format oci "$ctr" "oci-archive:$stage/$name.tar:cps1.local/$name:$key" >/dev/null
-    "${b[@]}" rm "$ctr" >/dev/null
-    echo "cps1.local/$name:$key" >"$stage/$name.ref"
+    scratch_image "$stage" "$name" "$stage/src/$name" "cps1.local/$name:$key"
   done
+}
+
+# build_coredns STAGE: the cluster DNS of the in-cluster install (the stock command and its
+# default plugins) as the binary and a scratch image
+# cps1.local/coredns:VERSION.
+build_coredns() {
+  local stage=$1 m=github.com/coredns/coredns
+  go_install "$stage" "" "$m@$COREDNS_VERSION" "$m"
+  scratch_image "$stage" coredns "$stage/coredns" "cps1.local/coredns:$COREDNS_VERSION"
+}
+
+# build_actionlint STAGE: the GitHub Actions workflow linter the tests run on .github/.
+build_actionlint() {
+  local m=github.com/rhysd/actionlint
+  go_install "$1" "" "$m@$ACTIONLINT_VERSION" "$m/cmd/actionlint"
 }
 
 # build_caddy STAGE: the stock Caddy command (no plugins). Caddy looks for its version among the

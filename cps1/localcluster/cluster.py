@@ -92,6 +92,8 @@ class LocalCluster:
     metacontroller_burst: int = 100
     timeout: float = 90.0
     real_node: bool = False
+    # False: no Metacontroller host process (CPS1's chart brings its own, incluster.py).
+    metacontroller: bool = True
     procs: list[Process] = field(default_factory=list)
     ports: dict[str, int] = field(default_factory=dict)
     token: str = ""
@@ -266,24 +268,8 @@ class LocalCluster:
                 )
             )
             self._bootstrap(bins["metacontroller"])
-            self.launch(
-                Process(
-                    "metacontroller",
-                    [
-                        str(bins["metacontroller"] / "metacontroller"),
-                        *metacontroller_flags(
-                            workers=self.metacontroller_workers,
-                            qps=self.metacontroller_qps,
-                            burst=self.metacontroller_burst,
-                        ),
-                        f"--metrics-address={LOOPBACK}:{p['metacontroller']}",
-                        f"--health-probe-bind-address={LOOPBACK}:{p['metacontroller-health']}",
-                    ],
-                    self._log("metacontroller"),
-                    {**env, "KUBECONFIG": str(self.kubeconfig)},
-                    lambda: http_ok(f"http://{LOOPBACK}:{p['metacontroller-health']}/readyz"),
-                )
-            )
+            if self.metacontroller:
+                self._launch_metacontroller(bins["metacontroller"], env)
             if self.real_node:
                 node.start(self)
                 self.launch(
@@ -305,6 +291,27 @@ class LocalCluster:
             self.stop()
             raise
         return self
+
+    def _launch_metacontroller(self, directory: Path, env: dict[str, str]) -> None:
+        p = self.ports
+        self.launch(
+            Process(
+                "metacontroller",
+                [
+                    str(directory / "metacontroller"),
+                    *metacontroller_flags(
+                        workers=self.metacontroller_workers,
+                        qps=self.metacontroller_qps,
+                        burst=self.metacontroller_burst,
+                    ),
+                    f"--metrics-address={LOOPBACK}:{p['metacontroller']}",
+                    f"--health-probe-bind-address={LOOPBACK}:{p['metacontroller-health']}",
+                ],
+                self._log("metacontroller"),
+                {**env, "KUBECONFIG": str(self.kubeconfig)},
+                lambda: http_ok(f"http://{LOOPBACK}:{p['metacontroller-health']}/readyz"),
+            )
+        )
 
     def _bootstrap(self, metacontroller_dir: Path) -> None:
         """Nodes, the default StorageClass and Metacontroller's CRDs; waits for a Ready node."""

@@ -32,6 +32,7 @@ IMAGES_DIR = CACHE / "images"
 HOST_CA = Path(os.environ.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
 # Bump when this module's recipe changes in a way that changes the images.
 RECIPE = 2
+SERVICES_REPOSITORY = "ghcr.io/cps1/cps1"
 MIRROR = "http://deb.debian.org/debian"
 SECURITY = "http://deb.debian.org/debian-security"
 # Like Docker Hub's debian:*-slim: minbase without manuals, docs (copyrights stay) or locales.
@@ -65,7 +66,8 @@ def catalog(versions: dict[str, str]) -> tuple[Image, ...]:
     """Every image: those examples/templates/ and the chart name, in build order."""
     workspace = "images/workspace/Dockerfile"
     return (
-        Image("cps1", "cps1/cps1:0.1.0", "images/cps1/Dockerfile"),
+        # The name the chart's default image.repository and the release workflow use.
+        Image("cps1", f"{SERVICES_REPOSITORY}:0.1.0", "images/cps1/Dockerfile"),
         *(
             Image(f"workspace-{tool}", f"cps1/workspace-{tool}:0.1.0", workspace, (("TOOLCHAIN", tool),))
             for tool in ("python", "node", "go")
@@ -105,7 +107,8 @@ def context_files(context: Path, sources: Iterable[str]) -> Iterator[Path]:
 
 
 def cache_key(*, recipe: str, files: dict[str, str], args: dict[str, str], base: str) -> str:
-    """The image's identity: everything that goes into it, and nothing else."""
+    """The image's identity: everything that goes into it, and nothing else. (Not the name its
+    archive carries: renaming an image in catalog() alone needs a RECIPE bump.)"""
     material = json.dumps({"r": RECIPE, "recipe": recipe, "files": files, "args": args, "base": base}, sort_keys=True)
     return hashlib.sha256(material.encode()).hexdigest()[:20]
 

@@ -227,7 +227,11 @@ class Ingress:
 
     def hooks_env(self, class_name: str = CLASS_NAME) -> dict[str, str]:
         """The hooks' settings that make each Workspace's Ingress one this controller serves."""
-        return {"CPS1_IDE_DOMAIN": LOCAL_DOMAIN, "CPS1_IDE_PORT": str(self.port), "CPS1_INGRESS_CLASS": class_name}
+        return {
+            "CPS1_HOOKS_IDE_DOMAIN": LOCAL_DOMAIN,
+            "CPS1_HOOKS_IDE_PORT": str(self.port),
+            "CPS1_HOOKS_INGRESS_CLASS": class_name,
+        }
 
     def ready(self) -> bool:
         return http_ok(f"http://{LOOPBACK}:{self.health_port}/")

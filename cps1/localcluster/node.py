@@ -37,6 +37,10 @@ BRIDGE = "cps1br0"
 POD_CIDR = "10.244.0.0/24"
 NODE_IP = "10.244.0.1"
 SERVICE_CIDR = "10.96.0.0/16"
+# The cluster DNS Service's address (CoreDNS, installed by incluster.py); pods resolve through
+# it under ClusterFirst. Without CoreDNS installed, names simply do not resolve, as before.
+DNS_SERVICE_IP = "10.96.0.10"
+CLUSTER_DOMAIN = "cluster.local"
 KUBELET_PORT = 10250
 AGENTS = ("containerd", "kubelet", "kube-proxy", "kube-router")
 COMPONENTS = ("kubelet", "containerd", "runc", "cni", "kube-router", "static-images")
@@ -222,6 +226,8 @@ def kubelet_config(paths: Paths, healthz_port: int) -> dict:
         "imageGCHighThresholdPercent": 100,
         "imageGCLowThresholdPercent": 99,
         "resolvConf": "",
+        "clusterDNS": [DNS_SERVICE_IP],
+        "clusterDomain": CLUSTER_DOMAIN,
         "podLogsDir": str(paths.root / "pod-logs"),
         "volumePluginDir": str(paths.root / "volume-plugins"),
         "registerNode": True,
@@ -545,6 +551,11 @@ def import_image(cluster: "LocalCluster", archive: Path) -> None:
     """Import an OCI archive into the node's containerd (pods use it with IfNotPresent/Never)."""
     bins = node_binaries()
     _run(_ctr(bins, Paths(cluster.run_dir), "images", "import", str(archive)), timeout=600)
+
+
+def tag_image(cluster: "LocalCluster", source: str, target: str) -> None:
+    """Give an imported image a second name (a "new" image for an upgrade, without a rebuild)."""
+    _run(_ctr(node_binaries(), Paths(cluster.run_dir), "images", "tag", "--force", source, target))
 
 
 def static_image(name: str) -> str:

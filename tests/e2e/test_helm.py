@@ -87,7 +87,7 @@ def test_install_serve_and_uninstall(helm_cluster: tuple[LocalCluster, list[str]
     token_secret = kube.get(client, "v1", "Secret", "cps1-bootstrap", NAMESPACE)
     seed = base64.b64decode(secret["data"]["seed"]).decode()
     token = base64.b64decode(token_secret["data"]["token"]).decode()
-    hooks, hooks_url = install.gunicorn_process(cluster.run_dir, {"CPS1_SECRET_SEED": seed})
+    hooks, hooks_url = install.gunicorn_process(cluster.run_dir, {"CPS1_HOOKS_SECRET_SEED": seed})
     cluster.launch(hooks)
     install.install_controller(client, hooks_url)  # the chart's Service is not reachable from here
     api = create_app(

@@ -47,9 +47,9 @@ def installed(cluster: LocalCluster, records: str, hooks_env: dict[str, str] | N
     hooks, hooks_url = install.gunicorn_process(
         cluster.run_dir,
         {
-            "CPS1_SECRET_SEED": TEST_SEED,
-            "CPS1_GATEWAY_PUBLIC_KEY": GATEWAY_KEY,
-            "CPS1_MAX_RESYNC_SECONDS": str(MAX_RESYNC_SECONDS),
+            "CPS1_HOOKS_SECRET_SEED": TEST_SEED,
+            "CPS1_HOOKS_GATEWAY_PUBLIC_KEY": GATEWAY_KEY,
+            "CPS1_HOOKS_MAX_RESYNC_SECONDS": str(MAX_RESYNC_SECONDS),
             **(hooks_env or {}),
         },
     )

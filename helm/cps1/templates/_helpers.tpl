@@ -1,3 +1,18 @@
+{{- /*
+Shared template helpers of the CPS1 chart. The templates are one Kubernetes object per file, in
+a folder per component (hooks/, api/, ide-prober/, console/, gateway/, gateway-keygen/,
+metacontroller/, network/, ingress/, tests/); a component's own helpers are in its folder's
+_helpers.tpl. Here:
+- cps1.fullname, cps1.name (a component's object name: dict "root" . "component" NAME),
+  cps1.selectorLabels and cps1.labels (the same dict);
+- cps1.image: the services image, its tag the chart's appVersion unless image.tag is set;
+- cps1.podSecurity, cps1.containerSecurity: the restricted Pod Security profile every CPS1 pod
+  runs under (uid 10001, read-only root, no capabilities, RuntimeDefault seccomp);
+- cps1.scheduling: nodeSelector, tolerations, imagePullSecrets;
+- cps1.fromIngressAndNamespace: NetworkPolicy peers for what the ingress controller and this
+  namespace may reach;
+- the names of the generated Secrets and the IDE base URL.
+*/ -}}
 {{- define "cps1.fullname" -}}
 {{- if contains .Chart.Name .Release.Name -}}
 {{- .Release.Name | trunc 63 | trimSuffix "-" -}}
@@ -38,7 +53,8 @@ allowPrivilegeEscalation: false
 readOnlyRootFilesystem: true
 runAsNonRoot: true
 capabilities:
-  drop: [ALL]
+  drop:
+    - ALL
 {{- end -}}
 
 {{- define "cps1.scheduling" -}}
@@ -62,6 +78,16 @@ imagePullSecrets:
 {{- define "cps1.gatewayKeySecret" -}}{{ include "cps1.name" (dict "root" . "component" "gateway-upstream-key") }}{{- end -}}
 
 {{- define "cps1.hostKeySecret" -}}{{ include "cps1.name" (dict "root" . "component" "gateway-host-key") }}{{- end -}}
+
+{{- /* Ingress peers: the ingress controller's namespace (workspaces.ingressNamespaceLabel,
+       KEY=VALUE) and every pod of this namespace. */ -}}
+{{- define "cps1.fromIngressAndNamespace" -}}
+{{- $label := splitList "=" .Values.workspaces.ingressNamespaceLabel }}
+- namespaceSelector:
+    matchLabels:
+      {{ first $label | quote }}: {{ last $label | quote }}
+- podSelector: {}
+{{- end -}}
 
 {{- define "cps1.ideBaseURL" -}}
 {{- printf "%s://%s" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.host -}}

@@ -110,7 +110,7 @@ def test_tls_and_ide_domain_reach_ingress_and_hooks() -> None:
         e["name"]: e.get("value")
         for e in by_name(docs, "Deployment", "-hooks")["spec"]["template"]["spec"]["containers"][0]["env"]
     }
-    assert env["CPS1_IDE_DOMAIN"] == "ws.example.com" and env["CPS1_IDE_TLS"] == "true"
+    assert env["CPS1_HOOKS_IDE_DOMAIN"] == "ws.example.com" and env["CPS1_HOOKS_IDE_TLS"] == "true"
 
 
 def env_of(docs: list[dict], deployment: str) -> dict:
@@ -161,9 +161,9 @@ def test_the_proxy_needs_its_secret_and_the_ingress_strips_identity() -> None:
 
 def test_ides_get_their_own_origin_and_workspace_egress_ranges_by_default() -> None:
     env = env_of(render(), "-hooks")
-    assert env["CPS1_IDE_DOMAIN"] == "ws.cps1.example.com"
-    assert env["CPS1_CLUSTER_SERVICE_CIDRS"] == "10.96.0.0/16"
-    assert env["CPS1_CLUSTER_POD_CIDRS"] == "10.244.0.0/16"
+    assert env["CPS1_HOOKS_IDE_DOMAIN"] == "ws.cps1.example.com"
+    assert env["CPS1_HOOKS_CLUSTER_SERVICE_CIDRS"] == "10.96.0.0/16"
+    assert env["CPS1_HOOKS_CLUSTER_POD_CIDRS"] == "10.244.0.0/16"
 
 
 @pytest.mark.parametrize(
