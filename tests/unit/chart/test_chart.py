@@ -234,3 +234,23 @@ def test_metacontroller_may_manage_every_declared_child_and_nothing_more() -> No
             "verbs": ["get", "list", "watch", "create", "update", "patch"],
         }
     ]
+
+
+def test_user_limits_reach_the_api_and_the_gateway() -> None:
+    docs = render(None, "userLimits.running=2", "userLimits.cpu=8")
+
+    def env(suffix: str) -> dict[str, str]:
+        deployment = by_name(docs, "Deployment", suffix)
+        return {e["name"]: e.get("value", "") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    api, gateway = env("-api"), env("-gateway")
+    assert api["CPS1_API_MAX_RUNNING_PER_USER"] == "2" and api["CPS1_API_MAX_CPU_PER_USER"] == "8"
+    assert api["CPS1_API_MAX_WORKSPACES_PER_USER"] == "20" and api["CPS1_API_MAX_MEMORY_PER_USER"] == ""
+    assert gateway["CPS1_GATEWAY_MAX_RUNNING_PER_USER"] == "2"
+    assert run_helm("template", "t", str(CHART), "--kube-version", "1.36.3", "--set", "userLimits.cpu=lots").returncode
+
+
+def test_the_api_reads_only_secrets_named_workspace_outside_its_namespace() -> None:
+    rules = by_name(render(None), "ClusterRole", "-api")["rules"]
+    secrets = [r for r in rules if "secrets" in r["resources"]]
+    assert secrets == [{"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["workspace"], "verbs": ["get"]}]

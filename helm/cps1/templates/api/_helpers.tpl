@@ -23,4 +23,14 @@
 {{- end }}
 - name: CPS1_API_FORWARDED_TRUSTED_NETWORKS
   value: {{ join "," .Values.api.forwardedTrustedNetworks | quote }}
+- name: CPS1_API_MAX_WORKSPACES_PER_USER
+  value: {{ .Values.userLimits.workspaces | quote }}
+- name: CPS1_API_MAX_RUNNING_PER_USER
+  value: {{ .Values.userLimits.running | quote }}
+- name: CPS1_API_MAX_CPU_PER_USER
+  value: {{ .Values.userLimits.cpu | quote }}
+- name: CPS1_API_MAX_MEMORY_PER_USER
+  value: {{ .Values.userLimits.memory | quote }}
+- name: CPS1_API_MAX_STORAGE_PER_USER
+  value: {{ .Values.userLimits.storage | quote }}
 {{- end }}
