@@ -116,3 +116,26 @@ def serve_cps1(cluster: Any, hooks_workers: int, hooks_env: dict[str, str] | Non
     template = Path(__file__).resolve().parent.parent / "examples" / "templates" / "python.yaml"
     kube.apply(client, yaml.safe_load(template.read_text()))
     return client, url
+
+
+WORKSPACE_API = "cps1.io/v1alpha1"
+
+
+def workspace(name: str, owner: str = "bench", template: str = "python") -> dict:
+    """A Workspace as the benchmarks create them (the example template by default)."""
+    return {
+        "apiVersion": WORKSPACE_API,
+        "kind": "Workspace",
+        "metadata": {"name": name},
+        "spec": {"owner": owner, "template": template},
+    }
+
+
+def set_running(client: Any, running: bool) -> Any:
+    """An action for `bench.lifecycle.timed`: patch a Workspace's `spec.running`."""
+    import kubeclient as kube
+
+    workspaces = kube.resource(client, WORKSPACE_API, "Workspace")
+    return lambda name: workspaces.patch(
+        name=name, body={"spec": {"running": running}}, content_type="application/merge-patch+json"
+    )

@@ -36,6 +36,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import kubeclient as kube
+from bench.common import workspace
 from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster
 from cps1.localcluster.processes import Process, free_port, http_ok
@@ -288,15 +289,7 @@ def main() -> None:
         key = gs.client_key(run_dir, "bench")
         gs.namespace(env, NS)
         gs.user_configmap(env, NS, "bench", [key.public])
-        kube.apply(
-            client,
-            {
-                "apiVersion": API,
-                "kind": "Workspace",
-                "metadata": {"name": WORKSPACE},
-                "spec": {"owner": "bench", "template": "python"},
-            },
-        )
+        kube.apply(client, workspace(WORKSPACE))
         kube.wait_for(
             lambda: (
                 ((kube.get(client, API, "Workspace", WORKSPACE) or {}).get("status") or {}).get("phase") == "Running"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import kubeclient as kube
-from bench.common import exit_on_sigterm, serve_cps1, summary
+from bench.common import exit_on_sigterm, serve_cps1, set_running, summary, workspace
 from cps1.localcluster.cluster import LocalCluster
 
 API = "cps1.io/v1alpha1"
@@ -49,29 +49,15 @@ def main() -> None:
     run_dir = Path(tempfile.mkdtemp(prefix="cps1-bench-"))
     with LocalCluster(run_dir, nodes=2, metacontroller_workers=args.mc_workers) as cluster:
         client, _ = serve_cps1(cluster, args.hooks_workers)
-        workspaces = kube.resource(client, API, "Workspace")
         names = [f"bench-{i:03d}" for i in range(args.workspaces)]
 
         def create(name: str) -> None:
-            kube.apply(
-                client,
-                {
-                    "apiVersion": API,
-                    "kind": "Workspace",
-                    "metadata": {"name": name},
-                    "spec": {"owner": "bench", "template": "python"},
-                },
-            )
-
-        def running(value: bool) -> Callable[[str], None]:
-            return lambda name: workspaces.patch(
-                name=name, body={"spec": {"running": value}}, content_type="application/merge-patch+json"
-            )
+            kube.apply(client, workspace(name))
 
         results = {
             "create -> Running": timed(client, names, "Running", create),
-            "stop   -> Stopped": timed(client, names, "Stopped", running(False)),
-            "start  -> Running": timed(client, names, "Running", running(True)),
+            "stop   -> Stopped": timed(client, names, "Stopped", set_running(client, False)),
+            "start  -> Running": timed(client, names, "Running", set_running(client, True)),
         }
     print(
         f"{args.workspaces} workspaces, Metacontroller workers {args.mc_workers}, "

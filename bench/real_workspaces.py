@@ -27,7 +27,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import kubeclient as kube
-from bench.common import exit_on_sigterm, serve_cps1, summary
+from bench.common import exit_on_sigterm, serve_cps1, set_running, summary, workspace
 from bench.gateway import MB, Target, transfer
 from bench.lifecycle import phases, timed
 from cps1.dev import import_workspace_images
@@ -68,15 +68,7 @@ def create_one_by_one(client, names: list[str]) -> tuple[list[float], list[list[
     totals, steps = [], []
     for name in names:
         created = time.time()
-        kube.apply(
-            client,
-            {
-                "apiVersion": API,
-                "kind": "Workspace",
-                "metadata": {"name": name},
-                "spec": {"owner": "bench", "template": "python"},
-            },
-        )
+        kube.apply(client, workspace(name))
         while phases(client).get(name) != "Running":
             if time.time() - created > 600:
                 raise SystemExit(f"{name} was not Running after 600 s")
@@ -163,13 +155,10 @@ def main() -> None:
                 f"ratio {gw / direct:.2f}"
             )
 
-        def set_running(running: bool):  # type: ignore[no-untyped-def]
-            return lambda name: kube.resource(client, API, "Workspace").patch(
-                name=name, body={"spec": {"running": running}}, content_type="application/merge-patch+json"
-            )
-
-        print(f"stop->Stopped, {len(names)} together: {summary(timed(client, names, 'Stopped', set_running(False)))}")
-        print(f"start->Running, {len(names)} together: {summary(timed(client, names, 'Running', set_running(True)))}")
+        stopped = timed(client, names, "Stopped", set_running(client, False))
+        print(f"stop->Stopped, {len(names)} together: {summary(stopped)}")
+        started = timed(client, names, "Running", set_running(client, True))
+        print(f"start->Running, {len(names)} together: {summary(started)}")
         for name in names:
             kube.resource(client, API, "Workspace").delete(name=name)
 

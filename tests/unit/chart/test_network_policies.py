@@ -108,31 +108,15 @@ def world() -> tuple[list[dict], dict[str, Peer]]:
     return policies, peers
 
 
+# Every pod of the release (its own namespace).
+RELEASE = {"hooks", "api", "prober", "console", "gateway", "metacontroller", "helm-test"}
 # (target, port): the sources that may connect; every other source is refused.
 EXPECTED = {
     ("hooks", 8080): {"metacontroller", "helm-test"},
-    ("api", 8080): {
-        "ingress-controller",
-        "hooks",
-        "api",
-        "prober",
-        "console",
-        "gateway",
-        "metacontroller",
-        "helm-test",
-    },
-    ("console", 8501): {
-        "ingress-controller",
-        "hooks",
-        "api",
-        "prober",
-        "console",
-        "gateway",
-        "metacontroller",
-        "helm-test",
-    },
+    ("api", 8080): RELEASE | {"ingress-controller"},
+    ("console", 8501): RELEASE | {"ingress-controller"},
     ("gateway", 2222): "everyone",
-    ("gateway", 9102): {"hooks", "api", "prober", "console", "gateway", "metacontroller", "helm-test"},
+    ("gateway", 9102): RELEASE,
     ("metacontroller", 9999): set(),
     ("prober", 8080): set(),
 }
