@@ -18,7 +18,6 @@ Needs root (the real node) and the images (`make node images`). Compare numbers 
 import argparse
 import base64
 import itertools
-import json
 import statistics
 import tempfile
 import time
@@ -31,13 +30,12 @@ from bench.common import exit_on_sigterm, serve_cps1, set_running, summary, work
 from bench.gateway import MB, Target, transfer
 from bench.lifecycle import phases, timed
 from cps1.dev import import_workspace_images
-from cps1.localcluster import gateway, node
+from cps1.localcluster import gateway, incluster
 from cps1.localcluster.cluster import LocalCluster
 from cps1.localcluster.processes import free_port
 from gateway import keys
 from gateway.cluster import Cluster
 from tests.support import gateway as gs
-from tests.support.node import kubectl
 
 API = "cps1.io/v1alpha1"
 SYSTEM_NS = "cps1-bench"
@@ -82,10 +80,7 @@ def create_one_by_one(client, names: list[str]) -> tuple[list[float], list[list[
 
 def idle_memory_mib(cluster: LocalCluster, names: list[str]) -> list[float]:
     """Each Workspace pod's working set from the kubelet's summary API."""
-    raw = kubectl(cluster, "default", "get", "--raw", f"/api/v1/nodes/{node.NAME}/proxy/stats/summary").stdout
-    pods = json.loads(raw)["pods"]
-    wanted = {f"ws-{name}" for name in names}
-    return [p["memory"]["workingSetBytes"] / 2**20 for p in pods if p["podRef"]["namespace"] in wanted]
+    return [b / 2**20 for name in names for b in incluster.pod_memory(cluster, f"ws-{name}").values()]
 
 
 def gateway_against_direct(

@@ -306,11 +306,19 @@ def describe(cluster: LocalCluster) -> str:
 
 def pod_memory(cluster: LocalCluster, namespace: str = NAMESPACE) -> dict[str, int]:
     """Working-set bytes of each pod of `namespace`, from the kubelet's summary (through the API)."""
-    import kubeclient as kube
-
-    client = kube.dynamic_client(cluster.kubeconfig)
-    raw = client.client.call_api(
-        f"/api/v1/nodes/{node.NAME}/proxy/stats/summary", "GET", _preload_content=False, auth_settings=["BearerToken"]
-    )[0].data
+    kubectl = binaries(("kubernetes",))["kubernetes"] / "kubectl"
+    raw = subprocess.run(
+        [
+            str(kubectl),
+            f"--kubeconfig={cluster.kubeconfig}",
+            "get",
+            "--raw",
+            f"/api/v1/nodes/{node.NAME}/proxy/stats/summary",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
     pods = json.loads(raw)["pods"]
     return {p["podRef"]["name"]: p["memory"]["workingSetBytes"] for p in pods if p["podRef"]["namespace"] == namespace}
