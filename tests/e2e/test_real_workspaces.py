@@ -285,7 +285,7 @@ def test_deleting_keeps_or_removes_the_home_and_its_data(ssh: dict, real_env: En
         assert hashlib.sha256(on_disk.read_bytes()).hexdigest() == digest
     finally:
         ws.delete(real_env, name)
-    ws.wait_gone(real_env, name, timeout=180)
+    wait_until(lambda: not ws.get(real_env, name), 180, what=f"workspace {name} gone")
     if on_delete == "Retain":
         wait_until(lambda: not pod_list(real_env, name), 120, what="the retained Workspace's pod gone")
         kept = ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home")
