@@ -21,7 +21,7 @@ class TokenOrProxyAuth(HTTPTokenAuth):
     """Bearer tokens; a request without one is still verified, so a trusted proxy's identity
     header can authenticate it (Flask-HTTPAuth skips verification when no token is sent)."""
 
-    def authenticate(self, auth, stored_password):  # type: ignore[no-untyped-def]
+    def authenticate(self, auth, stored_password):
         return self.ensure_sync(self.verify_token_callback)(getattr(auth, "token", None) or "")
 
 
@@ -63,7 +63,7 @@ def unauthorized(status: int) -> tuple[Response, int]:
 
 
 def current_user() -> User:
-    return g.cps1_user  # type: ignore[no-any-return]
+    return g.cps1_user
 
 
 def forbid_unless_admin() -> None:

@@ -19,7 +19,7 @@ from tests.support.node import netcheck_pod, ready_pod, restricted_namespace
 class TimedCluster(LocalCluster):
     """A LocalCluster that notes when each process it launches is ready."""
 
-    def launch(self, proc) -> None:  # type: ignore[no-untyped-def]
+    def launch(self, proc) -> None:
         super().launch(proc)
         print(f"  {proc.name:<24} ready at {time.monotonic() - STARTED:6.1f}s", flush=True)
 

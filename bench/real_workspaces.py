@@ -48,7 +48,7 @@ def seconds(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def pod_timeline(client, name: str) -> list[float]:  # type: ignore[no-untyped-def]
+def pod_timeline(client, name: str) -> list[float]:
     """The pod's own moments (epoch seconds): created, scheduled, initialized, started, Ready."""
     pods = kube.resource(client, "v1", "Pod").get(namespace=f"ws-{name}").to_dict()["items"]
     pod = next(p for p in pods if not p["metadata"].get("deletionTimestamp"))
@@ -63,7 +63,7 @@ def pod_timeline(client, name: str) -> list[float]:  # type: ignore[no-untyped-d
     ]
 
 
-def create_one_by_one(client, names: list[str]) -> tuple[list[float], list[list[float]]]:  # type: ignore[no-untyped-def]
+def create_one_by_one(client, names: list[str]) -> tuple[list[float], list[list[float]]]:
     """create->Running of each Workspace alone, and the seconds of each step."""
     totals, steps = [], []
     for name in names:
@@ -98,7 +98,7 @@ def idle_memory_mib(cluster: LocalCluster, names: list[str]) -> list[float]:
 
 def gateway_against_direct(
     cluster: LocalCluster, client, run_dir: Path, upstream: gateway.GatewayKeys, name: str, size: int, runs: int
-) -> dict[str, float]:  # type: ignore[no-untyped-def]
+) -> dict[str, float]:
     """Download and upload MB/s through the gateway and directly to the pod's sshd, rounds
     interleaved so the machine's load touches both alike."""
     kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NS}})
@@ -163,7 +163,7 @@ def main() -> None:
                 f"ratio {gw / direct:.2f}"
             )
 
-        def set_running(running: bool):  # type: ignore[no-untyped-def]
+        def set_running(running: bool):
             return lambda name: kube.resource(client, API, "Workspace").patch(
                 name=name, body={"spec": {"running": running}}, content_type="application/merge-patch+json"
             )

@@ -81,7 +81,7 @@ def main() -> None:
             body = {"spec": {"owner": "bench", "template": "python"}}
             kube.apply(client, {"apiVersion": API, "kind": "Workspace", "metadata": {"name": name}, **body})
 
-        def running(value: bool):  # type: ignore[no-untyped-def]
+        def running(value: bool):
             return lambda name: workspaces.patch(
                 name=name, body={"spec": {"running": value}}, content_type="application/merge-patch+json"
             )

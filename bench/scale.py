@@ -26,7 +26,7 @@ API = "cps1.io/v1alpha1"
 COMPONENTS = ("hooks", "metacontroller", "kube-apiserver")
 
 
-def phases(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def phases(client) -> dict[str, str]:
     items = kube.resource(client, API, "Workspace").get().to_dict()["items"]
     return {w["metadata"]["name"]: (w.get("status") or {}).get("phase", "") for w in items}
 

@@ -38,7 +38,7 @@ def load(doing: str, call: Callable[[], T]) -> T:
     result = attempt(doing, call)
     if result is None:
         st.stop()
-    return result  # type: ignore[return-value]
+    return result
 
 
 def flash(message: str) -> None:

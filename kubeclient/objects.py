@@ -6,7 +6,7 @@ from kubernetes.dynamic.exceptions import NotFoundError
 FIELD_MANAGER = "cps1"
 
 
-def resource(client: dynamic.DynamicClient, api_version: str, kind: str):  # type: ignore[no-untyped-def]
+def resource(client: dynamic.DynamicClient, api_version: str, kind: str):
     return client.resources.get(api_version=api_version, kind=kind)
 
 

@@ -122,7 +122,7 @@ def log(message: str) -> None:
     print(f"[cps1-images {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def buildah(*args: str, **kwargs) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+def buildah(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """buildah on the cache's own storage (overlay), so nothing touches the system's images."""
     storage = ["--root", str(IMAGES_DIR / "storage"), "--runroot", str(IMAGES_DIR / "run")]
     storage += ["--storage-driver", "overlay"]

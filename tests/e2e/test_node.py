@@ -23,7 +23,7 @@ from tests.support.node import NS, ready_pod, restricted_namespace
 
 
 @pytest.fixture(scope="module")
-def client(real_cluster: LocalCluster):  # type: ignore[no-untyped-def]
+def client(real_cluster: LocalCluster):
     client = kube.dynamic_client(real_cluster.kubeconfig)
     restricted_namespace(client)
     return client
@@ -38,7 +38,7 @@ def probe(cluster: LocalCluster, pod: str, address: str) -> bool:
     return kubectl(cluster, "exec", pod, "--", "/netcheck", "probe", address, check=False).returncode == 0
 
 
-def test_restricted_pod_runs_on_the_real_node_with_logs_and_exec(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
+def test_restricted_pod_runs_on_the_real_node_with_logs_and_exec(client, real_cluster: LocalCluster) -> None:
     started = time.monotonic()
     pod = ready_pod(client, "hardened", {"app": "hardened"})
     print(f"pod create -> Ready on the real node: {time.monotonic() - started:.1f}s")
@@ -61,7 +61,7 @@ def test_restricted_pod_runs_on_the_real_node_with_logs_and_exec(client, real_cl
         assert conn.recv(64).startswith(b"ok hardened")
 
 
-def test_pods_route_only_to_this_machine(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
+def test_pods_route_only_to_this_machine(client, real_cluster: LocalCluster) -> None:
     ready_pod(client, "router", {"app": "router"})
     table = kubectl(real_cluster, "exec", "router", "--", "/netcheck", "cat", "/proc/net/route").stdout
     routes = []
@@ -98,7 +98,7 @@ def test_pods_route_only_to_this_machine(client, real_cluster: LocalCluster) -> 
     assert f"-A {node.FIREWALL_CHAIN} -i {node.BRIDGE} ! -o {node.BRIDGE} -j DROP" in forward.stdout
 
 
-def test_network_policy_is_enforced(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
+def test_network_policy_is_enforced(client, real_cluster: LocalCluster) -> None:
     server = ready_pod(client, "np-server", {"app": "np-server"})
     ready_pod(client, "np-client", {"role": "client"})
     ready_pod(client, "np-other", {"role": "other"})
@@ -136,7 +136,7 @@ def test_network_policy_is_enforced(client, real_cluster: LocalCluster) -> None:
     assert not probe(real_cluster, "np-other", target)
 
 
-def test_service_reaches_its_pod_through_kube_proxy(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
+def test_service_reaches_its_pod_through_kube_proxy(client, real_cluster: LocalCluster) -> None:
     ready_pod(client, "svc-backend", {"app": "svc-backend"})
     service = kube.apply(
         client,
@@ -160,7 +160,7 @@ def test_service_reaches_its_pod_through_kube_proxy(client, real_cluster: LocalC
     assert wait_until(answers, timeout=30, what="the Service's ClusterIP to answer").startswith(b"ok svc-backend")
 
 
-def test_a_crashed_node_is_cleaned_up_by_the_next_start(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
+def test_a_crashed_node_is_cleaned_up_by_the_next_start(client, real_cluster: LocalCluster) -> None:
     """Last in this module: SIGKILL every node agent (a crash leaves shims, containers,
     mounts); starting the node again in the same run cleans that up and runs the pod again."""
     ready_pod(client, "survivor", {"app": "survivor"})

@@ -55,7 +55,7 @@ def real_env(real_cluster: LocalCluster) -> Iterator[Env]:
 
 
 @pytest.fixture(scope="module")
-def ssh(real_env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:  # type: ignore[type-arg]
+def ssh(real_env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """The gateway (host process, `{service_ip}:22` upstream) and alice's key registered."""
     directory = tmp_path_factory.mktemp("real-gateway")
     private = directory / "upstream_key"
@@ -81,7 +81,7 @@ def ssh(real_env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
 
 def run_ssh(
     ssh: dict, login: str, *command: str, program: str = "ssh", options: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+) -> subprocess.CompletedProcess:
     argv = [*gs.openssh(program, ssh["key"].path, ssh["known"], *options)]
     if program == "ssh":
         argv += ["-p", str(ssh["port"]), f"{login}@127.0.0.1", *command]
@@ -90,7 +90,7 @@ def run_ssh(
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 
-def ssh_process(ssh: dict, login: str, *options: str, **popen: object) -> subprocess.Popen:  # type: ignore[type-arg]
+def ssh_process(ssh: dict, login: str, *options: str, **popen: object) -> subprocess.Popen:
     """A long-running `ssh` (a forward) through the gateway; the caller ends it."""
     argv = [*gs.openssh("ssh", ssh["key"].path, ssh["known"], *options), "-p", str(ssh["port"]), f"{login}@127.0.0.1"]
     return subprocess.Popen(argv, stderr=subprocess.DEVNULL, **popen)  # type: ignore[call-overload]
@@ -103,7 +103,7 @@ def pod_of(env: Env, name: str) -> dict:
     return running[0]
 
 
-def exec_in(env: Env, name: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+def exec_in(env: Env, name: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:
     pod = pod_of(env, name)["metadata"]["name"]
     return kubectl(env.cluster, f"ws-{name}", "exec", pod, "-c", "workspace", "--", *command, check=check)
 
@@ -215,7 +215,7 @@ def test_the_pod_is_hardened_as_it_runs(real_env: Env, running: list[str]) -> No
     assert tokens.returncode != 0
 
 
-def test_ssh_through_the_gateway_into_the_workspace_sshd(ssh: dict, real_env: Env, running: list[str]) -> None:  # type: ignore[type-arg]
+def test_ssh_through_the_gateway_into_the_workspace_sshd(ssh: dict, real_env: Env, running: list[str]) -> None:
     name = running[0]  # alice's (tests/support/workspaces.py creates them for alice)
     done = run_ssh(ssh, name, "echo hello from $(hostname) as $(id -un); exit 7")
     assert done.returncode == 7, done.stderr
@@ -252,7 +252,7 @@ def test_ssh_through_the_gateway_into_the_workspace_sshd(ssh: dict, real_env: En
             tunnel.kill()
 
 
-def test_home_survives_a_stop_and_a_start(ssh: dict, real_env: Env, running: list[str]) -> None:  # type: ignore[type-arg]
+def test_home_survives_a_stop_and_a_start(ssh: dict, real_env: Env, running: list[str]) -> None:
     name = running[1]
     written = run_ssh(ssh, name, "head -c 65536 /dev/urandom > keep.bin && sha256sum keep.bin")
     assert written.returncode == 0, written.stderr
@@ -269,7 +269,7 @@ def test_home_survives_a_stop_and_a_start(ssh: dict, real_env: Env, running: lis
 
 
 @pytest.mark.parametrize("on_delete", ["Retain", "Delete"])
-def test_deleting_keeps_or_removes_the_home_and_its_data(ssh: dict, real_env: Env, on_delete: str) -> None:  # type: ignore[type-arg]
+def test_deleting_keeps_or_removes_the_home_and_its_data(ssh: dict, real_env: Env, on_delete: str) -> None:
     """`storage.onDelete: Retain` leaves the namespace, the claim, the volume and the bytes on
     the node's disk; `Delete` removes all of them."""
     name = f"real-{on_delete.lower()}"

@@ -14,7 +14,7 @@ import pytest
 import kubeclient as kube
 from common import crd
 from tests.support import workspaces as ws
-from tests.support.cluster import wait_until
+from tests.support.cluster import Env, wait_until
 
 COUNT = 24
 NAMES = [f"storm-{i:02d}" for i in range(COUNT)]
@@ -31,7 +31,7 @@ class Observer:
     down are counted and skipped; the test requires many good polls, and canaries (the volumes of
     deleted Workspaces, the Deployments of stopped ones) prove the observer could see a loss."""
 
-    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, client) -> None:
         self.client = client
         self.volumes: dict[str, str] = {}  # namespace -> PVC uid
         self.lost_volumes: set[str] = set()
@@ -64,7 +64,7 @@ class Observer:
 
 
 @pytest.fixture
-def observer(faulty_env) -> Iterator[Observer]:  # type: ignore[no-untyped-def]
+def observer(faulty_env: Env) -> Iterator[Observer]:
     watcher = Observer(faulty_env.client)
     watcher.thread.start()
     yield watcher
@@ -72,11 +72,11 @@ def observer(faulty_env) -> Iterator[Observer]:  # type: ignore[no-untyped-def]
     watcher.thread.join()
 
 
-def create(env, name: str) -> None:  # type: ignore[no-untyped-def]
+def create(env: Env, name: str) -> None:
     ws.workspace(env, name, "storm-python", parameters={"cpu": "500m"})
 
 
-def retry(call, attempts: int = 40) -> None:  # type: ignore[no-untyped-def]
+def retry(call, attempts: int = 40) -> None:
     """The storm keeps going through an API server restart, like a GitOps tool would."""
     for _ in range(attempts):
         try:
@@ -87,7 +87,7 @@ def retry(call, attempts: int = 40) -> None:  # type: ignore[no-untyped-def]
     call()
 
 
-def test_storm_with_faults_converges_and_loses_nothing(faulty_env, observer: Observer) -> None:  # type: ignore[no-untyped-def]
+def test_storm_with_faults_converges_and_loses_nothing(faulty_env: Env, observer: Observer) -> None:
     env, cluster, proxy = faulty_env, faulty_env.cluster, faulty_env.recorder
     ws.template(env, "storm-python")
     for name in NAMES[:8]:
@@ -187,7 +187,7 @@ BROKEN_SPECS = {
 }
 
 
-def test_bad_input_at_scale_does_not_disturb_healthy_workspaces(faulty_env, observer: Observer) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_at_scale_does_not_disturb_healthy_workspaces(faulty_env: Env, observer: Observer) -> None:
     env = faulty_env
     ws.template(env, "bad-python")
     ws.template(env, "doomed")

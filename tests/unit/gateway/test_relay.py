@@ -50,7 +50,7 @@ class OpenServer(paramiko.ServerInterface):
 class Link:
     """A client and a server GatewayTransport talking over a socket pair."""
 
-    def __init__(self, tuning: Tuning, handler=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, tuning: Tuning, handler=None) -> None:
         a, b = socket.socketpair()
         self.server = GatewayTransport(b, tuning)
         self.server.add_server_key(HOST_KEY)
@@ -88,7 +88,7 @@ def exec_pair(links: list[Link], tuning: Tuning | None = None) -> tuple[paramiko
     return user, down, up, sshd
 
 
-def read_all(recv) -> bytes:  # type: ignore[no-untyped-def]
+def read_all(recv) -> bytes:
     out = b""
     while True:
         data = recv(1 << 20)
