@@ -25,6 +25,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import cast
 
 import kubeclient as kube
 from bench.common import exit_on_sigterm, serve_cps1, summary
@@ -37,6 +38,7 @@ from cps1.localcluster.processes import free_port
 from gateway import keys
 from gateway.cluster import Cluster
 from tests.support import gateway as gs
+from tests.support.cluster import Env
 from tests.support.node import kubectl
 
 API = "cps1.io/v1alpha1"
@@ -104,15 +106,17 @@ def gateway_against_direct(
     kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NS}})
     gateway.ensure_host_key(client, SYSTEM_NS)
     user = gs.client_key(run_dir, "bench")
-    gs.user_configmap(SimpleNamespace(client=client), SYSTEM_NS, "bench", [user.public])
+    gs.user_configmap(cast(Env, SimpleNamespace(client=client)), SYSTEM_NS, "bench", [user.public])
     port = free_port()
     cluster.launch(gateway.gateway_process(run_dir, cluster.kubeconfig, SYSTEM_NS, upstream, port))
     host_line = keys.public_line(
         keys.host_key(Cluster.connect(str(cluster.kubeconfig), SYSTEM_NS), SYSTEM_NS, gateway.HOST_KEY_SECRET)
     )
     secret = kube.get(client, "v1", "Secret", "workspace", f"ws-{name}")
+    service = kube.get(client, "v1", "Service", "workspace", f"ws-{name}")
+    assert secret is not None and service is not None
     pod_host_key = base64.b64decode(secret["data"]["ssh_host_ed25519_key.pub"]).decode().split()[:2]
-    service_ip = kube.get(client, "v1", "Service", "workspace", f"ws-{name}")["spec"]["clusterIP"]
+    service_ip = service["spec"]["clusterIP"]
     direct_known = run_dir / "known_direct"
     direct_known.write_text(f"{service_ip} {' '.join(pod_host_key)}\n")
     options = ["-o", "Compression=no"]

@@ -24,6 +24,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import paramiko
 import pytest
@@ -47,7 +48,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, gs.ClientKey]:
     return {name: gs.client_key(directory, name) for name in ("alice", "bob", "stranger", "extra", "carol")}
 
 
-def settings_for(env: Env, **overrides: object) -> Settings:
+def settings_for(env: Env, **overrides: Any) -> Settings:
     values: dict[str, object] = {
         "listen": "127.0.0.1:0",
         "health_listen": "127.0.0.1:0",
@@ -94,7 +95,7 @@ def gw(env: Env, keys: dict[str, gs.ClientKey], tmp_path_factory: pytest.TempPat
         ws.wait_gone(env, name)
 
 
-def new_workspace(env: Env, gw: gs.Harness, name: str, phase: str = crd.PHASE_RUNNING, **spec: object) -> gs.Sshd:
+def new_workspace(env: Env, gw: gs.Harness, name: str, phase: str = crd.PHASE_RUNNING, **spec: Any) -> gs.Sshd:
     gw.created.append(name)  # type: ignore[attr-defined]
     ws.workspace(env, name, TEMPLATE, **spec)
     ws.wait_phase(env, name, phase)

@@ -4,7 +4,7 @@ attached to a failed test's report (conftests import `pytest_runtest_makereport`
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -62,7 +62,9 @@ def installed(cluster: LocalCluster, records: str, hooks_env: dict[str, str] | N
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed and RUNNING:
         for name, text in RUNNING[0].logs().items():

@@ -3,6 +3,7 @@
 import contextlib
 import copy
 from datetime import UTC, datetime
+from typing import Any
 
 from kubernetes.dynamic.exceptions import NotFoundError
 
@@ -18,14 +19,14 @@ def now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def template(env: Env, name: str, **spec: object) -> dict:
+def template(env: Env, name: str, **spec: Any) -> dict:
     body = copy.deepcopy(PYTHON)
     body["metadata"] = {"name": name}
     body["spec"].update(spec)
     return kube.apply(env.client, body)
 
 
-def workspace(env: Env, name: str, template_name: str, **spec: object) -> dict:
+def workspace(env: Env, name: str, template_name: str, **spec: Any) -> dict:
     body = {
         "apiVersion": API,
         "kind": "Workspace",

@@ -2,6 +2,7 @@
 throttle and the lookup cache."""
 
 import base64
+from typing import Any
 
 import pytest
 
@@ -14,8 +15,8 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def token_secret(user: str = "alice", **changes: object) -> dict:
-    secret = {
+def token_secret(user: str = "alice", **changes: Any) -> dict[str, Any]:
+    secret: dict[str, Any] = {
         "type": accounts.TOKEN_TYPE,
         "metadata": {"name": "cps1-token-a1b2c3d4e5f6", "labels": accounts.token_labels(user)},
         "data": {"hash": _b64("0" * 64), "user": _b64(user), "name": _b64("laptop"), "created": _b64("2026")},

@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import paramiko
 import pytest
@@ -123,8 +124,8 @@ def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
     return True
 
 
-def served(**overrides: object) -> Gateway:
-    settings = Settings(**{"listen": "127.0.0.1:0", "auth_failures_per_source": 100, **overrides})  # type: ignore[arg-type]
+def served(**overrides: Any) -> Gateway:
+    settings = Settings(**{"listen": "127.0.0.1:0", "auth_failures_per_source": 100, **overrides})
     gw = Gateway(settings, Directory(), HOST_KEY, HOST_KEY, directory=Directory())  # type: ignore[arg-type]
     gw.start()
     return gw
