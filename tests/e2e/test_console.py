@@ -12,7 +12,7 @@ from apiclient.client import ApiClient
 from cps1.localcluster.processes import free_port
 from tests.e2e import console_support as support
 from tests.support import workspaces as ws
-from tests.support.cluster import Env, wait_until
+from tests.support.cluster import Env, found, wait_until
 
 GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFHvpng/GqwCDXQcQbNsiO7G+wS9DQT3CnGsFkBIO5sE dana@laptop"
 
@@ -311,7 +311,7 @@ def test_admin_creates_a_template_with_the_form_after_validation(env: Env) -> No
         assert ws.child(env, "x", ws.API, "WorkspaceTemplate", name) is None  # validating saves nothing
         click(at, "Save")
         assert f"Saved template {name}." in text(at)
-        saved = ws.child(env, "x", ws.API, "WorkspaceTemplate", name)["spec"]
+        saved = found(ws.child(env, "x", ws.API, "WorkspaceTemplate", name))["spec"]
         assert saved["description"] == "Go, from the console" and saved["resources"] == {"limits": {"memory": "4Gi"}}
         assert at.selectbox(key="tpl.selected").value == name  # now editing what was saved
     finally:
@@ -326,19 +326,20 @@ def test_admin_edits_a_template_as_yaml_and_bad_yaml_saves_nothing(env: Env) -> 
         at.selectbox(key="tpl.selected").set_value(name).run()
         at.radio(key="tpl.mode").set_value("YAML").run()
         manifest = at.text_area(key=f"tpl:{name}:yaml").value
+        assert manifest is not None
         assert f"kind: WorkspaceTemplate\nmetadata:\n  name: {name}\n" in manifest
         assert "pythonVersion" in manifest  # parameters come along
         at.text_area(key=f"tpl:{name}:yaml").input(manifest.replace("ide: 8080", "ide: 2222"))
         click(at, "Save")
         assert "ports must differ" in at.error[0].value
-        assert ws.child(env, "x", ws.API, "WorkspaceTemplate", name)["spec"]["ports"]["ide"] == 8080
+        assert found(ws.child(env, "x", ws.API, "WorkspaceTemplate", name))["spec"]["ports"]["ide"] == 8080
         at.text_area(key=f"tpl:{name}:yaml").input("spec: [unclosed")
         click(at, "Validate")
         assert "not valid YAML at line 1" in at.error[0].value and "HTTP" not in at.error[0].value
         at.text_area(key=f"tpl:{name}:yaml").input(manifest.replace("Python 3.13 with pip", "Edited as YAML"))
         click(at, "Save")
         assert f"Saved template {name}." in text(at)
-        spec = ws.child(env, "x", ws.API, "WorkspaceTemplate", name)["spec"]
+        spec = found(ws.child(env, "x", ws.API, "WorkspaceTemplate", name))["spec"]
         assert spec["description"].startswith("Edited as YAML") and len(spec["parameters"]) == 3
 
         click(at, f"Delete template {name}…")

@@ -2,6 +2,7 @@
 controller."""
 
 import copy
+from typing import Any
 
 import pytest
 from kubernetes.dynamic.exceptions import UnprocessibleEntityError
@@ -11,7 +12,7 @@ from tests.conftest import ROOT, load
 from tests.support.cluster import Env
 
 TEMPLATE = load(ROOT / "examples" / "templates" / "python.yaml")
-WORKSPACE = {
+WORKSPACE: dict[str, Any] = {
     "apiVersion": "cps1.io/v1alpha1",
     "kind": "Workspace",
     "metadata": {"name": "cel-ok"},

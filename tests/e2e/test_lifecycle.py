@@ -11,7 +11,7 @@ import kubeclient as kube
 from common import crd
 from tests.constants import GATEWAY_KEY, MAX_RESYNC_SECONDS
 from tests.support import workspaces as ws
-from tests.support.cluster import Env, wait_until
+from tests.support.cluster import Env, found, wait_until
 
 CHILDREN = [
     ("v1", "Namespace", None),
@@ -64,9 +64,9 @@ def test_create_runs_with_every_child(env: Env, base_template: str, cleanup: lis
         obj = ws.child(env, "life-create", api_version, kind, name or "ws-life-create")
         assert obj is not None, kind
         assert obj["metadata"]["labels"]["cps1.io/workspace"] == "life-create"
-    namespace = ws.child(env, "life-create", "v1", "Namespace", "ws-life-create")
+    namespace = found(ws.child(env, "life-create", "v1", "Namespace", "ws-life-create"))
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    secret = ws.child(env, "life-create", "v1", "Secret", "workspace")
+    secret = found(ws.child(env, "life-create", "v1", "Secret", "workspace"))
     assert base64.b64decode(secret["data"]["authorized_keys"]).decode().strip() == GATEWAY_KEY
     pods = kube.resource(env.client, "v1", "Pod").get(namespace="ws-life-create").to_dict()["items"]
     assert len(pods) == 1 and pods[0]["status"]["phase"] == "Running"
@@ -84,7 +84,7 @@ def test_stop_keeps_data_and_start_reuses_the_same_volume(env: Env, base_templat
     ws.patch(env, "life-stop", {"spec": {"running": False}})
     status = ws.wait_phase(env, "life-stop", crd.PHASE_STOPPED)
     assert status["stoppedReason"] == crd.STOPPED_BY_USER
-    assert ws.child(env, "life-stop", "apps/v1", "Deployment", "workspace")["spec"]["replicas"] == 0
+    assert found(ws.child(env, "life-stop", "apps/v1", "Deployment", "workspace"))["spec"]["replicas"] == 0
     wait_until(
         lambda: not kube.resource(env.client, "v1", "Pod").get(namespace="ws-life-stop").to_dict()["items"],
         what="no pods left",
@@ -100,7 +100,7 @@ def test_stop_keeps_data_and_start_reuses_the_same_volume(env: Env, base_templat
 def test_delete_removes_everything(env: Env, base_template: str) -> None:
     ws.workspace(env, "life-delete", base_template)
     ws.wait_phase(env, "life-delete", crd.PHASE_RUNNING)
-    volume = ws.child(env, "life-delete", "v1", "PersistentVolumeClaim", "home")["spec"]["volumeName"]
+    volume = found(ws.child(env, "life-delete", "v1", "PersistentVolumeClaim", "home"))["spec"]["volumeName"]
     ws.delete(env, "life-delete")
     ws.wait_gone(env, "life-delete")
     wait_until(lambda: kube.get(env.client, "v1", "PersistentVolume", volume) is None, what="the volume deleted")
@@ -115,7 +115,7 @@ def test_delete_with_retain_keeps_the_volume(env: Env, base_template: str) -> No
     wait_until(
         lambda: ws.child(env, "life-retain", "apps/v1", "Deployment", "workspace") is None, what="deployment gone"
     )
-    kept = ws.child(env, "life-retain", "v1", "PersistentVolumeClaim", "home")
+    kept = found(ws.child(env, "life-retain", "v1", "PersistentVolumeClaim", "home"))
     assert uid(kept) == pvc and not kept["metadata"].get("ownerReferences")
     namespace = ws.child(env, "life-retain", "v1", "Namespace", "ws-life-retain")
     assert namespace is not None and not namespace["metadata"].get("ownerReferences")
@@ -157,14 +157,14 @@ def test_invalid_parameters_fail_keep_children_and_recover(env: Env, base_templa
     assert "parameter 'cpu' must be at most 4, got 64" in status["message"]
     ws.wait_syncs(env, "life-params", 2)  # Failed answers came and went; nothing was removed
     assert uid(ws.child(env, "life-params", "v1", "PersistentVolumeClaim", "home")) == pvc
-    assert ws.child(env, "life-params", "apps/v1", "Deployment", "workspace")["spec"]["replicas"] == 1
+    assert found(ws.child(env, "life-params", "apps/v1", "Deployment", "workspace"))["spec"]["replicas"] == 1
     ws.patch(env, "life-params", {"spec": {"parameters": {"cpu": "1"}}})
     ws.wait_phase(env, "life-params", crd.PHASE_RUNNING)
     assert uid(ws.child(env, "life-params", "v1", "PersistentVolumeClaim", "home")) == pvc
 
 
 def image_of(env: Env, name: str) -> str:
-    deploy = ws.child(env, name, "apps/v1", "Deployment", "workspace")
+    deploy = found(ws.child(env, name, "apps/v1", "Deployment", "workspace"))
     return str(deploy["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
@@ -191,7 +191,7 @@ def test_drift_is_put_back(env: Env, base_template: str, cleanup: list[str]) -> 
     ws.workspace(env, "life-drift", base_template)
     ws.wait_phase(env, "life-drift", crd.PHASE_RUNNING)
     ns = "ws-life-drift"
-    password = ws.child(env, "life-drift", "v1", "Secret", "workspace")["data"]["password"]
+    password = found(ws.child(env, "life-drift", "v1", "Secret", "workspace"))["data"]["password"]
     kube.resource(env.client, "apps/v1", "Deployment").patch(
         name="workspace", namespace=ns, body={"spec": {"replicas": 3}}, content_type="application/merge-patch+json"
     )
@@ -311,7 +311,7 @@ def test_hooks_restarted_mid_run_lose_nothing(env: Env, base_template: str, clea
         wait_until(lambda: failed_calls() >= failed + 2, what="Metacontroller's calls to fail while the hooks are down")
         # While the hooks are down nothing changes and nothing is deleted.
         assert uid(ws.child(env, "life-restart-a", "v1", "PersistentVolumeClaim", "home")) == pvc
-        assert ws.child(env, "life-restart-a", "apps/v1", "Deployment", "workspace")["spec"]["replicas"] == 1
+        assert found(ws.child(env, "life-restart-a", "apps/v1", "Deployment", "workspace"))["spec"]["replicas"] == 1
     finally:
         env.cluster.launch(env.hooks)
     ws.wait_phase(env, "life-restart-a", crd.PHASE_STOPPED, timeout=90)
@@ -328,7 +328,7 @@ def test_children_are_created_namespace_first(env: Env, base_template: str, clea
         for r in env.recorder.records("sync")
         if r["request"]["parent"]["metadata"]["name"] == "life-order" and r["code"] == 200
     ]
-    waves = []
+    waves: list[frozenset[str]] = []
     for answer in answers:
         wave = frozenset(c["kind"] for c in answer["children"])
         if not waves or waves[-1] != wave:

@@ -18,7 +18,7 @@ import kubeclient as kube
 from cps1.localcluster import node
 from cps1.localcluster.cluster import LocalCluster
 from tests.support import node as node_support
-from tests.support.cluster import wait_until
+from tests.support.cluster import found, wait_until
 from tests.support.node import NS, ready_pod, restricted_namespace
 
 
@@ -64,17 +64,17 @@ def test_restricted_pod_runs_on_the_real_node_with_logs_and_exec(client, real_cl
 def test_pods_route_only_to_this_machine(client, real_cluster: LocalCluster) -> None:
     ready_pod(client, "router", {"app": "router"})
     table = kubectl(real_cluster, "exec", "router", "--", "/netcheck", "cat", "/proc/net/route").stdout
-    routes = []
+    routes: list[ipaddress.IPv4Network] = []
     for line in table.splitlines()[1:]:
         cols = line.split()
         dest, mask = (ipaddress.IPv4Address(bytes.fromhex(c)[::-1]) for c in (cols[1], cols[7]))
-        routes.append(ipaddress.ip_network(f"{dest}/{mask}"))
+        routes.append(ipaddress.IPv4Network(f"{dest}/{mask}"))
     assert routes, table
     assert ipaddress.ip_network("0.0.0.0/0") not in routes, f"the pod has a default route:\n{table}"
-    allowed = (ipaddress.ip_network(node.POD_CIDR), ipaddress.ip_network(node.SERVICE_CIDR))
+    allowed = (ipaddress.IPv4Network(node.POD_CIDR), ipaddress.IPv4Network(node.SERVICE_CIDR))
     assert all(any(r.subnet_of(a) for a in allowed) for r in routes), routes
 
-    registered = kube.get(client, "v1", "Node", node.NAME)
+    registered = found(kube.get(client, "v1", "Node", node.NAME))
     internal = [a["address"] for a in registered["status"]["addresses"] if a["type"] == "InternalIP"]
     assert internal == [node.NODE_IP]
     addresses = json.loads(subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, check=True).stdout)
@@ -176,10 +176,10 @@ def test_a_crashed_node_is_cleaned_up_by_the_next_start(client, real_cluster: Lo
     node.start(real_cluster)
     print(f"real node restart after a crash, to Ready: {time.monotonic() - started:.1f}s")
     assert not any(Path(f"/proc/{pid}").exists() for pid in before | set(shims))
-    uid = kube.get(client, "v1", "Pod", "survivor", NS)["metadata"]["uid"]
+    uid = found(kube.get(client, "v1", "Pod", "survivor", NS))["metadata"]["uid"]
     wait_until(
         lambda: probe(real_cluster, "survivor", "127.0.0.1:8080") or None,
         timeout=90,
         what="the pod to run again after the restart",
     )
-    assert kube.get(client, "v1", "Pod", "survivor", NS)["metadata"]["uid"] == uid
+    assert found(kube.get(client, "v1", "Pod", "survivor", NS))["metadata"]["uid"] == uid

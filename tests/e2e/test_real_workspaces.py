@@ -33,7 +33,7 @@ from tests.constants import GATEWAY_KEY, GATEWAY_PRIVATE_KEY
 from tests.e2e import console_support
 from tests.support import gateway as gs
 from tests.support import workspaces as ws
-from tests.support.cluster import ARTIFACTS, Env, installed, wait_until
+from tests.support.cluster import ARTIFACTS, Env, found, installed, wait_until
 from tests.support.node import kubectl
 
 SYSTEM_NS = "cps1-system"
@@ -109,7 +109,7 @@ def exec_in(env: Env, name: str, *command: str, check: bool = True) -> subproces
 
 
 def service_ip(env: Env, name: str) -> str:
-    return str(kube.get(env.client, "v1", "Service", "workspace", f"ws-{name}")["spec"]["clusterIP"])
+    return str(found(kube.get(env.client, "v1", "Service", "workspace", f"ws-{name}"))["spec"]["clusterIP"])
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ def test_the_console_opens_the_ide_and_the_prober_sees_it_used(
     code-server's own heartbeat as `ide` activity."""
     name = running[0]
     run_dir = tmp_path_factory.mktemp("real-console")
-    secret = kube.get(real_env.client, "v1", "Secret", "workspace", f"ws-{name}")
+    secret = found(kube.get(real_env.client, "v1", "Secret", "workspace", f"ws-{name}"))
     expected = base64.b64decode(secret["data"]["password"]).decode()
     with console_support.running_api(real_env, run_dir) as api_url:
         console, console_url = dev.console_process(run_dir, api_url)
@@ -257,14 +257,14 @@ def test_home_survives_a_stop_and_a_start(ssh: dict, real_env: Env, running: lis
     written = run_ssh(ssh, name, "head -c 65536 /dev/urandom > keep.bin && sha256sum keep.bin")
     assert written.returncode == 0, written.stderr
     digest = written.stdout.split()[0]
-    pvc = ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home")["metadata"]["uid"]
+    pvc = found(ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home"))["metadata"]["uid"]
     pod_before = pod_of(real_env, name)["metadata"]["uid"]
     ws.patch(real_env, name, {"spec": {"running": False}})
     ws.wait_phase(real_env, name, crd.PHASE_STOPPED, timeout=START_SECONDS)
     ws.patch(real_env, name, {"spec": {"running": True}})
     ws.wait_phase(real_env, name, crd.PHASE_RUNNING, timeout=START_SECONDS)
     assert pod_of(real_env, name)["metadata"]["uid"] != pod_before
-    assert ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home")["metadata"]["uid"] == pvc
+    assert found(ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home"))["metadata"]["uid"] == pvc
     assert run_ssh(ssh, name, "sha256sum keep.bin").stdout.split()[0] == digest
 
 
@@ -279,8 +279,8 @@ def test_deleting_keeps_or_removes_the_home_and_its_data(ssh: dict, real_env: En
         written = run_ssh(ssh, name, "head -c 65536 /dev/urandom > keep.bin && sha256sum keep.bin")
         assert written.returncode == 0, written.stderr
         digest = written.stdout.split()[0]
-        claim = ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home")
-        volume = kube.get(real_env.client, "v1", "PersistentVolume", claim["spec"]["volumeName"])
+        claim = found(ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home"))
+        volume = found(kube.get(real_env.client, "v1", "PersistentVolume", claim["spec"]["volumeName"]))
         on_disk = Path(volume["spec"]["local"]["path"]) / "keep.bin"
         assert hashlib.sha256(on_disk.read_bytes()).hexdigest() == digest
     finally:
@@ -288,9 +288,9 @@ def test_deleting_keeps_or_removes_the_home_and_its_data(ssh: dict, real_env: En
     ws.wait_gone(real_env, name, timeout=180)
     if on_delete == "Retain":
         wait_until(lambda: not pod_list(real_env, name), 120, what="the retained Workspace's pod gone")
-        kept = ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home")
+        kept = found(ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home"))
         assert kept is not None and kept["metadata"]["uid"] == claim["metadata"]["uid"]
-        pv = kube.get(real_env.client, "v1", "PersistentVolume", volume["metadata"]["name"])
+        pv = found(kube.get(real_env.client, "v1", "PersistentVolume", volume["metadata"]["name"]))
         assert pv["status"]["phase"] == "Bound"
         assert hashlib.sha256(on_disk.read_bytes()).hexdigest() == digest
         # What an admin does to let the name be used again (the README says so).

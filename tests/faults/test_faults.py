@@ -8,13 +8,14 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 import kubeclient as kube
 from common import crd
 from tests.support import workspaces as ws
-from tests.support.cluster import Env, wait_until
+from tests.support.cluster import Env, found, wait_until
 
 COUNT = 24
 NAMES = [f"storm-{i:02d}" for i in range(COUNT)]
@@ -150,7 +151,7 @@ def test_storm_with_faults_converges_and_loses_nothing(faulty_env: Env, observer
 
     wait_until(converged, 300, interval=1, what="every Workspace in its desired state")
     for name in RETUNED:
-        deploy = ws.child(env, name, "apps/v1", "Deployment", "workspace")
+        deploy = found(ws.child(env, name, "apps/v1", "Deployment", "workspace"))
         assert deploy["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "1"
     assert all(ws.status(env, n)["stoppedReason"] == "" for n in ALWAYS_RUNNING | RESTARTED)
 
@@ -167,7 +168,7 @@ def test_storm_with_faults_converges_and_loses_nothing(faulty_env: Env, observer
         out = {}
         for name in set(NAMES) - DELETED:
             out[name] = ws.get(env, name)["metadata"]["resourceVersion"]
-            out[name + "/deploy"] = ws.child(env, name, "apps/v1", "Deployment", "workspace")["metadata"][
+            out[name + "/deploy"] = found(ws.child(env, name, "apps/v1", "Deployment", "workspace"))["metadata"][
                 "resourceVersion"
             ]
         return out
@@ -178,7 +179,7 @@ def test_storm_with_faults_converges_and_loses_nothing(faulty_env: Env, observer
     assert versions() == before
 
 
-BROKEN_SPECS = {
+BROKEN_SPECS: dict[str, dict[str, Any]] = {
     "unknown-template": {"template": "no-such-template"},
     "out-of-bounds": {"parameters": {"cpu": "64"}},
     "wrong-type": {"parameters": {"cpu": True}},
@@ -195,7 +196,7 @@ def test_bad_input_at_scale_does_not_disturb_healthy_workspaces(faulty_env: Env,
     for name in doomed:
         ws.workspace(env, name, "doomed")
     wait_until(lambda: all(ws.status(env, n).get("phase") == "Running" for n in doomed), 120, what="doomed Running")
-    before = {n: ws.child(env, n, "v1", "PersistentVolumeClaim", "home")["metadata"]["uid"] for n in doomed}
+    before = {n: found(ws.child(env, n, "v1", "PersistentVolumeClaim", "home"))["metadata"]["uid"] for n in doomed}
     broken = []
     for kind, spec in BROKEN_SPECS.items():
         template = spec.get("template", "bad-python")
@@ -216,6 +217,6 @@ def test_bad_input_at_scale_does_not_disturb_healthy_workspaces(faulty_env: Env,
     reasons = {ws.condition(env, n, "TemplateResolved")["reason"] for n in broken + doomed}
     assert reasons == {"TemplateNotFound", "InvalidParameters"}
     for name in doomed:  # Failed, but nothing of theirs was removed or scaled down
-        assert ws.child(env, name, "v1", "PersistentVolumeClaim", "home")["metadata"]["uid"] == before[name]
-        assert ws.child(env, name, "apps/v1", "Deployment", "workspace")["spec"]["replicas"] == 1
+        assert found(ws.child(env, name, "v1", "PersistentVolumeClaim", "home"))["metadata"]["uid"] == before[name]
+        assert found(ws.child(env, name, "apps/v1", "Deployment", "workspace"))["spec"]["replicas"] == 1
     assert not {f"ws-{n}" for n in doomed + healthy} & observer.lost_volumes

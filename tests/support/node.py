@@ -61,7 +61,7 @@ def ready_pod(client, name: str, labels: dict[str, str], timeout: float = 90) ->
         conditions = (pod.get("status") or {}).get("conditions") or []
         return pod if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions) else None
 
-    return wait_until(ready, timeout=timeout, interval=0.1, what=f"pod {name} Ready")  # type: ignore[return-value]
+    return wait_until(ready, timeout=timeout, interval=0.1, what=f"pod {name} Ready")
 
 
 def kubectl(cluster: LocalCluster, namespace: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -194,11 +194,8 @@ def test_every_change_leaves_an_audit_line_and_reads_leave_none(
         callers["bob"]("DELETE", "/workspaces/alice-ws")
         callers["alice"]("POST", "/workspaces", {"name": "w5", "template": "nope"})
         callers["anonymous"]("DELETE", "/workspaces/alice-ws")
-    lines = [
-        (r.actor, r.action, r.workspace, r.status, r.outcome)  # type: ignore[attr-defined]
-        for r in caplog.records
-        if r.name == "cps1.audit"
-    ]
+    audits = [vars(r) for r in caplog.records if r.name == "cps1.audit"]
+    lines = [(a["actor"], a["action"], a["workspace"], a["status"], a["outcome"]) for a in audits]
     assert lines == [
         ("alice", "POST /api/v1/workspaces/<name>/start", "alice-ws", 200, "ok"),
         ("bob", "DELETE /api/v1/workspaces/<name>", "alice-ws", 404, "denied"),
