@@ -80,7 +80,7 @@ def failure(form: str, doing: str) -> dict[str, str]:
 
 
 def phase_badge(phase: str) -> None:
-    st.badge(phase or "Unknown", color=display.phase_color(phase))  # type: ignore[arg-type]
+    st.badge(phase or "Unknown", color=display.phase_color(phase))
 
 
 def workspace_table(items: list[dict], *, with_owner: bool = False) -> None:

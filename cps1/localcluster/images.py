@@ -159,7 +159,9 @@ def publish(name: str, key: str, ref: str, start: float) -> Built:
         archive.rename(IMAGES_DIR / f"{name}-{key}.tar")
         digest.rename(IMAGES_DIR / f"{name}-{key}.digest")
     log(f"{name}: {ref} built in {time.monotonic() - start:.0f}s")
-    return stored(name, key, ref)  # type: ignore[return-value]
+    built = stored(name, key, ref)
+    assert built is not None, f"{name}: {ref} is missing from the cache right after its push"
+    return built
 
 
 def ensure_in_storage(built: Built) -> None:

@@ -5,6 +5,7 @@ values that must be a 4xx rather than a 500."""
 import contextlib
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from kubernetes.dynamic.exceptions import NotFoundError
@@ -26,14 +27,14 @@ PROXY_SECRET = "p" * 32
 
 
 def settings(**changes: object) -> Settings:
-    base = {
+    base: dict[str, Any] = {
         "system_namespace": SYSTEM_NS,
         "bootstrap_admin": "root",
         "bootstrap_token": ROOT_TOKEN,
         "proxy_user_header": "X-Forwarded-User",
         "proxy_secret": PROXY_SECRET,
     }
-    return Settings(**{**base, **changes})  # type: ignore[arg-type]
+    return Settings(**{**base, **changes})
 
 
 @pytest.fixture(scope="module")

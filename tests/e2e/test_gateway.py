@@ -48,7 +48,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, gs.ClientKey]:
 
 
 def settings_for(env: Env, **overrides: Any) -> Settings:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "listen": "127.0.0.1:0",
         "health_listen": "127.0.0.1:0",
         "kubeconfig": str(env.cluster.kubeconfig),
@@ -65,7 +65,7 @@ def settings_for(env: Env, **overrides: Any) -> Settings:
         "max_running_per_user": 0,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def gw(env: Env, keys: dict[str, gs.ClientKey], tmp_path_factory: pytest.TempPat
         settings_for(env),
         gateway_keys.load_private_key(GATEWAY_PRIVATE_KEY),
     )
-    harness.created = created  # type: ignore[attr-defined]
+    harness.created = created
     harness.serve(MAIN, extra_keys=[keys["alice"].public])
     harness.start()
     yield harness
@@ -95,7 +95,7 @@ def gw(env: Env, keys: dict[str, gs.ClientKey], tmp_path_factory: pytest.TempPat
 
 
 def new_workspace(env: Env, gw: gs.Harness, name: str, phase: str = crd.PHASE_RUNNING, **spec: Any) -> gs.Sshd:
-    gw.created.append(name)  # type: ignore[attr-defined]
+    gw.created.append(name)
     ws.workspace(env, name, TEMPLATE, **spec)
     ws.wait_phase(env, name, phase)
     wait_until(lambda: ws.child(env, name, "v1", "Secret", "workspace"), what=f"the Secret of {name}")
@@ -500,7 +500,7 @@ def test_only_public_keys_are_offered(gw: gs.Harness, keys: dict[str, gs.ClientK
 
 
 def test_failed_workspace_gets_a_readable_message(env: Env, gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
-    gw.created.append("gw-failed")  # type: ignore[attr-defined]
+    gw.created.append("gw-failed")
     ws.workspace(env, "gw-failed", "gw-no-such-template")
     ws.wait_phase(env, "gw-failed", crd.PHASE_FAILED)
     result = gw.ssh(keys["alice"], "gw-failed", "true")
@@ -601,7 +601,7 @@ def test_a_start_on_connect_respects_the_owners_running_limit(env: Env, gw: gs.H
     dave = gs.client_key(tmp_path, "dave")
     gs.user_configmap(env, NS, "dave", [dave.public])
     set_user_data(env, "dave", **{"limits.json": json.dumps({"running": 1})})
-    gw.created += ["gw-dave-on", "gw-dave-off"]  # type: ignore[attr-defined]
+    gw.created += ["gw-dave-on", "gw-dave-off"]
     ws.workspace(env, "gw-dave-on", TEMPLATE, owner="dave")
     ws.workspace(env, "gw-dave-off", TEMPLATE, owner="dave", running=False)
     ws.wait_phase(env, "gw-dave-on", crd.PHASE_RUNNING)

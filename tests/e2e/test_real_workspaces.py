@@ -13,6 +13,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -90,10 +91,10 @@ def run_ssh(
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 
-def ssh_process(ssh: dict, login: str, *options: str, **popen: object) -> subprocess.Popen:
+def ssh_process(ssh: dict, login: str, *options: str, **popen: Any) -> subprocess.Popen:
     """A long-running `ssh` (a forward) through the gateway; the caller ends it."""
     argv = [*gs.openssh("ssh", ssh["key"].path, ssh["known"], *options), "-p", str(ssh["port"]), f"{login}@127.0.0.1"]
-    return subprocess.Popen(argv, stderr=subprocess.DEVNULL, **popen)  # type: ignore[call-overload]
+    return subprocess.Popen(argv, stderr=subprocess.DEVNULL, **popen)
 
 
 def pod_of(env: Env, name: str) -> dict:

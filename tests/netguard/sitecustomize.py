@@ -61,7 +61,7 @@ def install() -> None:
     # The guard patches the socket class in place, which is what the checker exists to stop.
     socket.socket.connect = guarded_connect  # type: ignore[method-assign,assignment]
     socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign,assignment]
-    socket.socket._cps1_guarded = True  # type: ignore[attr-defined]
+    socket.socket._cps1_guarded = True  # type: ignore[attr-defined]  # our marker on the class
 
 
 if os.environ.get(VIOLATIONS_ENV):

@@ -138,7 +138,7 @@ def workspace_sshd_config(run_dir: Path, secret_dir: Path, port: int, listen: st
 class Sshd:
     """A real OpenSSH sshd on 127.0.0.1 playing a Workspace's sshd."""
 
-    def __init__(self, directory: Path, host_key: str, authorized_keys: str, extra_keys: list[str] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, directory: Path, host_key: str, authorized_keys: str, extra_keys: Sequence[str] = ()) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.dir = directory
         self.port = free_port()
@@ -248,6 +248,8 @@ class Harness:
 
         self.env = env
         self.dir = directory
+        # Workspaces the tests made through this harness, for the fixture to delete.
+        self.created: list[str] = []
         self.sshds: dict[str, Sshd] = {}
         self.cluster = Cluster.connect(settings.kubeconfig, settings.system_namespace)
         host_key = keys.host_key(self.cluster, settings.system_namespace, settings.host_key_secret)

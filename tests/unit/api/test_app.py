@@ -54,7 +54,7 @@ def store() -> MemoryStore:
 @pytest.fixture
 def callers(store: MemoryStore) -> Iterator[dict[str, Caller]]:
     settings = Settings(system_namespace="cps1-system", bootstrap_admin="root", bootstrap_token=ROOT_TOKEN)
-    app = create_app(settings, store, clock=lambda: NOW)  # type: ignore[arg-type]
+    app = create_app(settings, store, clock=lambda: NOW)  # type: ignore[arg-type]  # memory_store stands in for api.store.Store
     client = app.test_client()
     out = {"anonymous": Caller(client), "root": Caller(client, ROOT_TOKEN)}
     for name in ("alice", "bob"):

@@ -114,7 +114,7 @@ def serve() -> Iterator:
         ready = threading.Event()
 
         def run() -> None:
-            server.start_server(event=ready, server=Interface(auth, None))  # type: ignore[arg-type]
+            server.start_server(event=ready, server=Interface(auth, None))  # type: ignore[arg-type]  # no connection: only auth is exercised
 
         threading.Thread(target=run, daemon=True).start()
         client = paramiko.Transport(a)

@@ -66,7 +66,7 @@ def run(
 ) -> tuple[float, list[str]]:
     lines: list[str] = []
     spent = ensure_running(
-        script,  # type: ignore[arg-type]
+        script,  # type: ignore[arg-type]  # a scripted stand-in for gateway.cluster.Cluster
         "api",
         interactive=interactive,
         timeout=timeout,

@@ -70,9 +70,9 @@ def test_bad_logins(name: str, why: str) -> None:
 
 
 def view(**overrides: Any) -> WorkspaceView:
-    values: dict[str, object] = {"name": "api", "owner": "alice", "running": True, "phase": crd.PHASE_RUNNING}
+    values: dict[str, Any] = {"name": "api", "owner": "alice", "running": True, "phase": crd.PHASE_RUNNING}
     values.update(overrides)
-    return WorkspaceView(**values)  # type: ignore[arg-type]
+    return WorkspaceView(**values)
 
 
 def test_workspace_view_from_an_object() -> None:
