@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
     )
 
     @app.error_processor
-    def error_body(error):  # type: ignore[no-untyped-def]
+    def error_body(error):
         return {"message": error.message, "detail": error.detail}, error.status_code, error.headers
 
     @app.errorhandler(Rejected)

@@ -5,7 +5,7 @@ becomes a user is api/identity.py."""
 
 import functools
 from collections.abc import Callable
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from apiflask import HTTPTokenAuth, abort
 from flask import Response, g, jsonify, request
@@ -14,14 +14,15 @@ from api import identity
 from api.context import context
 from api.store import User
 
-View = TypeVar("View", bound=Callable[..., object])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class TokenOrProxyAuth(HTTPTokenAuth):
     """Bearer tokens; a request without one is still verified, so a trusted proxy's identity
     header can authenticate it (Flask-HTTPAuth skips verification when no token is sent)."""
 
-    def authenticate(self, auth, stored_password):  # type: ignore[no-untyped-def]
+    def authenticate(self, auth, stored_password):
         return self.ensure_sync(self.verify_token_callback)(getattr(auth, "token", None) or "")
 
 
@@ -63,7 +64,7 @@ def unauthorized(status: int) -> tuple[Response, int]:
 
 
 def current_user() -> User:
-    return g.cps1_user  # type: ignore[no-any-return]
+    return g.cps1_user
 
 
 def forbid_unless_admin() -> None:
@@ -71,18 +72,18 @@ def forbid_unless_admin() -> None:
         abort(403, "only admins may do this")
 
 
-def authorize(check: Callable[..., object]) -> Callable[[View], View]:
+def authorize(check: Callable[..., object]) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Run `check(**path arguments)` after authentication and before the body is validated, as
     the Kubernetes API server does: a caller who may not act learns nothing from a 422.
     Goes between `auth_required` and `input`."""
 
-    def decorator(view: View) -> View:
+    def decorator(view: Callable[P, R]) -> Callable[P, R]:
         @functools.wraps(view)
-        def checked(*args: object, **kwargs: object) -> object:
+        def checked(*args: P.args, **kwargs: P.kwargs) -> R:
             check(**kwargs)
             return view(*args, **kwargs)
 
-        return checked  # type: ignore[return-value]
+        return checked
 
     return decorator
 

@@ -27,4 +27,4 @@ class Context:
 
 def context() -> Context:
     """The context of the app handling this request."""
-    return current_app.extensions["cps1"]  # type: ignore[no-any-return]
+    return current_app.extensions["cps1"]

@@ -43,7 +43,7 @@ class Store:
         self.client = client
         self.ns = system_namespace
 
-    def _res(self, api_version: str, kind: str):  # type: ignore[no-untyped-def]
+    def _res(self, api_version: str, kind: str):
         return kube.resource(self.client, api_version, kind)
 
     # Workspaces and templates -------------------------------------------------------------
@@ -110,7 +110,7 @@ class Store:
 
         return sorted(items, key=when)[-limit:]
 
-    def _write(self, call):  # type: ignore[no-untyped-def]
+    def _write(self, call):
         try:
             out = call()
         except NotFoundError as err:

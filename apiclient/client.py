@@ -40,7 +40,9 @@ class ApiClient:
             self.session.headers[proxy_header] = proxy_user
             self.session.headers[accounts.PROXY_SECRET_HEADER] = proxy_secret
 
-    def call(self, method: str, path: str, *, body: dict | None = None, params: dict | None = None) -> Any:
+    def call(
+        self, method: str, path: str, *, body: dict[str, Any] | None = None, params: dict[str, Any] | None = None
+    ) -> Any:
         """JSON of the answer (None for 204); ApiError with the API's message otherwise."""
         try:
             answer = self.session.request(
@@ -66,29 +68,29 @@ class ApiClient:
 
     # Who am I -----------------------------------------------------------------------------
 
-    def me(self) -> dict:
+    def me(self) -> dict[str, Any]:
         return self.call("GET", "/me")
 
     # Workspaces ---------------------------------------------------------------------------
 
-    def workspaces(self, *, owner: str = "", template: str = "", phase: str = "") -> list[dict]:
+    def workspaces(self, *, owner: str = "", template: str = "", phase: str = "") -> list[dict[str, Any]]:
         """Your Workspaces; an admin's call lists everyone's, narrowed by the filters given."""
         params = {k: v for k, v in (("owner", owner), ("template", template), ("phase", phase)) if v}
         return self.call("GET", "/workspaces", params=params)["items"]
 
-    def workspace(self, name: str) -> dict:
+    def workspace(self, name: str) -> dict[str, Any]:
         return self.call("GET", f"/workspaces/{_seg(name)}")
 
-    def create_workspace(self, body: dict) -> dict:
+    def create_workspace(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.call("POST", "/workspaces", body=body)
 
-    def update_workspace(self, name: str, body: dict) -> dict:
+    def update_workspace(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.call("PATCH", f"/workspaces/{_seg(name)}", body=body)
 
-    def start(self, name: str) -> dict:
+    def start(self, name: str) -> dict[str, Any]:
         return self.call("POST", f"/workspaces/{_seg(name)}/start")
 
-    def stop(self, name: str) -> dict:
+    def stop(self, name: str) -> dict[str, Any]:
         return self.call("POST", f"/workspaces/{_seg(name)}/stop")
 
     def delete_workspace(self, name: str) -> None:
@@ -97,25 +99,25 @@ class ApiClient:
     def ide_password(self, name: str) -> str:
         return str(self.call("GET", f"/workspaces/{_seg(name)}/ide-password")["password"])
 
-    def events(self, name: str) -> list[dict]:
+    def events(self, name: str) -> list[dict[str, Any]]:
         return self.call("GET", f"/workspaces/{_seg(name)}/events")["items"]
 
     # Templates ----------------------------------------------------------------------------
 
-    def templates(self) -> list[dict]:
+    def templates(self) -> list[dict[str, Any]]:
         return self.call("GET", "/templates")["items"]
 
-    def template(self, name: str) -> dict:
+    def template(self, name: str) -> dict[str, Any]:
         return self.call("GET", f"/templates/{_seg(name)}")
 
-    def validate_template(self, name: str, spec: dict) -> None:
+    def validate_template(self, name: str, spec: dict[str, Any]) -> None:
         """Raises ApiError (422 with the fields) when the API server would refuse the template."""
         self.call("POST", "/templates/validate", body={"name": name, "spec": spec})
 
-    def create_template(self, name: str, spec: dict) -> dict:
+    def create_template(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         return self.call("POST", "/templates", body={"name": name, "spec": spec})
 
-    def replace_template(self, name: str, spec: dict) -> dict:
+    def replace_template(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         return self.call("PUT", f"/templates/{_seg(name)}", body={"spec": spec})
 
     def delete_template(self, name: str) -> None:
@@ -123,10 +125,10 @@ class ApiClient:
 
     # SSH keys -----------------------------------------------------------------------------
 
-    def keys(self) -> list[dict]:
+    def keys(self) -> list[dict[str, Any]]:
         return self.call("GET", "/me/keys")["items"]
 
-    def add_key(self, key: str, name: str = "") -> dict:
+    def add_key(self, key: str, name: str = "") -> dict[str, Any]:
         body = {"key": key, **({"name": name} if name else {})}
         return self.call("POST", "/me/keys", body=body)
 
@@ -136,16 +138,16 @@ class ApiClient:
 
     # Users (admins) -----------------------------------------------------------------------
 
-    def users(self) -> list[dict]:
+    def users(self) -> list[dict[str, Any]]:
         return self.call("GET", "/users")["items"]
 
-    def create_user(self, name: str, *, admin: bool = False) -> dict:
+    def create_user(self, name: str, *, admin: bool = False) -> dict[str, Any]:
         """Create a user, or change whether an existing one is an admin."""
         return self.call("POST", "/users", body={"name": name, "admin": admin})
 
-    def issue_token(self, user: str, name: str, expires_in_days: int | None = None) -> dict:
+    def issue_token(self, user: str, name: str, expires_in_days: int | None = None) -> dict[str, Any]:
         """A token for `user` to hand over; the answer is the only time it is shown."""
-        body: dict = {"name": name, **({"expiresInDays": expires_in_days} if expires_in_days else {})}
+        body: dict[str, Any] = {"name": name, **({"expiresInDays": expires_in_days} if expires_in_days else {})}
         return self.call("POST", f"/users/{_seg(user)}/tokens", body=body)
 
 

@@ -23,6 +23,7 @@ compare numbers within one run only.
 
 import argparse
 import base64
+import io
 import json
 import os
 import signal
@@ -34,6 +35,7 @@ import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import cast
 
 import kubeclient as kube
 from bench.common import workspace
@@ -44,6 +46,7 @@ from gateway import keys
 from tests.conftest import ROOT, load
 from tests.constants import GATEWAY_KEY, GATEWAY_PRIVATE_KEY
 from tests.support import gateway as gs
+from tests.support.cluster import Env
 
 API = "cps1.io/v1alpha1"
 NS = "cps1-bench"
@@ -180,7 +183,7 @@ def concurrent(target: Target, sessions: int, size: int, gateway_pid: int | None
 
     def drain(i: int) -> None:
         stdout = procs[i].stdout
-        assert stdout is not None
+        assert isinstance(stdout, io.BufferedReader)
         while chunk := stdout.read1(1 << 16):
             if not counts[i]:
                 first[i] = time.perf_counter() - began
@@ -285,7 +288,8 @@ def main() -> None:
         install.install_crds(client)
         install.install_controller(client, url)
         kube.apply(client, load(ROOT / "examples/templates/python.yaml"))
-        env = SimpleNamespace(client=client)
+        # The helpers read only `.client`; the benchmark has no whole Env.
+        env = cast(Env, SimpleNamespace(client=client))
         key = gs.client_key(run_dir, "bench")
         gs.namespace(env, NS)
         gs.user_configmap(env, NS, "bench", [key.public])

@@ -17,12 +17,12 @@ from cps1.localcluster.cluster import LocalCluster
 API = "cps1.io/v1alpha1"
 
 
-def phases(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def phases(client) -> dict[str, str]:
     items = kube.resource(client, API, "Workspace").get().to_dict()["items"]
     return {w["metadata"]["name"]: (w.get("status") or {}).get("phase", "") for w in items}
 
 
-def timed(client, names: list[str], phase: str, action: Callable[[str], None], timeout: float = 600) -> list[float]:  # type: ignore[no-untyped-def]
+def timed(client, names: list[str], phase: str, action: Callable[[str], None], timeout: float = 600) -> list[float]:
     """Do `action` to every workspace, then the seconds until each shows `phase`."""
     started = time.monotonic()
     for name in names:

@@ -24,6 +24,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import cast
 
 import kubeclient as kube
 from bench.common import exit_on_sigterm, serve_cps1, set_running, summary, workspace
@@ -36,6 +37,7 @@ from cps1.localcluster.processes import free_port
 from gateway import keys
 from gateway.cluster import Cluster
 from tests.support import gateway as gs
+from tests.support.cluster import Env
 
 API = "cps1.io/v1alpha1"
 SYSTEM_NS = "cps1-bench"
@@ -46,7 +48,7 @@ def seconds(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
-def pod_timeline(client, name: str) -> list[float]:  # type: ignore[no-untyped-def]
+def pod_timeline(client, name: str) -> list[float]:
     """The pod's own moments (epoch seconds): created, scheduled, initialized, started, Ready."""
     pods = kube.resource(client, "v1", "Pod").get(namespace=f"ws-{name}").to_dict()["items"]
     pod = next(p for p in pods if not p["metadata"].get("deletionTimestamp"))
@@ -61,7 +63,7 @@ def pod_timeline(client, name: str) -> list[float]:  # type: ignore[no-untyped-d
     ]
 
 
-def create_one_by_one(client, names: list[str]) -> tuple[list[float], list[list[float]]]:  # type: ignore[no-untyped-def]
+def create_one_by_one(client, names: list[str]) -> tuple[list[float], list[list[float]]]:
     """create->Running of each Workspace alone, and the seconds of each step."""
     totals, steps = [], []
     for name in names:
@@ -85,21 +87,23 @@ def idle_memory_mib(cluster: LocalCluster, names: list[str]) -> list[float]:
 
 def gateway_against_direct(
     cluster: LocalCluster, client, run_dir: Path, upstream: gateway.GatewayKeys, name: str, size: int, runs: int
-) -> dict[str, float]:  # type: ignore[no-untyped-def]
+) -> dict[str, float]:
     """Download and upload MB/s through the gateway and directly to the pod's sshd, rounds
     interleaved so the machine's load touches both alike."""
     kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NS}})
     gateway.ensure_host_key(client, SYSTEM_NS)
     user = gs.client_key(run_dir, "bench")
-    gs.user_configmap(SimpleNamespace(client=client), SYSTEM_NS, "bench", [user.public])
+    gs.user_configmap(cast(Env, SimpleNamespace(client=client)), SYSTEM_NS, "bench", [user.public])
     port = free_port()
     cluster.launch(gateway.gateway_process(run_dir, cluster.kubeconfig, SYSTEM_NS, upstream, port))
     host_line = keys.public_line(
         keys.host_key(Cluster.connect(str(cluster.kubeconfig), SYSTEM_NS), SYSTEM_NS, gateway.HOST_KEY_SECRET)
     )
     secret = kube.get(client, "v1", "Secret", "workspace", f"ws-{name}")
+    service = kube.get(client, "v1", "Service", "workspace", f"ws-{name}")
+    assert secret is not None and service is not None
     pod_host_key = base64.b64decode(secret["data"]["ssh_host_ed25519_key.pub"]).decode().split()[:2]
-    service_ip = kube.get(client, "v1", "Service", "workspace", f"ws-{name}")["spec"]["clusterIP"]
+    service_ip = service["spec"]["clusterIP"]
     direct_known = run_dir / "known_direct"
     direct_known.write_text(f"{service_ip} {' '.join(pod_host_key)}\n")
     options = ["-o", "Compression=no"]

@@ -23,13 +23,15 @@ from bench.common import exit_on_sigterm, serve_cps1
 from bench.lifecycle import API, phases, timed
 from cps1.localcluster.cluster import LocalCluster
 
+# (verb, resource[/subresource]) -> requests.
+Counts = dict[tuple[str, str], float]
 LINE = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
 WRITES = {"POST", "PUT", "PATCH", "DELETE", "APPLY", "CREATE", "UPDATE", "DELETECOLLECTION"}
 
 
-def request_counts(metrics_page: str) -> collections.Counter:
+def request_counts(metrics_page: str) -> Counts:
     """(verb, resource[/subresource]) -> requests so far, summed over codes and other labels."""
-    counts: collections.Counter = collections.Counter()
+    counts: Counts = collections.defaultdict(float)
     for line in metrics_page.splitlines():
         match = LINE.match(line)
         if not match:
@@ -42,7 +44,7 @@ def request_counts(metrics_page: str) -> collections.Counter:
     return counts
 
 
-def scrape(cluster: LocalCluster) -> collections.Counter:
+def scrape(cluster: LocalCluster) -> Counts:
     page = requests.get(
         f"{cluster.server}/metrics",
         headers={"Authorization": f"Bearer {cluster.token}"},
@@ -52,12 +54,12 @@ def scrape(cluster: LocalCluster) -> collections.Counter:
     return request_counts(page)
 
 
-def delta(after: collections.Counter, before: collections.Counter) -> dict[tuple[str, str], float]:
+def delta(after: Counts, before: Counts) -> Counts:
     out = {key: after[key] - before.get(key, 0) for key in after}
     return {key: value for key, value in out.items() if value > 0 and key != ("LIST", "workspaces")}
 
 
-def report(step: str, counts: dict[tuple[str, str], float], workspaces: int) -> None:
+def report(step: str, counts: Counts, workspaces: int) -> None:
     total = sum(counts.values()) / workspaces
     writes = sum(v for (verb, _), v in counts.items() if verb in WRITES) / workspaces
     print(f"{step}: {total:.1f} requests per Workspace ({writes:.1f} writes)")
@@ -81,7 +83,7 @@ def main() -> None:
             body = {"spec": {"owner": "bench", "template": "python"}}
             kube.apply(client, {"apiVersion": API, "kind": "Workspace", "metadata": {"name": name}, **body})
 
-        def running(value: bool):  # type: ignore[no-untyped-def]
+        def running(value: bool):
             return lambda name: workspaces.patch(
                 name=name, body={"spec": {"running": value}}, content_type="application/merge-patch+json"
             )

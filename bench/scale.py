@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -26,7 +27,7 @@ API = "cps1.io/v1alpha1"
 COMPONENTS = ("hooks", "metacontroller", "kube-apiserver")
 
 
-def phases(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def phases(client) -> dict[str, str]:
     items = kube.resource(client, API, "Workspace").get().to_dict()["items"]
     return {w["metadata"]["name"]: (w.get("status") or {}).get("phase", "") for w in items}
 
@@ -75,11 +76,12 @@ def main() -> None:
         for n, tag in plan:
             if tag and not any(name.startswith("broken-") for name in phases(client)):
                 for i in range(args.broken):
-                    spec = [
+                    specs: list[dict[str, Any]] = [
                         {"template": "no-such"},
                         {"template": "python", "parameters": {"cpu": "64"}},
                         {"template": "python", "parameters": {"colour": "blue"}},
-                    ][i % 3]
+                    ]
+                    spec = specs[i % 3]
                     kube.apply(
                         client,
                         {

@@ -22,6 +22,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from common import crd, names
 from common.timefmt import format_time
@@ -99,7 +100,7 @@ class TokenRecord:
     expires: str
 
 
-def token_record(secret: dict | None) -> TokenRecord | None:
+def token_record(secret: dict[str, Any] | None) -> TokenRecord | None:
     """The token a Secret holds when the api wrote it, else None: a Secret someone else made
     (wrong type, labels, or a user that disagrees with its label) never authenticates anyone."""
     if not isinstance(secret, dict) or secret.get("type") != TOKEN_TYPE:
@@ -163,7 +164,7 @@ def parse_public_key(text: str) -> PublicKey:
     return PublicKey(kind, blob, parts[2] if len(parts) > 2 else "")
 
 
-def keys_of(configmap: dict | None) -> list[dict]:
+def keys_of(configmap: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The registered keys in a user ConfigMap ({name, key, fingerprint, added})."""
     raw = ((configmap or {}).get("data") or {}).get("keys.json") or "[]"
     try:
@@ -174,10 +175,10 @@ def keys_of(configmap: dict | None) -> list[dict]:
 
 
 def user_data(
-    existing: dict | None,
+    existing: dict[str, Any] | None,
     admin: bool | None = None,
     disabled: bool | None = None,
-    limits: dict | None = None,
+    limits: dict[str, Any] | None = None,
     groups: list[str] | None = None,
 ) -> dict[str, str]:
     """A user ConfigMap's data: `existing`'s (or a new user's), with `admin`, `disabled`,
@@ -194,11 +195,11 @@ def user_data(
     return data
 
 
-def is_admin(configmap: dict | None) -> bool:
+def is_admin(configmap: dict[str, Any] | None) -> bool:
     return ((configmap or {}).get("data") or {}).get("admin") == "true"
 
 
-def groups_of(configmap: dict | None) -> list[str]:
+def groups_of(configmap: dict[str, Any] | None) -> list[str]:
     """The groups an admin put the user in (`groups.json`), for templates restricted to groups."""
     try:
         groups = json.loads(((configmap or {}).get("data") or {}).get("groups.json") or "[]")
@@ -207,7 +208,7 @@ def groups_of(configmap: dict | None) -> list[str]:
     return sorted(g for g in groups if isinstance(g, str)) if isinstance(groups, list) else []
 
 
-def limits_of(configmap: dict | None) -> dict:
+def limits_of(configmap: dict[str, Any] | None) -> dict[str, Any]:
     """The limits an admin set for this user (`limits.json`), or {}."""
     try:
         limits = json.loads(((configmap or {}).get("data") or {}).get("limits.json") or "{}")
@@ -216,7 +217,7 @@ def limits_of(configmap: dict | None) -> dict:
     return limits if isinstance(limits, dict) else {}
 
 
-def is_disabled(configmap: dict | None) -> bool:
+def is_disabled(configmap: dict[str, Any] | None) -> bool:
     """A user the admins switched off: no API access, no SSH; their Workspaces keep running."""
     return ((configmap or {}).get("data") or {}).get("disabled") == "true"
 

@@ -4,6 +4,7 @@ variables keep the defaults. One reader for the hooks, the api and the gateway."
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from typing import Any
 
 TRUE = ("1", "true", "yes")
@@ -28,7 +29,7 @@ def convert(variable: str, kind: object, raw: str) -> object:
     return raw
 
 
-def values_from_env(cls: type, prefix: str, environ: dict[str, str] | None = None) -> dict[str, Any]:
+def values_from_env(cls: type, prefix: str, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The fields of dataclass `cls` that the environment sets, converted."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}

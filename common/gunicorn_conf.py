@@ -3,19 +3,18 @@ line): `gunicorn -c common/gunicorn_conf.py hooks.wsgi:app` or `... api.wsgi:app
 overridden by CPS1_BIND, CPS1_WORKERS, CPS1_TIMEOUT and CPS1_LOG_LEVEL (or gunicorn's own flags).
 
 Per-worker metric files are aggregated on /metrics. prometheus_client reads
-PROMETHEUS_MULTIPROC_DIR when it is first imported, so this module sets it before that import
-(when unset) before importing it; the directory is emptied at every start.
+PROMETHEUS_MULTIPROC_DIR when it is first imported, so the master sets it (a fresh temporary
+directory when unset, emptied when set) in `on_starting`, before any worker is forked and imports
+the app; prometheus_client itself is imported only when a worker exits, so importing this file
+creates nothing.
 """
 
 import os
 import shutil
 import tempfile
+from typing import Protocol
 
-METRICS_DIR = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="cps1-metrics-"))
-
-from prometheus_client import multiprocess  # noqa: E402
-
-from common.logging import logging_config  # noqa: E402
+from common.logging import logging_config
 
 # In a container the service listens on every address; local runs pass --bind 127.0.0.1:PORT.
 bind = os.environ.get("CPS1_BIND", "0.0.0.0:8080")
@@ -31,10 +30,24 @@ logconfig_dict = logging_config(os.environ.get("CPS1_LOG_LEVEL", "INFO"))
 accesslog = None
 
 
+class Worker(Protocol):
+    """The part of gunicorn's worker object these hooks read."""
+
+    pid: int
+
+
 def on_starting(server: object) -> None:
-    shutil.rmtree(METRICS_DIR, ignore_errors=True)
-    os.makedirs(METRICS_DIR, exist_ok=True)
+    """Give the workers an empty metrics directory (set in the environment they inherit)."""
+    metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if metrics_dir:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        os.makedirs(metrics_dir, exist_ok=True)
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cps1-metrics-")
 
 
-def child_exit(server: object, worker: object) -> None:
-    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+def child_exit(server: object, worker: Worker) -> None:
+    """Drop a dead worker's live gauges from the aggregate."""
+    from prometheus_client import multiprocess  # imported late: see the module's docstring
+
+    multiprocess.mark_process_dead(worker.pid)

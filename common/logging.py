@@ -4,11 +4,12 @@ Context such as the workspace name goes in `extra={...}`; it becomes a top-level
 """
 
 import logging.config
+from typing import Any
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
-def logging_config(level: str = "INFO") -> dict:
+def logging_config(level: str = "INFO") -> dict[str, Any]:
     """A dictConfig: JSON lines on stderr, also used as gunicorn's logconfig_dict."""
     return {
         "version": 1,

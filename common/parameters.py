@@ -28,7 +28,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _check_int(name: str, value: Any, spec: dict) -> str | None:
+def _check_int(name: str, value: Any, spec: dict[str, Any]) -> str | None:
     if not _is_int(value):
         return f"parameter {name!r} must be an integer, got {value!r}"
     for bound, word, bad in (("min", "at least", value.__lt__), ("max", "at most", value.__gt__)):
@@ -42,7 +42,7 @@ def _check_int(name: str, value: Any, spec: dict) -> str | None:
     return None
 
 
-def _check_quantity(name: str, value: Any, spec: dict) -> str | None:
+def _check_quantity(name: str, value: Any, spec: dict[str, Any]) -> str | None:
     try:
         amount = parse_quantity(value)
     except ValueError as err:
@@ -58,7 +58,7 @@ def _check_quantity(name: str, value: Any, spec: dict) -> str | None:
     return None
 
 
-def _check_string(name: str, value: Any, spec: dict) -> str | None:
+def _check_string(name: str, value: Any, spec: dict[str, Any]) -> str | None:
     if not isinstance(value, str):
         return f"parameter {name!r} must be a string, got {value!r}"
     pattern = spec.get("pattern")
@@ -72,13 +72,13 @@ def _check_string(name: str, value: Any, spec: dict) -> str | None:
     return None
 
 
-def _check_bool(name: str, value: Any, spec: dict) -> str | None:
+def _check_bool(name: str, value: Any, spec: dict[str, Any]) -> str | None:
     if not isinstance(value, bool):
         return f"parameter {name!r} must be true or false, got {value!r}"
     return None
 
 
-def _check_enum(name: str, value: Any, spec: dict) -> str | None:
+def _check_enum(name: str, value: Any, spec: dict[str, Any]) -> str | None:
     choices = spec.get("choices") or []
     if value not in choices:
         return f"parameter {name!r} must be one of {', '.join(map(str, choices))}; got {value!r}"
@@ -94,7 +94,7 @@ _CHECKS = {
 }
 
 
-def check_value(spec: dict, value: Any) -> str | None:
+def check_value(spec: dict[str, Any], value: Any) -> str | None:
     """Why `value` does not fit the parameter `spec`, or None when it does."""
     name = spec.get("name", "?")
     check = _CHECKS.get(spec.get("type", ""))
@@ -103,7 +103,7 @@ def check_value(spec: dict, value: Any) -> str | None:
     return check(name, value, spec)
 
 
-def resolve(parameter_specs: list[dict], given: dict[str, Any]) -> Resolved:
+def resolve(parameter_specs: list[dict[str, Any]], given: dict[str, Any]) -> Resolved:
     """Fill defaults and check every value; unknown and missing parameters are errors."""
     values: dict[str, Any] = {}
     problems: dict[str, str] = {}
@@ -127,7 +127,7 @@ def resolve(parameter_specs: list[dict], given: dict[str, Any]) -> Resolved:
     return Resolved(values=values, problems=problems)
 
 
-def bound(parameter_specs: list[dict], values: dict[str, Any], target: str) -> Any | None:
+def bound(parameter_specs: list[dict[str, Any]], values: dict[str, Any], target: str) -> Any | None:
     """The value of the parameter bound to `target` (cpu, memory, gitRef), or None."""
     for spec in parameter_specs:
         if spec.get("bindTo", "env") == target and spec.get("name") in values:

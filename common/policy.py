@@ -4,6 +4,7 @@ words, so a user sees one message wherever the Workspace was written. Also what 
 requests of the cluster, which the api adds up against each user's limits."""
 
 from decimal import Decimal
+from typing import Any
 
 from common import parameters
 from common.quantity import parse_quantity
@@ -14,12 +15,12 @@ DEFAULT_IDLE_SECONDS = 3600
 DEFAULT_STORAGE = "10Gi"
 
 
-def effective_idle_seconds(spec: dict, template_spec: dict) -> object:
+def effective_idle_seconds(spec: dict[str, Any], template_spec: dict[str, Any]) -> object:
     idle = spec.get("idleTimeoutSeconds")
     return idle if idle is not None else template_spec.get("idleTimeoutSeconds", DEFAULT_IDLE_SECONDS)
 
 
-def effective_storage(spec: dict, template_spec: dict) -> object:
+def effective_storage(spec: dict[str, Any], template_spec: dict[str, Any]) -> object:
     return (
         (spec.get("storage") or {}).get("size") or (template_spec.get("storage") or {}).get("size") or DEFAULT_STORAGE
     )
@@ -43,7 +44,7 @@ def _idle_problem(idle: object, maximum: object) -> str | None:
     return None
 
 
-def template_allows(template_spec: dict, user: str, groups: tuple[str, ...] | list[str]) -> bool:
+def template_allows(template_spec: dict[str, Any], user: str, groups: tuple[str, ...] | list[str]) -> bool:
     """Whether `user` (in `groups`) may make Workspaces from the template: everyone when it
     names nobody in `access`, else the users and groups it names."""
     access = template_spec.get("access") or {}
@@ -53,7 +54,7 @@ def template_allows(template_spec: dict, user: str, groups: tuple[str, ...] | li
     return user in users or any(group in allowed_groups for group in groups)
 
 
-def template_limit_problems(spec: dict, template_spec: dict) -> dict[str, str]:
+def template_limit_problems(spec: dict[str, Any], template_spec: dict[str, Any]) -> dict[str, str]:
     """Field -> why the Workspace `spec` asks for more than its template allows."""
     problems: dict[str, str] = {}
     max_size = (template_spec.get("storage") or {}).get("maxSize")
@@ -76,7 +77,7 @@ def _amount(value: object) -> Decimal:
         return Decimal(0)  # unreadable: the hooks fail such a Workspace, it runs nothing
 
 
-def requests_of(spec: dict, template_spec: dict) -> dict[str, Decimal]:
+def requests_of(spec: dict[str, Any], template_spec: dict[str, Any]) -> dict[str, Decimal]:
     """What the Workspace `spec` asks of the cluster: its CPU and memory requests (the
     template's, or a parameter bound to them) and its home volume's size, whether or not it
     runs."""

@@ -13,6 +13,7 @@ more of, so lowering a user's limit never blocks an edit that frees or keeps res
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, TypeGuard
 
 from common import accounts, crd, policy
 from common.quantity import format_like, parse_quantity
@@ -36,7 +37,7 @@ class Limits:
     storage: str = ""
 
 
-def is_quantity_limit(value: object) -> bool:
+def is_quantity_limit(value: object) -> TypeGuard[str]:
     """A CPU, memory or storage limit as users and admins write it ("4", "500m", "8Gi")."""
     try:
         return isinstance(value, str) and parse_quantity(value) >= 0
@@ -44,7 +45,7 @@ def is_quantity_limit(value: object) -> bool:
         return False
 
 
-def limits_of(configmap: dict | None, default: Limits) -> Limits:
+def limits_of(configmap: dict[str, Any] | None, default: Limits) -> Limits:
     """The user's own limits where an admin set them, the default for the rest."""
     given = accounts.limits_of(configmap)
 
@@ -65,11 +66,11 @@ def limits_of(configmap: dict | None, default: Limits) -> Limits:
     )
 
 
-def _name(workspace: dict) -> str:
+def _name(workspace: dict[str, Any]) -> str:
     return str((workspace.get("metadata") or {}).get("name", ""))
 
 
-def _owned(workspaces: list[dict], user: str) -> list[dict]:
+def _owned(workspaces: list[dict[str, Any]], user: str) -> list[dict[str, Any]]:
     return [
         w
         for w in workspaces
@@ -77,13 +78,13 @@ def _owned(workspaces: list[dict], user: str) -> list[dict]:
     ]
 
 
-def _is_running(workspace: dict) -> bool:
+def _is_running(workspace: dict[str, Any]) -> bool:
     """Asked to run and not stopped (by its user or by the idle policy)."""
     phase = (workspace.get("status") or {}).get("phase")
     return bool((workspace.get("spec") or {}).get("running", True)) and phase != crd.PHASE_STOPPED
 
 
-def create_problem(user: str, workspaces: list[dict], limits: Limits, running: bool) -> str | None:
+def create_problem(user: str, workspaces: list[dict[str, Any]], limits: Limits, running: bool) -> str | None:
     """Why `user` may not create one more Workspace (running or not), or None."""
     owned = _owned(workspaces, user)
     if limits.workspaces and len(owned) >= limits.workspaces:
@@ -91,7 +92,7 @@ def create_problem(user: str, workspaces: list[dict], limits: Limits, running: b
     return start_problem(user, workspaces, limits, "") if running else None
 
 
-def start_problem(user: str, workspaces: list[dict], limits: Limits, name: str) -> str | None:
+def start_problem(user: str, workspaces: list[dict[str, Any]], limits: Limits, name: str) -> str | None:
     """Why `user` may not start Workspace `name` now, or None."""
     others = [w for w in _owned(workspaces, user) if _name(w) != name]
     running = sum(1 for w in others if _is_running(w))
@@ -100,7 +101,7 @@ def start_problem(user: str, workspaces: list[dict], limits: Limits, name: str) 
     return None
 
 
-def _requested(spec: dict, runs: bool, templates: dict[str, dict]) -> dict[str, Decimal]:
+def _requested(spec: dict[str, Any], runs: bool, templates: dict[str, dict[str, Any]]) -> dict[str, Decimal]:
     """What a Workspace counts against its owner's limits: CPU and memory only while it runs."""
     template = templates.get(str(spec.get("template", ""))) or {}
     wanted = policy.requests_of(spec, template.get("spec") or {})
@@ -108,7 +109,12 @@ def _requested(spec: dict, runs: bool, templates: dict[str, dict]) -> dict[str, 
 
 
 def request_problem(
-    user: str, workspaces: list[dict], templates: dict[str, dict], limits: Limits, name: str, spec: dict
+    user: str,
+    workspaces: list[dict[str, Any]],
+    templates: dict[str, dict[str, Any]],
+    limits: Limits,
+    name: str,
+    spec: dict[str, Any],
 ) -> str | None:
     """Why Workspace `name` with `spec` (as it would be after a create, start or update; it
     runs when `spec.running` says so) would take `user`'s Workspaces past a CPU, memory or

@@ -2,13 +2,15 @@
 Pure functions (no Streamlit), so the wording and colours are tested on their own."""
 
 from datetime import datetime
+from typing import Literal
 
 from common import crd
 from common.timefmt import parse_time
 
 # Streamlit badge colour names, and the cell background of the same hue for tables. Green is
 # the only "all good"; blue means on its way; grey is at rest; red needs someone to look.
-PHASE_COLORS: dict[str, str] = {
+Color = Literal["red", "orange", "yellow", "blue", "green", "violet", "gray"]
+PHASE_COLORS: dict[str, Color] = {
     crd.PHASE_RUNNING: "green",
     crd.PHASE_PENDING: "blue",
     crd.PHASE_STARTING: "blue",
@@ -32,7 +34,7 @@ STOPPED_REASONS = {
 }
 
 
-def phase_color(phase: str) -> str:
+def phase_color(phase: str) -> Color:
     """The badge colour of a phase; an unknown phase is grey rather than an error."""
     return PHASE_COLORS.get(phase, "gray")
 

@@ -58,7 +58,7 @@ def current_user() -> dict | None:
     token, the first page of a session asks the API who that is; a refusal is kept as a
     notice for the sign-in page rather than raised."""
     if USER in st.session_state:
-        return st.session_state[USER]  # type: ignore[no-any-return]
+        return st.session_state[USER]
     config = settings()
     if TOKEN in st.session_state or not proxy_user(config):
         return None

@@ -38,7 +38,7 @@ def load(doing: str, call: Callable[[], T]) -> T:
     result = attempt(doing, call)
     if result is None:
         st.stop()
-    return result  # type: ignore[return-value]
+    return result
 
 
 def flash(message: str) -> None:
@@ -80,7 +80,7 @@ def failure(form: str, doing: str) -> dict[str, str]:
 
 
 def phase_badge(phase: str) -> None:
-    st.badge(phase or "Unknown", color=display.phase_color(phase))  # type: ignore[arg-type]
+    st.badge(phase or "Unknown", color=display.phase_color(phase))
 
 
 def workspace_table(items: list[dict], *, with_owner: bool = False) -> None:

@@ -75,7 +75,7 @@ def wait_running(api: ApiClient, name: str, timeout: float, out: TextIO | None =
             last = ws["phase"]
             print(f"{name}: {last}" + (f" ({ws['message']})" if ws.get("message") else ""), file=out)
         if ws["phase"] in (phase, "Failed"):
-            return ws  # type: ignore[no-any-return]
+            return ws
     raise CommandFailed(f"{name} was not {phase} after {timeout:.0f}s (now {last})")
 
 

@@ -75,7 +75,7 @@ def prober_process(run_dir: Path, kubeconfig: Path) -> processes.Process:
 WORKSPACE_IMAGES = ("workspace-python", "workspace-node", "workspace-go")
 
 
-def import_workspace_images(cluster) -> None:  # type: ignore[no-untyped-def]
+def import_workspace_images(cluster) -> None:
     """The example templates' images, built here (cps1/localcluster/images.py; cached), into the
     real node's containerd: nothing is ever pulled."""
     from cps1.localcluster import images, node

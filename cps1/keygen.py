@@ -41,7 +41,7 @@ def host_key_data() -> dict[str, str]:
     return {HOST_KEY: private}
 
 
-def ensure_secret(client, namespace: str, name: str, make: Callable[[], dict[str, str]]) -> bool:  # type: ignore[no-untyped-def]
+def ensure_secret(client, namespace: str, name: str, make: Callable[[], dict[str, str]]) -> bool:
     """Create the Secret with `make()`'s keys unless it exists; returns whether it was created."""
     if kube.get(client, "v1", "Secret", name, namespace):
         return False

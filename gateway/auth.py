@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import paramiko
+from paramiko.common import AUTH_FAILED, AUTH_SUCCESSFUL
 
 from common import accounts
 from gateway import keys, routing
@@ -157,7 +158,7 @@ class Authenticator:
         self.metrics.auth_failures.labels(code).inc()
         self.banner(text)
         log.info("authentication denied", extra={**self._log_context(), "code": code, "reason": reason or text})
-        return paramiko.AUTH_FAILED
+        return AUTH_FAILED
 
     # Paramiko's questions -----------------------------------------------------------------
 
@@ -170,10 +171,10 @@ class Authenticator:
             routing.parse_login(username)
         except LoginError as err:
             self.banner(str(err))
-            return paramiko.AUTH_FAILED
+            return AUTH_FAILED
         if not self._looked_up:
             threading.Thread(target=self._prefetch, args=(username,), name="auth-prefetch", daemon=True).start()
-        return paramiko.AUTH_FAILED
+        return AUTH_FAILED
 
     def auth_refused_method(self, method: str) -> int:
         self.begun = True
@@ -204,7 +205,7 @@ class Authenticator:
         if account is not None and account.disabled:
             access = Access(False, access.user, "user-disabled", disabled_denial(access.user))
         self._proving = (access, offered)
-        return paramiko.AUTH_SUCCESSFUL
+        return AUTH_SUCCESSFUL
 
     def auth_result(self, method: str, result: int) -> int:
         """Paramiko's verdict on a request, after it checked the signature: only now is the
@@ -214,7 +215,7 @@ class Authenticator:
             return result
         access, offered = proving
         assert self.login is not None and self.workspace is not None
-        if result != paramiko.AUTH_SUCCESSFUL:
+        if result != AUTH_SUCCESSFUL:
             return self.deny("bad-signature", routing.public_denial(self.login, offered))
         if not access.allowed:
             return self.deny(access.code, access.reason)
@@ -226,7 +227,7 @@ class Authenticator:
             )
         self._claimed = access.user
         self.identity = Identity(self.login, self.workspace, access.user, access.code, offered.fingerprint)
-        return paramiko.AUTH_SUCCESSFUL
+        return AUTH_SUCCESSFUL
 
     def release(self) -> None:
         """Give back the user's connection slot (the connection ended)."""

@@ -46,7 +46,7 @@ class Cluster:
     def connect(cls, kubeconfig: str, system_namespace: str) -> "Cluster":
         return cls(kubeclient.dynamic_client(kubeconfig), system_namespace)
 
-    def _get(self, resource, name: str, namespace: str | None = None) -> dict | None:  # type: ignore[no-untyped-def]
+    def _get(self, resource, name: str, namespace: str | None = None) -> dict | None:
         try:
             return resource.get(name=name, namespace=namespace, _request_timeout=self.timeout).to_dict()
         except NotFoundError:
@@ -90,7 +90,7 @@ class Cluster:
 
     def create_secret(self, body: dict) -> dict:
         """Create a Secret; ApiException (409 when another replica won the race) propagates."""
-        return self._secrets.create(body=body, _request_timeout=self.timeout).to_dict()  # type: ignore[no-any-return]
+        return self._secrets.create(body=body, _request_timeout=self.timeout).to_dict()
 
     def reachable(self) -> bool:
         try:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import paramiko
+from paramiko.common import AUTH_SUCCESSFUL, OPEN_FAILED_CONNECT_FAILED, OPEN_FAILED_RESOURCE_SHORTAGE
 
 from common.workspace_limits import Limits
 from gateway import lifecycle, upstream
@@ -251,7 +252,7 @@ class Connection:
         """The Authenticator's verdict after Paramiko's signature check; a proven connection
         no longer counts against its source's unauthenticated ones."""
         result = self.auth.auth_result(method, result)
-        if self.auth.identity is not None and result == paramiko.AUTH_SUCCESSFUL:
+        if self.auth.identity is not None and result == AUTH_SUCCESSFUL:
             self._leave_unauthenticated()
         return result
 
@@ -428,7 +429,7 @@ class Connection:
         assert self.transport is not None
         windows = self._reserve("direct-tcpip") if self.may_open_channel() else None
         if windows is None:
-            self.transport.reject_open(request, paramiko.OPEN_FAILED_RESOURCE_SHORTAGE, "cps1: too many channels")
+            self.transport.reject_open(request, OPEN_FAILED_RESOURCE_SHORTAGE, "cps1: too many channels")
             return
         self.channels.opening()
         self.touch()
@@ -454,13 +455,13 @@ class Connection:
                 timeout=30,
             )
         except (StartFailed, UpstreamError) as err:
-            t.reject_open(request, paramiko.OPEN_FAILED_CONNECT_FAILED, f"cps1: {err}")
+            t.reject_open(request, OPEN_FAILED_CONNECT_FAILED, f"cps1: {err}")
             return False
         except paramiko.ChannelException as err:
             t.reject_open(request, err.code, f"cps1: the workspace could not connect to {host}:{port}: {err.text}")
             return False
         except (paramiko.SSHException, OSError, EOFError) as err:
-            t.reject_open(request, paramiko.OPEN_FAILED_CONNECT_FAILED, f"cps1: {err}")
+            t.reject_open(request, OPEN_FAILED_CONNECT_FAILED, f"cps1: {err}")
             return False
         finally:
             self.channels.opened()

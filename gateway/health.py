@@ -42,7 +42,8 @@ class HealthServer:
 
         self.server = ThreadingHTTPServer(split_address(address), Handler)
         self.server.daemon_threads = True
-        self.address: tuple[str, int] = self.server.server_address[:2]  # type: ignore[assignment]
+        bound = self.server.server_address
+        self.address = (str(bound[0]), int(bound[1]))
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:

@@ -11,6 +11,7 @@ answered "failure", which OpenSSH counts as a live server.
 from typing import TYPE_CHECKING
 
 import paramiko
+from paramiko.common import OPEN_FAILED_RESOURCE_SHORTAGE, OPEN_FAILED_UNKNOWN_CHANNEL_TYPE, OPEN_SUCCEEDED
 
 from gateway.auth import Authenticator
 from gateway.session import Pty
@@ -48,10 +49,10 @@ class Interface(paramiko.ServerInterface):
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
         if kind != "session":
-            return paramiko.OPEN_FAILED_UNKNOWN_CHANNEL_TYPE
+            return OPEN_FAILED_UNKNOWN_CHANNEL_TYPE
         if not self.conn.admit_session(chanid):
-            return paramiko.OPEN_FAILED_RESOURCE_SHORTAGE
-        return paramiko.OPEN_SUCCEEDED
+            return OPEN_FAILED_RESOURCE_SHORTAGE
+        return OPEN_SUCCEEDED
 
     def check_channel_pty_request(
         self,

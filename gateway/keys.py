@@ -9,13 +9,13 @@ import base64
 import io
 import logging
 from pathlib import Path
+from typing import Any, Protocol
 
 import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kubernetes.client.exceptions import ApiException
 
-from gateway.cluster import Cluster
 from gateway.routing import OfferedKey
 
 log = logging.getLogger("cps1.gateway.keys")
@@ -80,7 +80,15 @@ def _from_secret(secret: dict | None) -> paramiko.PKey | None:
     return load_private_key(base64.b64decode(data).decode()) if data else None
 
 
-def host_key(cluster: Cluster, namespace: str, name: str, key_file: str = "") -> paramiko.PKey:
+class SecretStore(Protocol):
+    """The two reads and writes of Secrets the host key needs (gateway.cluster.Cluster has them)."""
+
+    def secret(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def create_secret(self, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def host_key(cluster: SecretStore, namespace: str, name: str, key_file: str = "") -> paramiko.PKey:
     """The gateway's host key: from `key_file` when given, else from the Secret, created once."""
     if key_file:
         return load_private_key_file(key_file)

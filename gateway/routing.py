@@ -9,6 +9,7 @@ import binascii
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
 from common import accounts, crd, names
 from common.timefmt import parse_time
@@ -70,7 +71,7 @@ class WorkspaceView:
         meta = obj.get("metadata") or {}
         spec = obj.get("spec") or {}
         status = obj.get("status") or {}
-        ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+        ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
         since = parse_time(ready.get("lastTransitionTime")) if ready.get("status") == "False" else None
         return cls(
             name=str(meta.get("name", "")),

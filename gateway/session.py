@@ -105,7 +105,10 @@ class Session:
 
     @property
     def label(self) -> str:
-        return f"subsystem:{self.argument}" if self.kind == "subsystem" else self.kind
+        if self.kind != "subsystem":
+            return self.kind
+        name = self.argument if isinstance(self.argument, str) else self.argument.decode(errors="replace")
+        return f"subsystem:{name}"
 
     def say(self, text: str) -> None:
         """A line of gateway text on the session's stderr (CRLF when a terminal is attached)."""

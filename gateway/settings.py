@@ -108,7 +108,7 @@ class Settings:
         values = envconfig.values_from_env(cls, prefix, env)
         if "kubeconfig" not in values and env.get("KUBECONFIG"):
             values["kubeconfig"] = env["KUBECONFIG"]
-        settings = cls(**values)  # type: ignore[arg-type]
+        settings = cls(**values)
         settings.validate()
         return settings
 

@@ -174,7 +174,7 @@ def watch_output(chan: paramiko.Channel) -> OutputReady:
 def set_close_hook(chan: paramiko.Channel, hook: Callable[[], None]) -> None:
     """Call `hook` once the peer closed the channel; it runs on the transport thread, so it
     must not block (waking a relay thread is what it is for)."""
-    chan.cps1_close_hook = hook  # type: ignore[attr-defined]
+    chan.cps1_close_hook = hook
 
 
 def _channel_close(chan: paramiko.Channel, m: Message) -> None:
@@ -186,7 +186,7 @@ def _channel_close(chan: paramiko.Channel, m: Message) -> None:
 
 def set_request_hook(chan: paramiko.Channel, hook: RequestHook) -> None:
     """Hand the channel's signal, break and exit-signal requests to `hook` (transport thread)."""
-    chan.cps1_request_hook = hook  # type: ignore[attr-defined]
+    chan.cps1_request_hook = hook
 
 
 def _extra_arguments(kind: str, m: Message) -> tuple:

@@ -7,14 +7,16 @@ Workspace is reported in its status by the sync function, never as an HTTP error
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from flask import Flask, Response, jsonify, request
 
 from common import crd, names
 from common import metrics as common_metrics
 from hooks import metrics
+from hooks.protocol import SyncRequest, SyncResponse
 from hooks.reconcile import safety, workspace
 from hooks.settings import Settings
 
@@ -27,7 +29,8 @@ class BadRequest(Exception):
     """The request body is not a Metacontroller hook request."""
 
 
-def _parent_of(body: object) -> dict:
+def _read(body: object) -> tuple[SyncRequest, dict[str, Any]]:
+    """The hook request and its parent, checked as far as the hooks read them."""
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     parent = body.get("parent")
@@ -42,14 +45,16 @@ def _parent_of(body: object) -> dict:
         raise BadRequest("finalizing must be a boolean")
     if parent.get("spec") is not None and not isinstance(parent.get("spec"), dict):
         raise BadRequest("parent.spec must be an object")
-    return parent
+    return cast(SyncRequest, body), parent
 
 
-def customize_answer(parent: dict) -> dict:
+def customize_answer(parent: dict[str, Any]) -> dict[str, Any]:
     """Bring in the Workspace's template by name, the storage classes (whether a class allows
     volume expansion decides whether a bigger home volume can be asked for), and its namespace
     by name (one retained from an earlier Workspace of the same name is not ours to create)."""
-    rules: list[dict] = [{"apiVersion": "storage.k8s.io/v1", "resource": "storageclasses", "labelSelector": {}}]
+    rules: list[dict[str, Any]] = [
+        {"apiVersion": "storage.k8s.io/v1", "resource": "storageclasses", "labelSelector": {}}
+    ]
     name = parent["metadata"]["name"]
     rules.append({"apiVersion": "v1", "resource": "namespaces", "names": [names.namespace_for(name)]})
     template = (parent.get("spec") or {}).get("template")
@@ -63,12 +68,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     now = clock or (lambda: datetime.now(UTC))
     app = Flask(__name__)
 
-    def answer(hook: str, compute: Callable[[dict, dict], dict]) -> tuple[Response, int]:
+    def answer(hook: str, compute: Callable[[SyncRequest, dict[str, Any]], Mapping[str, Any]]) -> tuple[Response, int]:
         started = time.perf_counter()
         name = "?"
         try:
-            body = request.get_json(force=True, silent=True)
-            parent = _parent_of(body)
+            body, parent = _read(request.get_json(force=True, silent=True))
             name = parent["metadata"]["name"]
             result = compute(body, parent)
             code = 200
@@ -90,7 +94,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             )
         return jsonify(result), code
 
-    def run_sync(body: dict, parent: dict) -> dict:
+    def run_sync(body: SyncRequest, parent: dict[str, Any]) -> SyncResponse:
         children = body.get("children") or {}
         if body.get("finalizing"):
             result = workspace.finalize(parent, children)

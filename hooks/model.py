@@ -32,7 +32,7 @@ class WorkspaceModel:
     storage_class: str | None
     ide_port: int
     ssh_port: int
-    env: list[dict]
+    env: list[dict[str, Any]]
     git_repository: str | None
     git_ref: str | None
     dotfiles: str | None
@@ -41,7 +41,7 @@ class WorkspaceModel:
     parameter_env: dict[str, str]
     template_hash: str
     node_selector: dict[str, str]
-    tolerations: list[dict]
+    tolerations: list[dict[str, Any]]
     running: bool = True
     egress_allow: tuple[EgressRule, ...] = ()
 
@@ -52,20 +52,20 @@ class WorkspaceModel:
     def labels(self, component: str) -> dict[str, str]:
         return labels.workspace_labels(self.name, self.owner, component)
 
-    def metadata(self, name: str, component: str, namespaced: bool = True) -> dict:
+    def metadata(self, name: str, component: str, namespaced: bool = True) -> dict[str, Any]:
         meta: dict[str, Any] = {"name": name, "labels": self.labels(component)}
         if namespaced:
             meta["namespace"] = self.namespace
         return meta
 
 
-def template_hash(template_spec: dict) -> str:
+def template_hash(template_spec: dict[str, Any]) -> str:
     """A short, stable digest of a template's spec: changes when the admin edits it."""
     canonical = json.dumps(template_spec, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _resource_errors(requests: dict, limits: dict) -> list[str]:
+def _resource_errors(requests: dict[str, Any], limits: dict[str, Any]) -> list[str]:
     errors = []
     for resource in ("cpu", "memory"):
         if resource in requests and resource in limits:
@@ -114,7 +114,7 @@ def _egress_rules(network: object, errors: list[str]) -> tuple[EgressRule, ...]:
     return tuple(rules)
 
 
-def resolve(parent: dict, template: dict) -> tuple[WorkspaceModel | None, list[str]]:
+def resolve(parent: dict[str, Any], template: dict[str, Any]) -> tuple[WorkspaceModel | None, list[str]]:
     """The model of `parent` made from `template`, or None with the reasons it cannot be."""
     meta = parent.get("metadata") or {}
     spec = parent.get("spec") or {}

@@ -1,16 +1,18 @@
 """Reading and applying single objects, and the readiness checks the local cluster waits on."""
 
+from typing import Any
+
 from kubernetes import dynamic
 from kubernetes.dynamic.exceptions import NotFoundError
 
 FIELD_MANAGER = "cps1"
 
 
-def resource(client: dynamic.DynamicClient, api_version: str, kind: str):  # type: ignore[no-untyped-def]
+def resource(client: dynamic.DynamicClient, api_version: str, kind: str) -> dynamic.Resource:
     return client.resources.get(api_version=api_version, kind=kind)
 
 
-def apply(client: dynamic.DynamicClient, body: dict) -> dict:
+def apply(client: dynamic.DynamicClient, body: dict[str, Any]) -> dict[str, Any]:
     """Server-side apply (create or update) of one object; returns it as stored."""
     res = resource(client, body["apiVersion"], body["kind"])
     namespace = body.get("metadata", {}).get("namespace")
@@ -20,7 +22,7 @@ def apply(client: dynamic.DynamicClient, body: dict) -> dict:
 
 def get(
     client: dynamic.DynamicClient, api_version: str, kind: str, name: str, namespace: str | None = None
-) -> dict | None:
+) -> dict[str, Any] | None:
     try:
         return resource(client, api_version, kind).get(name=name, namespace=namespace).to_dict()
     except NotFoundError:

@@ -21,7 +21,7 @@ def poll(timeout: float, interval: float) -> Iterator[None]:
         time.sleep(min(interval, left))
 
 
-def wait_for(check: Callable[[], T], timeout: float, message: str, interval: float = 0.25) -> T:
+def wait_for(check: Callable[[], T | None], timeout: float, message: str, interval: float = 0.25) -> T:
     """The first true value `check` returns; TimeoutError with `message` (and the last value
     when it says more than False) after `timeout` seconds."""
     last: T | None = None

@@ -2,6 +2,8 @@
 parameters, and watch the new workspace come up. The API judges every value; what it refuses
 is shown next to the field, and the form keeps what was typed."""
 
+from typing import Any
+
 import streamlit as st
 
 from common import crd
@@ -80,7 +82,7 @@ def progress(name: str) -> None:
     elif not workspace.get("running", True):
         st.info(f"{name} was created stopped; start it from My workspaces.", icon=":material/info:")
     else:
-        waiting = next((conditions.get(step, {}) for step in STEPS if step not in done), {})
+        waiting: dict[str, Any] = next((conditions.get(step, {}) for step in STEPS if step not in done), {})
         text = waiting.get("message") or workspace.get("message") or f"{phase or 'Pending'}…"
         st.progress(len(done) / len(STEPS), text=text)
 

@@ -69,5 +69,5 @@ def gateway_process(run_dir: Path, kubeconfig: Path, system_namespace: str, keys
     )
 
 
-def ensure_host_key(client, system_namespace: str) -> None:  # type: ignore[no-untyped-def]
+def ensure_host_key(client, system_namespace: str) -> None:
     keygen.ensure_secret(client, system_namespace, HOST_KEY_SECRET, keygen.host_key_data)

@@ -125,7 +125,7 @@ def log(message: str) -> None:
     print(f"[cps1-images {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def buildah(*args: str, **kwargs) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+def buildah(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """buildah on the cache's own storage (overlay), so nothing touches the system's images."""
     storage = ["--root", str(IMAGES_DIR / "storage"), "--runroot", str(IMAGES_DIR / "run")]
     storage += ["--storage-driver", "overlay"]
@@ -162,7 +162,9 @@ def publish(name: str, key: str, ref: str, start: float) -> Built:
         archive.rename(IMAGES_DIR / f"{name}-{key}.tar")
         digest.rename(IMAGES_DIR / f"{name}-{key}.digest")
     log(f"{name}: {ref} built in {time.monotonic() - start:.0f}s")
-    return stored(name, key, ref)  # type: ignore[return-value]
+    built = stored(name, key, ref)
+    assert built is not None, f"{name}: {ref} is missing from the cache right after its push"
+    return built
 
 
 def ensure_in_storage(built: Built) -> None:

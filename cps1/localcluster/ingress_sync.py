@@ -27,7 +27,7 @@ class Mirror:
     """One kind's objects in all namespaces, kept current by a list+watch thread; `changed` is
     set after every update so the sync loop wakes up."""
 
-    def __init__(self, client, api_version: str, kind: str, changed: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, client, api_version: str, kind: str, changed: threading.Event) -> None:
         self.resource = kube.resource(client, api_version, kind)
         self.kind = kind
         self.changed = changed

@@ -19,7 +19,7 @@ def load_yaml_dir(directory: Path) -> list[dict]:
     return [doc for path in sorted(directory.glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
-def install_crds(client) -> None:  # type: ignore[no-untyped-def]
+def install_crds(client) -> None:
     """Apply the CRDs and wait until the API server serves them."""
     docs = load_yaml_dir(CRD_DIR)
     for doc in docs:
@@ -43,7 +43,7 @@ def controller_manifest(hooks_url: str) -> dict:
     return doc
 
 
-def install_controller(client, hooks_url: str) -> dict:  # type: ignore[no-untyped-def]
+def install_controller(client, hooks_url: str) -> dict:
     return kube.apply(client, controller_manifest(hooks_url))
 
 

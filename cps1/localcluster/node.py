@@ -563,7 +563,7 @@ def static_image(name: str) -> str:
     return (node_binaries()["static-images"] / f"{name}.ref").read_text().strip()
 
 
-def _node_ready(client, name: str) -> bool:  # type: ignore[no-untyped-def]
+def _node_ready(client, name: str) -> bool:
     import kubeclient as kube
 
     node = kube.get(client, "v1", "Node", name) or {}

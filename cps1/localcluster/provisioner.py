@@ -72,7 +72,7 @@ def volume_for(claim: dict, directory: Path, node_name: str) -> dict:
     }
 
 
-def reconcile(client, root: Path, node_name: str) -> None:  # type: ignore[no-untyped-def]
+def reconcile(client, root: Path, node_name: str) -> None:
     from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
     import kubeclient as kube

@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from common.timefmt import format_time
+from hooks.protocol import StatusCondition
 
 
 @dataclass(frozen=True)
@@ -14,11 +16,13 @@ class Condition:
     message: str = ""
 
 
-def merge(previous: list | None, current: list[Condition], generation: int, now: datetime) -> list[dict]:
+def merge(
+    previous: list[Any] | None, current: list[Condition], generation: int, now: datetime
+) -> list[StatusCondition]:
     """Conditions as status dicts, keeping the previous lastTransitionTime of any condition
     whose status did not change, so that the same inputs always give the same output."""
     before = {c.get("type"): c for c in previous or [] if isinstance(c, dict)}
-    out = []
+    out: list[StatusCondition] = []
     for cond in current:
         status = "True" if cond.status else "False"
         old = before.get(cond.type) or {}

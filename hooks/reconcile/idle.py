@@ -10,6 +10,7 @@ as `now`, one further ahead is ignored, and a deadline past the calendar's end i
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from common import crd
 from common.timefmt import parse_time
@@ -32,7 +33,7 @@ class Activity:
     keep_alive_until: datetime | None
 
 
-def activity_of(parent: dict, now: datetime) -> Activity:
+def activity_of(parent: dict[str, Any], now: datetime) -> Activity:
     notes = (parent.get("metadata") or {}).get("annotations") or {}
     return Activity(
         last=plausible(parse_time(notes.get(crd.ANNOTATION_LAST_ACTIVITY)), now),

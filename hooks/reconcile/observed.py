@@ -32,11 +32,11 @@ ALL_KINDS = (
 )
 
 
-def child_key(obj: dict) -> str:
+def child_key(obj: dict[str, Any]) -> str:
     return f"{obj['kind']}.{obj['apiVersion']}"
 
 
-def get(children: dict, kind_key: str, name: str, namespace: str | None = None) -> dict | None:
+def get(children: dict[str, Any], kind_key: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
     """The observed child of that kind and name, or None."""
     group = children.get(kind_key) or {}
     if not isinstance(group, dict):
@@ -45,16 +45,16 @@ def get(children: dict, kind_key: str, name: str, namespace: str | None = None) 
     return found if isinstance(found, dict) else None
 
 
-def all_children(children: dict) -> list[dict]:
+def all_children(children: dict[str, Any]) -> list[dict[str, Any]]:
     """Every observed child, whatever its kind; malformed entries are skipped."""
-    out = []
+    out: list[dict[str, Any]] = []
     for group in (children or {}).values():
         if isinstance(group, dict):
             out.extend(obj for obj in group.values() if isinstance(obj, dict))
     return out
 
 
-def last_applied(obj: dict) -> dict:
+def last_applied(obj: dict[str, Any]) -> dict[str, Any]:
     """What was last applied for an observed child: re-sending it keeps the child unchanged.
 
     Falls back to the child's identity alone, which a 3-way merge also leaves untouched.

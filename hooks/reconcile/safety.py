@@ -6,24 +6,27 @@ function decided, a PVC or its Namespace that it did not list is sent back as la
 it stays as it is.
 """
 
+from typing import Any
+
+from hooks.protocol import SyncResponse
 from hooks.reconcile import observed
 
 
-def _meta(obj: dict) -> dict:
+def _meta(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata")
     return meta if isinstance(meta, dict) else {}
 
 
-def _key(obj: dict) -> tuple:
+def _key(obj: dict[str, Any]) -> tuple[Any, ...]:
     return obj.get("kind"), _meta(obj).get("namespace"), _meta(obj).get("name")
 
 
-def _observed(children: dict, group_key: str) -> list[dict]:
+def _observed(children: dict[str, Any], group_key: str) -> list[dict[str, Any]]:
     group = (children or {}).get(group_key) or {}
     return [obj for obj in group.values() if isinstance(obj, dict)] if isinstance(group, dict) else []
 
 
-def keep_observed_volumes(response: dict, children: dict) -> dict:
+def keep_observed_volumes(response: SyncResponse, children: dict[str, Any]) -> SyncResponse:
     desired = response.setdefault("children", [])
     listed = {_key(c) for c in desired}
     volumes = _observed(children, observed.PVC)

@@ -16,6 +16,7 @@ from typing import Any
 from common import crd, names
 from common.timefmt import format_time, parse_time
 from hooks import access, model
+from hooks.protocol import SyncResponse, WorkspaceStatus
 from hooks.reconcile import conditions, idle, observed
 from hooks.reconcile.conditions import Condition
 from hooks.render.deployment import render_deployment
@@ -39,7 +40,7 @@ INPUT_ERROR_RESYNC_SECONDS = 30.0
 FINALIZE_RESYNC_SECONDS = 2.0
 
 
-def find_template(related: dict, name: str) -> dict | None:
+def find_template(related: dict[str, Any], name: str) -> dict[str, Any] | None:
     for obj in ((related or {}).get(TEMPLATE_KEY) or {}).values():
         if isinstance(obj, dict) and (obj.get("metadata") or {}).get("name") == name:
             return obj
@@ -47,8 +48,8 @@ def find_template(related: dict, name: str) -> dict | None:
 
 
 def render_children(
-    ws: model.WorkspaceModel, settings: Settings, children: dict, replicas: int, grow_volume: bool = True
-) -> list[dict]:
+    ws: model.WorkspaceModel, settings: Settings, children: dict[str, Any], replicas: int, grow_volume: bool = True
+) -> list[dict[str, Any]]:
     """Every desired child, in a fixed order (cluster-scoped namespace first)."""
     ns = ws.namespace
     return [
@@ -81,12 +82,12 @@ POD_PREREQUISITES = (
 )
 
 
-def _in_creation_order(desired: list[dict], children: dict, ns: str) -> list[dict]:
+def _in_creation_order(desired: list[dict[str, Any]], children: dict[str, Any], ns: str) -> list[dict[str, Any]]:
     """Create in waves instead of letting creates fail and retry: the Namespace first, then
     what lives in it, then the Deployment once its prerequisites exist. A child that already
     exists is never held back: leaving it out of the answer would delete it."""
 
-    def seen(child: dict) -> bool:
+    def seen(child: dict[str, Any]) -> bool:
         meta = child["metadata"]
         return observed.get(children, observed.child_key(child), meta["name"], meta.get("namespace")) is not None
 
@@ -99,7 +100,7 @@ def _in_creation_order(desired: list[dict], children: dict, ns: str) -> list[dic
     return [c for c in desired if c["kind"] in wave or seen(c)]
 
 
-def _keep_running_pod(desired: dict, seen: dict | None, template_hash: str) -> bool:
+def _keep_running_pod(desired: dict[str, Any], seen: dict[str, Any] | None, template_hash: str) -> bool:
     """Hold back a template change from a running pod: it applies on the next start.
 
     Returns whether an update is pending. The pod template last applied is sent again, so the
@@ -119,7 +120,7 @@ def _keep_running_pod(desired: dict, seen: dict | None, template_hash: str) -> b
     return True
 
 
-def _deployment_state(seen: dict | None) -> tuple[str, str]:
+def _deployment_state(seen: dict[str, Any] | None) -> tuple[str, str]:
     """("available" | "failed" | "progressing" | "absent" | "scaled-down", message)."""
     if not seen:
         return "absent", ""
@@ -138,7 +139,7 @@ def _deployment_state(seen: dict | None) -> tuple[str, str]:
     return "progressing", ""
 
 
-def _storage_condition(pvc: dict | None, resize_problem: str | None = None) -> Condition:
+def _storage_condition(pvc: dict[str, Any] | None, resize_problem: str | None = None) -> Condition:
     if not pvc:
         return Condition("StorageReady", False, "NotCreated", "the home volume is being created")
     phase = (pvc.get("status") or {}).get("phase", "Pending")
@@ -149,10 +150,10 @@ def _storage_condition(pvc: dict | None, resize_problem: str | None = None) -> C
     return Condition("StorageReady", False, phase, f"the home volume is {phase.lower()}")
 
 
-def _base_status(parent: dict, settings: Settings, now: datetime) -> dict[str, Any]:
+def _base_status(parent: dict[str, Any], settings: Settings, now: datetime) -> WorkspaceStatus:
     name = (parent.get("metadata") or {}).get("name", "")
     activity = idle.activity_of(parent, now)
-    status: dict[str, Any] = {
+    status: WorkspaceStatus = {
         "namespace": names.namespace_for(name),
         "ideURL": access.ide_url(name, settings),
         "sshCommand": access.ssh_command(name, settings),
@@ -163,7 +164,7 @@ def _base_status(parent: dict, settings: Settings, now: datetime) -> dict[str, A
     return status
 
 
-def retained_namespace(parent: dict, children: dict, related: dict) -> str | None:
+def retained_namespace(parent: dict[str, Any], children: dict[str, Any], related: dict[str, Any]) -> str | None:
     """The Workspace's namespace name when it exists but is not this Workspace's: kept by an
     earlier Workspace of the same name (`storage.onDelete: Retain`). Creating it again would
     fail, and adopting it would hand that Workspace's data to whoever reused the name."""
@@ -179,25 +180,27 @@ def retained_namespace(parent: dict, children: dict, related: dict) -> str | Non
 
 
 def _failed(
-    parent: dict,
-    children: dict,
+    parent: dict[str, Any],
+    children: dict[str, Any],
     reason: str,
     errors: list[str],
     *,
     now: datetime,
     settings: Settings,
     template_resolved: bool = False,
-) -> dict:
+) -> SyncResponse:
     """A user's mistake: report it and keep every child exactly as last applied."""
     meta = parent.get("metadata") or {}
     previous = parent.get("status") or {}
     message = "; ".join(errors)
     status = _base_status(parent, settings, now)
     status.update(
-        phase=crd.PHASE_FAILED,
-        message=message,
-        stoppedReason=previous.get("stoppedReason", ""),
-        updatePending=bool(previous.get("updatePending", False)),
+        {
+            "phase": crd.PHASE_FAILED,
+            "message": message,
+            "stoppedReason": previous.get("stoppedReason", ""),
+            "updatePending": bool(previous.get("updatePending", False)),
+        }
     )
     for key in ("lastStartTime", "templateHash", "sshHostKey"):
         if previous.get(key):
@@ -233,7 +236,7 @@ class RunDecision:
     stopped_reason: str
 
 
-def decide_run(parent: dict, ws: model.WorkspaceModel, *, now: datetime) -> RunDecision:
+def decide_run(parent: dict[str, Any], ws: model.WorkspaceModel, *, now: datetime) -> RunDecision:
     """The user's wish (`spec.running`), less the idle policy."""
     meta = parent.get("metadata") or {}
     previous = parent.get("status") or {}
@@ -255,7 +258,7 @@ def decide_run(parent: dict, ws: model.WorkspaceModel, *, now: datetime) -> RunD
 class Desired:
     """Step 2: the children to answer with (in creation waves) and what status reports of them."""
 
-    children: list[dict]
+    children: list[dict[str, Any]]
     # The public sshd host key, so the gateway can pin the Workspace's sshd without reading Secrets.
     ssh_host_key: str
     # A template change held back from the running pod until its next start.
@@ -265,7 +268,7 @@ class Desired:
 
 
 def render_desired(
-    ws: model.WorkspaceModel, children: dict, related: dict, *, running: bool, settings: Settings
+    ws: model.WorkspaceModel, children: dict[str, Any], related: dict[str, Any], *, running: bool, settings: Settings
 ) -> Desired:
     """Every child rendered, then held back to the wave that may be created now."""
     ns = ws.namespace
@@ -281,7 +284,7 @@ def render_desired(
 
 
 def phase_of(
-    seen_deploy: dict | None, *, running: bool, stopped_reason: str, namespace_seen: bool
+    seen_deploy: dict[str, Any] | None, *, running: bool, stopped_reason: str, namespace_seen: bool
 ) -> tuple[str, Condition]:
     """Step 3: the phase and the Ready condition, from the run decision and the observed
     Deployment's state."""
@@ -301,27 +304,29 @@ def phase_of(
 
 
 def build_status(
-    parent: dict,
+    parent: dict[str, Any],
     ws: model.WorkspaceModel,
     run: RunDecision,
     desired: Desired,
-    seen_pvc: dict | None,
+    seen_pvc: dict[str, Any] | None,
     ready: tuple[str, Condition],
     *,
     now: datetime,
     settings: Settings,
-) -> dict[str, Any]:
+) -> WorkspaceStatus:
     """Step 4: the Workspace's status, its conditions merged with the previous ones."""
     meta = parent.get("metadata") or {}
     phase, condition = ready
     status = _base_status(parent, settings, now)
     status["sshHostKey"] = desired.ssh_host_key
     status.update(
-        phase=phase,
-        message=condition.message,
-        stoppedReason=run.stopped_reason,
-        templateHash=ws.template_hash,
-        updatePending=desired.update_pending,
+        {
+            "phase": phase,
+            "message": condition.message,
+            "stoppedReason": run.stopped_reason,
+            "templateHash": ws.template_hash,
+            "updatePending": desired.update_pending,
+        }
     )
     if run.started:
         status["lastStartTime"] = format_time(run.started)
@@ -357,7 +362,9 @@ def resync_after(phase: str, run: RunDecision, *, now: datetime, settings: Setti
     return None
 
 
-def sync(parent: dict, children: dict, related: dict, *, now: datetime, settings: Settings) -> dict:
+def sync(
+    parent: dict[str, Any], children: dict[str, Any], related: dict[str, Any], *, now: datetime, settings: Settings
+) -> SyncResponse:
     """The sync hook's answer for one Workspace: resolve, then the five steps above."""
     spec = parent.get("spec") or {}
     template = find_template(related, spec.get("template", ""))
@@ -395,14 +402,14 @@ def sync(parent: dict, children: dict, related: dict, *, now: datetime, settings
     )
     seen_pvc = observed.get(children, observed.PVC, names.PVC, ns)
     status = build_status(parent, ws, run, desired, seen_pvc, ready, now=now, settings=settings)
-    response: dict[str, Any] = {"status": status, "children": desired.children}
+    response: SyncResponse = {"status": status, "children": desired.children}
     resync = resync_after(ready[0], run, now=now, settings=settings)
     if resync is not None:
         response["resyncAfterSeconds"] = resync
     return response
 
 
-def _orphaning(seen: dict) -> dict:
+def _orphaning(seen: dict[str, Any]) -> dict[str, Any]:
     """The next step in releasing a child from its Workspace so it outlives it.
 
     Metacontroller merges like `kubectl apply`: a field is removed only when the last applied
@@ -417,7 +424,7 @@ def _orphaning(seen: dict) -> dict:
     return applied
 
 
-def finalize(parent: dict, children: dict) -> dict:
+def finalize(parent: dict[str, Any], children: dict[str, Any]) -> SyncResponse:
     """The finalize hook's answer: remove everything, or orphan the namespace and home volume
     when the Workspace asks to retain its data; finalized once nothing is owned any more."""
     meta = parent.get("metadata") or {}
@@ -430,10 +437,10 @@ def finalize(parent: dict, children: dict) -> dict:
             if seen:
                 keep.append(_orphaning(seen))
     remaining = observed.all_children(children)
-    status = dict(parent.get("status") or {})
-    status.update(phase=crd.PHASE_TERMINATING, message="the workspace is being deleted")
+    status = WorkspaceStatus(**(parent.get("status") or {}))
+    status.update({"phase": crd.PHASE_TERMINATING, "message": "the workspace is being deleted"})
     status.pop("observedGeneration", None)
-    response: dict[str, Any] = {"status": status, "children": keep, "finalized": not remaining}
+    response: SyncResponse = {"status": status, "children": keep, "finalized": not remaining}
     if remaining:
         response["resyncAfterSeconds"] = FINALIZE_RESYNC_SECONDS
     return response

@@ -4,6 +4,8 @@ The pod meets the restricted Pod Security standard: non-root, no privilege escal
 capability dropped, RuntimeDefault seccomp, read-only root with writable /tmp and home.
 """
 
+from typing import Any
+
 from common import crd, labels, names
 from hooks.model import WorkspaceModel
 from hooks.render import secret
@@ -22,8 +24,8 @@ CONTAINER_SECURITY = {
 }
 
 
-def _env(ws: WorkspaceModel) -> list[dict]:
-    env: list[dict] = [
+def _env(ws: WorkspaceModel) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
         {"name": "CPS1_WORKSPACE", "value": ws.name},
         {"name": "CPS1_OWNER", "value": ws.owner},
         {"name": "CPS1_TEMPLATE", "value": ws.template_name},
@@ -38,7 +40,7 @@ def _env(ws: WorkspaceModel) -> list[dict]:
     return env
 
 
-def _init_containers(ws: WorkspaceModel, mounts: list[dict]) -> list[dict]:
+def _init_containers(ws: WorkspaceModel, mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not ws.git_repository:
         return []
     env = [{"name": "CPS1_GIT_REPOSITORY", "value": ws.git_repository}, {"name": "HOME", "value": HOME}]
@@ -60,8 +62,8 @@ def _init_containers(ws: WorkspaceModel, mounts: list[dict]) -> list[dict]:
     ]
 
 
-def _resources(ws: WorkspaceModel) -> dict:
-    out: dict = {}
+def _resources(ws: WorkspaceModel) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     if ws.requests:
         out["requests"] = {k: str(v) for k, v in sorted(ws.requests.items())}
     if ws.limits:
@@ -69,10 +71,10 @@ def _resources(ws: WorkspaceModel) -> dict:
     return out
 
 
-def render_deployment(ws: WorkspaceModel, replicas: int) -> dict:
+def render_deployment(ws: WorkspaceModel, replicas: int) -> dict[str, Any]:
     selector = labels.selector_labels(ws.name)
     pod_labels = {**ws.labels("workspace"), **selector}
-    mounts = [
+    mounts: list[dict[str, Any]] = [
         {"name": "home", "mountPath": HOME},
         {"name": "tmp", "mountPath": "/tmp"},
         {"name": "secret", "mountPath": SECRET_DIR, "readOnly": True},

@@ -1,14 +1,16 @@
 """The Ingress that publishes the IDE: a host per Workspace, or a path when no domain is set."""
 
+from typing import Any
+
 from common import names
 from hooks import access
 from hooks.model import WorkspaceModel
 from hooks.settings import Settings
 
 
-def render_ingress(ws: WorkspaceModel, settings: Settings) -> dict:
+def render_ingress(ws: WorkspaceModel, settings: Settings) -> dict[str, Any]:
     backend = {"service": {"name": names.SERVICE, "port": {"name": "ide"}}}
-    rule: dict = {
+    rule: dict[str, Any] = {
         "http": {
             "paths": [
                 {
@@ -19,7 +21,7 @@ def render_ingress(ws: WorkspaceModel, settings: Settings) -> dict:
             ]
         }
     }
-    spec: dict = {"rules": [rule]}
+    spec: dict[str, Any] = {"rules": [rule]}
     if settings.ide_domain:
         host = f"{ws.name}.{settings.ide_domain}"
         rule["host"] = host

@@ -9,6 +9,7 @@ more destinations (an admin's decision, e.g. a shared database), by address rang
 
 import ipaddress
 from collections.abc import Iterable
+from typing import Any
 
 from common import labels, names
 from hooks.model import EgressRule, WorkspaceModel
@@ -25,32 +26,32 @@ def _pair(label: str) -> dict[str, str]:
     return {key: value}
 
 
-def internet_blocks(blocked: Iterable[str]) -> list[dict]:
+def internet_blocks(blocked: Iterable[str]) -> list[dict[str, Any]]:
     """ipBlocks for everything but `blocked`, one per IP family, exceptions merged and sorted."""
     networks = [ipaddress.ip_network(cidr, strict=False) for cidr in blocked]
     out = []
     for everything in EVERYWHERE:
         same_family = [n for n in networks if n.version == everything.version]
-        excepted = ipaddress.collapse_addresses(same_family)  # type: ignore[type-var]
+        excepted = ipaddress.collapse_addresses(same_family)  # type: ignore[type-var]  # one IP family per call; the stub cannot see that
         out.append({"ipBlock": {"cidr": str(everything), "except": [str(n) for n in excepted]}})
     return out
 
 
-def _system_pods(settings: Settings, label: str) -> dict:
+def _system_pods(settings: Settings, label: str) -> dict[str, Any]:
     return {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": settings.system_namespace}},
         "podSelector": {"matchLabels": _pair(label)},
     }
 
 
-def _allowed(rule: EgressRule) -> dict:
-    out: dict = {"to": [{"ipBlock": {"cidr": rule.cidr}}]}
+def _allowed(rule: EgressRule) -> dict[str, Any]:
+    out: dict[str, Any] = {"to": [{"ipBlock": {"cidr": rule.cidr}}]}
     if rule.ports:
         out["ports"] = [{"protocol": protocol, "port": port} for port in rule.ports for protocol in ("TCP", "UDP")]
     return out
 
 
-def render_network_policy(ws: WorkspaceModel, settings: Settings) -> dict:
+def render_network_policy(ws: WorkspaceModel, settings: Settings) -> dict[str, Any]:
     from_ingress = {"namespaceSelector": {"matchLabels": _pair(settings.ingress_namespace_label)}}
     from_prober = _system_pods(settings, settings.prober_pod_label)
     from_gateway = _system_pods(settings, f"{labels.APP_COMPONENT}=gateway")

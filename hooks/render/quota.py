@@ -1,11 +1,13 @@
 """ResourceQuota and LimitRange: a Workspace namespace holds one workspace's worth."""
 
+from typing import Any
+
 from common import names
 from hooks.model import WorkspaceModel
 
 
-def render_resource_quota(ws: WorkspaceModel) -> dict:
-    hard: dict = {
+def render_resource_quota(ws: WorkspaceModel) -> dict[str, Any]:
+    hard: dict[str, Any] = {
         "pods": "4",
         "persistentvolumeclaims": "1",
         "services.loadbalancers": "0",
@@ -24,8 +26,8 @@ def render_resource_quota(ws: WorkspaceModel) -> dict:
     }
 
 
-def render_limit_range(ws: WorkspaceModel) -> dict:
-    limit: dict = {"type": "Container"}
+def render_limit_range(ws: WorkspaceModel) -> dict[str, Any]:
+    limit: dict[str, Any] = {"type": "Container"}
     if ws.limits:
         limit["default"] = {k: str(v) for k, v in sorted(ws.limits.items())}
         limit["max"] = {k: str(v) for k, v in sorted(ws.limits.items())}

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import struct
 import textwrap
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -64,7 +65,7 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def render_secret(ws: WorkspaceModel, seed: str, gateway_key: str, observed: dict | None) -> dict:
+def render_secret(ws: WorkspaceModel, seed: str, gateway_key: str, observed: dict[str, Any] | None) -> dict[str, Any]:
     kept = (observed or {}).get("data") or {}
     data = {AUTHORIZED_KEYS: _b64(gateway_key.strip() + "\n" if gateway_key.strip() else "")}
     if kept.get(PASSWORD):

@@ -1,10 +1,12 @@
 """The Service in front of the workspace pod: the IDE port and the SSH port."""
 
+from typing import Any
+
 from common import labels, names
 from hooks.model import WorkspaceModel
 
 
-def render_service(ws: WorkspaceModel) -> dict:
+def render_service(ws: WorkspaceModel) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",

@@ -1,10 +1,12 @@
 """The Workspace's ServiceAccount: an identity with no token and no permissions."""
 
+from typing import Any
+
 from common import names
 from hooks.model import WorkspaceModel
 
 
-def render_service_account(ws: WorkspaceModel) -> dict:
+def render_service_account(ws: WorkspaceModel) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ServiceAccount",

@@ -1,6 +1,8 @@
 """The home PersistentVolumeClaim. Only its size may ever change after creation, and only
 when its storage class allows volume expansion."""
 
+from typing import Any
+
 from common import names
 from common.quantity import parse_quantity
 from hooks.model import WorkspaceModel
@@ -8,7 +10,7 @@ from hooks.model import WorkspaceModel
 STORAGE_CLASS_KEY = "StorageClass.storage.k8s.io/v1"
 
 
-def _size(pvc: dict) -> str | None:
+def _size(pvc: dict[str, Any]) -> str | None:
     return (((pvc.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage")
 
 
@@ -19,7 +21,7 @@ def _bigger(a: object, b: object) -> bool:
         return False
 
 
-def resize_blocked(ws: WorkspaceModel, observed: dict | None, related: dict) -> str | None:
+def resize_blocked(ws: WorkspaceModel, observed: dict[str, Any] | None, related: dict[str, Any]) -> str | None:
     """Why the volume cannot grow to the size asked for, or None when it can (or need not)."""
     current = _size(observed) if observed else None
     if not current or not _bigger(ws.storage_size, current):
@@ -34,10 +36,10 @@ def resize_blocked(ws: WorkspaceModel, observed: dict | None, related: dict) -> 
     )
 
 
-def render_pvc(ws: WorkspaceModel, observed: dict | None, can_grow: bool = True) -> dict:
+def render_pvc(ws: WorkspaceModel, observed: dict[str, Any] | None, can_grow: bool = True) -> dict[str, Any]:
     """The PVC; immutable fields are kept from the observed one, and so is its size when it is
     larger than asked or cannot grow."""
-    spec: dict = {
+    spec: dict[str, Any] = {
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": str(ws.storage_size)}},
     }

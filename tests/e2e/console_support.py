@@ -10,6 +10,7 @@ import kubeclient as kube
 from apiclient.client import ApiClient
 from cps1.localcluster import install
 from tests.support import workspaces as ws
+from tests.support.cluster import Env
 
 SYSTEM_NS = "cps1-console-test"
 ADMIN = "root"
@@ -21,7 +22,7 @@ APP = Path(__file__).resolve().parents[2] / "console" / "streamlit_app.py"
 
 
 @contextlib.contextmanager
-def running_api(env, run_dir: Path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def running_api(env: Env, run_dir: Path) -> Iterator[str]:
     """The API (`api.wsgi:app`, 2 workers) with a bootstrap admin and the proxy header on, and
     the test template; yields its URL."""
     kube.apply(env.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NS}})

@@ -5,6 +5,7 @@ values that must be a 4xx rather than a 500."""
 import contextlib
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from kubernetes.dynamic.exceptions import NotFoundError
@@ -18,6 +19,7 @@ from common import accounts, crd
 from tests.e2e.code_server import Answer, health_server
 from tests.e2e.test_api import Api
 from tests.support import workspaces as ws
+from tests.support.cluster import Env
 
 SYSTEM_NS = "cps1-apisec-test"
 ROOT_TOKEN = "cps1_b1b2b3b4b5b6_" + "s" * 40
@@ -25,18 +27,18 @@ PROXY_SECRET = "p" * 32
 
 
 def settings(**changes: object) -> Settings:
-    base = {
+    base: dict[str, Any] = {
         "system_namespace": SYSTEM_NS,
         "bootstrap_admin": "root",
         "bootstrap_token": ROOT_TOKEN,
         "proxy_user_header": "X-Forwarded-User",
         "proxy_secret": PROXY_SECRET,
     }
-    return Settings(**{**base, **changes})  # type: ignore[arg-type]
+    return Settings(**{**base, **changes})
 
 
 @pytest.fixture(scope="module")
-def app(env):  # type: ignore[no-untyped-def]
+def app(env: Env):
     kube.apply(env.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NS}})
     ws.template(env, "sec-python")
     yield create_app(settings(), Store(env.client, SYSTEM_NS))
@@ -45,11 +47,11 @@ def app(env):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def root(app) -> Api:  # type: ignore[no-untyped-def]
+def root(app) -> Api:
     return Api(app.test_client(), ROOT_TOKEN)
 
 
-def gone(env, *names: str) -> None:  # type: ignore[no-untyped-def]
+def gone(env: Env, *names: str) -> None:
     """Delete and wait: the next test module counts and lists Workspaces."""
     for name in names:
         ws.delete(env, name)
@@ -57,14 +59,14 @@ def gone(env, *names: str) -> None:  # type: ignore[no-untyped-def]
         ws.wait_gone(env, name)
 
 
-def user(app, root: Api, name: str, admin: bool = False) -> Api:  # type: ignore[no-untyped-def]
+def user(app, root: Api, name: str, admin: bool = False) -> Api:
     assert root.post("/users", json={"name": name, "admin": admin}).status_code == 201
     answer = root.post(f"/users/{name}/tokens", json={"name": "e2e"})
     assert answer.status_code == 201, answer.json
     return Api(app.test_client(), answer.json["token"])
 
 
-def test_a_token_secret_the_api_did_not_write_is_refused(env, app) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_secret_the_api_did_not_write_is_refused(env: Env, app) -> None:
     """What the gateway's old `create secrets` allowed: a Secret that names a user and holds the
     hash of a token its maker knows."""
     token = "cps1_f0f0f0f0f0f0_" + "m" * 40
@@ -84,7 +86,7 @@ def test_a_token_secret_the_api_did_not_write_is_refused(env, app) -> None:  # t
     assert Api(app.test_client(), token).get("/me").status_code == 401
 
 
-def test_the_first_admin_is_made_once_and_can_be_revoked(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
+def test_the_first_admin_is_made_once_and_can_be_revoked(env: Env, app, root: Api) -> None:
     assert root.get("/me").json["admin"] is True
     other = user(app, root, "second-admin", admin=True)
     tokens = other.get("/users/root/tokens")
@@ -100,7 +102,7 @@ def test_the_first_admin_is_made_once_and_can_be_revoked(env, app, root: Api) ->
     assert root.get("/me").status_code == 200
 
 
-def test_admins_disable_users_who_then_get_401_and_keep_their_workspaces(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
+def test_admins_disable_users_who_then_get_401_and_keep_their_workspaces(env: Env, app, root: Api) -> None:
     carol = user(app, root, "carol")
     made = carol.post("/workspaces", json={"name": "sec-carol", "template": "sec-python"})
     assert made.status_code == 201, made.json
@@ -117,7 +119,7 @@ def test_admins_disable_users_who_then_get_401_and_keep_their_workspaces(env, ap
         gone(env, "sec-carol")
 
 
-def test_admins_list_and_revoke_any_users_tokens(app, root: Api) -> None:  # type: ignore[no-untyped-def]
+def test_admins_list_and_revoke_any_users_tokens(app, root: Api) -> None:
     dave = user(app, root, "dave")
     listed = root.get("/users/dave/tokens").json["items"]
     assert [t["name"] for t in listed] == ["e2e"]
@@ -127,7 +129,7 @@ def test_admins_list_and_revoke_any_users_tokens(app, root: Api) -> None:  # typ
     assert dave.get("/users/root/tokens").status_code == 401
 
 
-def test_the_proxy_identity_needs_the_shared_secret(app) -> None:  # type: ignore[no-untyped-def]
+def test_the_proxy_identity_needs_the_shared_secret(app) -> None:
     client = app.test_client()
     forged = client.get("/api/v1/me", headers={"X-Forwarded-User": "root"})
     assert forged.status_code == 401
@@ -138,7 +140,7 @@ def test_the_proxy_identity_needs_the_shared_secret(app) -> None:  # type: ignor
     assert proxied.json["name"] == "erin"
 
 
-def test_lookups_are_cached_and_failures_throttled(env, app, root: Api, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_lookups_are_cached_and_failures_throttled(env: Env, app, root: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     """Bogus tokens cost a read each only until the source is throttled; a good token is read once."""
     reads: list[str] = []
     original = Store.token_secret
@@ -165,7 +167,7 @@ def test_lookups_are_cached_and_failures_throttled(env, app, root: Api, monkeypa
     assert int(refused.headers["Retry-After"]) > 0
 
 
-def test_authorization_comes_before_validation(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
+def test_authorization_comes_before_validation(env: Env, app, root: Api) -> None:
     frank = user(app, root, "frank")
     assert frank.post("/templates", json={"name": "Not A Name!", "spec": 7}).status_code == 403
     assert frank.put("/templates/sec-python", json={"spec": "junk"}).status_code == 403
@@ -181,13 +183,13 @@ def test_authorization_comes_before_validation(env, app, root: Api) -> None:  # 
 
 
 @pytest.mark.parametrize("value", ["9e999999Ki", "-9e999999", "99999999999999999999Ei"])
-def test_out_of_range_quantities_are_422(app, root: Api, value: str) -> None:  # type: ignore[no-untyped-def]
+def test_out_of_range_quantities_are_422(app, root: Api, value: str) -> None:
     answer = root.post("/workspaces", json={"name": "sec-huge", "template": "sec-python", "parameters": {"cpu": value}})
     assert answer.status_code == 422, answer.json
     assert "parameters.cpu" in answer.json["detail"]["fields"]
 
 
-def test_template_bounds_of_the_wrong_type_are_422(env, root: Api) -> None:  # type: ignore[no-untyped-def]
+def test_template_bounds_of_the_wrong_type_are_422(env: Env, root: Api) -> None:
     """The CRD does not type a parameter's bounds; a string bound must not make the API 500."""
     ws.template(env, "sec-bounds", parameters=[{"name": "port", "type": "int", "default": 3, "max": "three"}])
     answer = root.post("/workspaces", json={"name": "sec-bounds", "template": "sec-bounds", "parameters": {"port": 4}})
@@ -206,7 +208,7 @@ def code_server_stand_in() -> Iterator[tuple[str, list[str]]]:
         yield base + "/healthz?port={port}&ws={workspace}", seen
 
 
-def test_the_prober_survives_hostile_answers(env, code_server_stand_in: tuple[str, list[str]]) -> None:  # type: ignore[no-untyped-def]
+def test_the_prober_survives_hostile_answers(env: Env, code_server_stand_in: tuple[str, list[str]]) -> None:
     """A huge heartbeat, a redirect and a heartbeat from the future: the round goes on, no
     redirect is followed, the future is clamped to now, the template's IDE port is used."""
     url, seen = code_server_stand_in
@@ -229,7 +231,7 @@ def test_the_prober_survives_hostile_answers(env, code_server_stand_in: tuple[st
         gone(env, *names)
 
 
-def test_template_maxima_and_user_limits_are_readable_refusals(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
+def test_template_maxima_and_user_limits_are_readable_refusals(env: Env, app, root: Api) -> None:
     ws.template(env, "sec-capped", storage={"size": "10Gi", "maxSize": "20Gi"}, maxIdleTimeoutSeconds=7200)
     gina = user(app, root, "gina")
     big = gina.post(
@@ -263,7 +265,7 @@ def test_template_maxima_and_user_limits_are_readable_refusals(env, app, root: A
         gone(env, *names)
 
 
-def test_aggregate_request_limits_are_readable_refusals(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
+def test_aggregate_request_limits_are_readable_refusals(env: Env, app, root: Api) -> None:
     """CPU and memory count while Workspaces run, storage while they exist; an admin's limits
     for one user, and the installation's default for everyone else."""
     ivy = user(app, root, "ivy")
@@ -312,7 +314,7 @@ def test_aggregate_request_limits_are_readable_refusals(env, app, root: Api) -> 
         gone(env, *names)
 
 
-def test_templates_restricted_to_users_or_groups(env, app, root: Api) -> None:  # type: ignore[no-untyped-def]
+def test_templates_restricted_to_users_or_groups(env: Env, app, root: Api) -> None:
     ws.template(env, "sec-team-only", access={"groups": ["data-team"]})
     hank = user(app, root, "hank")
     assert "sec-team-only" not in [t["name"] for t in hank.get("/templates").json["items"]]

@@ -12,13 +12,13 @@ from apiclient.client import ApiClient
 from cps1.localcluster.processes import free_port
 from tests.e2e import console_support as support
 from tests.support import workspaces as ws
-from tests.support.cluster import wait_until
+from tests.support.cluster import Env, found, wait_until
 
 GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFHvpng/GqwCDXQcQbNsiO7G+wS9DQT3CnGsFkBIO5sE dana@laptop"
 
 
 @pytest.fixture(scope="module")
-def api_url(env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def api_url(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with support.running_api(env, tmp_path_factory.mktemp("console-api")) as url:
         yield url
 
@@ -70,10 +70,10 @@ def text(at: AppTest) -> str:
 
 
 def rows(at: AppTest, index: int = 0) -> list[dict]:
-    return at.dataframe[index].value.to_dict("records")  # type: ignore[no-any-return]
+    return at.dataframe[index].value.to_dict("records")
 
 
-def until(at: AppTest, check, what: str, timeout: float = 90) -> None:  # type: ignore[no-untyped-def]
+def until(at: AppTest, check, what: str, timeout: float = 90) -> None:
     """Rerun the page (as the live refresh does) until `check(at)` holds."""
 
     def again() -> bool:
@@ -155,7 +155,7 @@ def test_the_create_form_comes_from_the_templates_parameters(dana: str) -> None:
     assert "Cannot be changed after the workspace is created." in version.help
 
 
-def test_a_refused_create_shows_the_fields_and_keeps_the_values(env, dana: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_create_shows_the_fields_and_keeps_the_values(env: Env, dana: str) -> None:
     at = goto(signed_in(dana), "app_pages/create.py")
     at.selectbox(key="create.template").set_value(support.TEMPLATE).run()
     at.text_input(key="create.name").input("con-refused")
@@ -176,7 +176,7 @@ def test_a_refused_create_shows_the_fields_and_keeps_the_values(env, dana: str) 
     assert "lower-case letters" in at.error[1].value  # under the name field
 
 
-def test_a_workspace_from_create_to_delete(env, api_url: str, dana: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_workspace_from_create_to_delete(env: Env, api_url: str, dana: str) -> None:
     name = "con-life"
     at = goto(signed_in(dana), "app_pages/create.py")
     at.selectbox(key="create.template").set_value(support.TEMPLATE).run()
@@ -240,7 +240,7 @@ def _changed_template() -> dict:
     return spec
 
 
-def test_events_are_shown(env, dana: str) -> None:  # type: ignore[no-untyped-def]
+def test_events_are_shown(env: Env, dana: str) -> None:
     name = "con-events"
     at = goto(signed_in(dana), "app_pages/create.py")
     at.selectbox(key="create.template").set_value(support.TEMPLATE).run()
@@ -281,7 +281,7 @@ def admin() -> AppTest:
     return signed_in(support.ADMIN_TOKEN)
 
 
-def test_admin_templates_list_with_usage(env) -> None:  # type: ignore[no-untyped-def]
+def test_admin_templates_list_with_usage(env: Env) -> None:
     ws.template(env, "con-usage")
     ws.workspace(env, "con-usage-ws", "con-usage", running=False)
     try:
@@ -294,7 +294,7 @@ def test_admin_templates_list_with_usage(env) -> None:  # type: ignore[no-untype
         ws.delete(env, "con-usage", "WorkspaceTemplate")
 
 
-def test_admin_creates_a_template_with_the_form_after_validation(env) -> None:  # type: ignore[no-untyped-def]
+def test_admin_creates_a_template_with_the_form_after_validation(env: Env) -> None:
     name = "con-form"
     at = goto(admin(), "app_pages/admin_templates.py")
     assert at.selectbox(key="tpl.selected").value == ""  # "+ New template"
@@ -311,14 +311,14 @@ def test_admin_creates_a_template_with_the_form_after_validation(env) -> None:  
         assert ws.child(env, "x", ws.API, "WorkspaceTemplate", name) is None  # validating saves nothing
         click(at, "Save")
         assert f"Saved template {name}." in text(at)
-        saved = ws.child(env, "x", ws.API, "WorkspaceTemplate", name)["spec"]
+        saved = found(ws.child(env, "x", ws.API, "WorkspaceTemplate", name))["spec"]
         assert saved["description"] == "Go, from the console" and saved["resources"] == {"limits": {"memory": "4Gi"}}
         assert at.selectbox(key="tpl.selected").value == name  # now editing what was saved
     finally:
         ws.delete(env, name, "WorkspaceTemplate")
 
 
-def test_admin_edits_a_template_as_yaml_and_bad_yaml_saves_nothing(env) -> None:  # type: ignore[no-untyped-def]
+def test_admin_edits_a_template_as_yaml_and_bad_yaml_saves_nothing(env: Env) -> None:
     name = "con-yaml"
     ws.template(env, name)
     try:
@@ -326,19 +326,20 @@ def test_admin_edits_a_template_as_yaml_and_bad_yaml_saves_nothing(env) -> None:
         at.selectbox(key="tpl.selected").set_value(name).run()
         at.radio(key="tpl.mode").set_value("YAML").run()
         manifest = at.text_area(key=f"tpl:{name}:yaml").value
+        assert manifest is not None
         assert f"kind: WorkspaceTemplate\nmetadata:\n  name: {name}\n" in manifest
         assert "pythonVersion" in manifest  # parameters come along
         at.text_area(key=f"tpl:{name}:yaml").input(manifest.replace("ide: 8080", "ide: 2222"))
         click(at, "Save")
         assert "ports must differ" in at.error[0].value
-        assert ws.child(env, "x", ws.API, "WorkspaceTemplate", name)["spec"]["ports"]["ide"] == 8080
+        assert found(ws.child(env, "x", ws.API, "WorkspaceTemplate", name))["spec"]["ports"]["ide"] == 8080
         at.text_area(key=f"tpl:{name}:yaml").input("spec: [unclosed")
         click(at, "Validate")
         assert "not valid YAML at line 1" in at.error[0].value and "HTTP" not in at.error[0].value
         at.text_area(key=f"tpl:{name}:yaml").input(manifest.replace("Python 3.13 with pip", "Edited as YAML"))
         click(at, "Save")
         assert f"Saved template {name}." in text(at)
-        spec = ws.child(env, "x", ws.API, "WorkspaceTemplate", name)["spec"]
+        spec = found(ws.child(env, "x", ws.API, "WorkspaceTemplate", name))["spec"]
         assert spec["description"].startswith("Edited as YAML") and len(spec["parameters"]) == 3
 
         click(at, f"Delete template {name}…")
@@ -350,7 +351,7 @@ def test_admin_edits_a_template_as_yaml_and_bad_yaml_saves_nothing(env) -> None:
         ws.delete(env, name, "WorkspaceTemplate")
 
 
-def test_admin_sees_filters_stops_and_deletes_anyones_workspace(env, dana: str) -> None:  # type: ignore[no-untyped-def]
+def test_admin_sees_filters_stops_and_deletes_anyones_workspace(env: Env, dana: str) -> None:
     name = "con-admin"
     user = goto(signed_in(dana), "app_pages/create.py")
     user.selectbox(key="create.template").set_value(support.TEMPLATE).run()

@@ -17,7 +17,7 @@ from cps1 import dev
 from cps1.localcluster.processes import Process
 from tests.e2e import console_support as support
 from tests.support import workspaces as ws
-from tests.support.cluster import ARTIFACTS
+from tests.support.cluster import ARTIFACTS, Env
 
 SHOTS = ARTIFACTS / "console"
 WAIT_MS = 60_000
@@ -29,7 +29,7 @@ expect.set_options(timeout=WAIT_MS)
 
 
 @pytest.fixture(scope="module")
-def api_url(env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def api_url(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with support.running_api(env, tmp_path_factory.mktemp("console-browser-api")) as url:
         yield url
 
@@ -94,8 +94,8 @@ def go(page: Page, link: str, heading: str) -> None:
     expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
 
 
-def test_sign_in_create_watch_it_run_stop_and_delete(  # type: ignore[no-untyped-def]
-    env, chromium: Browser, console_url: str, api_url: str
+def test_sign_in_create_watch_it_run_stop_and_delete(
+    env: Env, chromium: Browser, console_url: str, api_url: str
 ) -> None:
     name = "web-ws"
     token = support.user_token(api_url, "erin")

@@ -11,11 +11,11 @@ import yaml
 import kubeclient as kube
 from cps1.localcluster.cluster import LocalCluster, binaries
 from tests.conftest import ROOT
-from tests.support.cluster import wait_until
+from tests.support.cluster import Env, wait_until
 
 
 @pytest.fixture(scope="module")
-def client(cluster: LocalCluster):  # type: ignore[no-untyped-def]
+def client(cluster: LocalCluster):
     return kube.dynamic_client(cluster.kubeconfig)
 
 
@@ -29,7 +29,7 @@ def test_api_server_serves_the_pinned_version(cluster: LocalCluster) -> None:
     assert requests.get(f"{cluster.server}/readyz", verify=ca, timeout=5).text == "ok"
 
 
-def test_deployment_gets_ready_pods_on_a_kwok_node(client) -> None:  # type: ignore[no-untyped-def]
+def test_deployment_gets_ready_pods_on_a_kwok_node(client) -> None:
     kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "smoke-deploy"}})
     kube.apply(
         client,
@@ -61,7 +61,7 @@ def test_deployment_gets_ready_pods_on_a_kwok_node(client) -> None:  # type: ign
     assert all(p["status"]["phase"] == "Running" for p in pods)
 
 
-def test_deleting_a_namespace_removes_its_contents(client) -> None:  # type: ignore[no-untyped-def]
+def test_deleting_a_namespace_removes_its_contents(client) -> None:
     kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "smoke-ns"}})
     kube.apply(client, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "smoke-ns"}})
     kube.apply(
@@ -81,7 +81,7 @@ def test_deleting_a_namespace_removes_its_contents(client) -> None:  # type: ign
     wait_until(lambda: kube.get(client, "v1", "Namespace", "smoke-ns") is None, timeout=90, what="namespace gone")
 
 
-def test_child_of_a_cluster_scoped_custom_resource_is_garbage_collected(env, client) -> None:  # type: ignore[no-untyped-def]
+def test_child_of_a_cluster_scoped_custom_resource_is_garbage_collected(env: Env, client) -> None:
     owner = kube.apply(
         client,
         {
@@ -171,7 +171,7 @@ PROBE_CRD = {
 }
 
 
-def test_metacontroller_calls_a_hook_and_creates_its_child(client) -> None:  # type: ignore[no-untyped-def]
+def test_metacontroller_calls_a_hook_and_creates_its_child(client) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), TrivialHook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

@@ -2,15 +2,17 @@
 controller."""
 
 import copy
+from typing import Any
 
 import pytest
 from kubernetes.dynamic.exceptions import UnprocessibleEntityError
 
 import kubeclient as kube
 from tests.conftest import ROOT, load
+from tests.support.cluster import Env
 
 TEMPLATE = load(ROOT / "examples" / "templates" / "python.yaml")
-WORKSPACE = {
+WORKSPACE: dict[str, Any] = {
     "apiVersion": "cps1.io/v1alpha1",
     "kind": "Workspace",
     "metadata": {"name": "cel-ok"},
@@ -18,13 +20,13 @@ WORKSPACE = {
 }
 
 
-def rejected(env, body: dict) -> str:  # type: ignore[no-untyped-def]
+def rejected(env: Env, body: dict) -> str:
     with pytest.raises(UnprocessibleEntityError) as caught:
         kube.resource(env.client, body["apiVersion"], body["kind"]).create(body=body)
     return str(caught.value.body)
 
 
-def test_examples_are_accepted_with_defaults(env) -> None:  # type: ignore[no-untyped-def]
+def test_examples_are_accepted_with_defaults(env: Env) -> None:
     template = copy.deepcopy(TEMPLATE)
     template["metadata"]["name"] = "cel-python"
     stored = kube.apply(env.client, template)
@@ -45,14 +47,14 @@ def test_examples_are_accepted_with_defaults(env) -> None:  # type: ignore[no-un
         ({"spec": {"storage": {"size": "lots"}}}, "spec.storage.size"),
     ],
 )
-def test_bad_workspaces_are_rejected(env, change: dict, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_workspaces_are_rejected(env: Env, change: dict, message: str) -> None:
     body = copy.deepcopy(WORKSPACE)
     for key, value in change.items():
         body[key] = {**body[key], **value}
     assert message in rejected(env, body)
 
 
-def test_storage_only_grows_and_owner_is_immutable(env) -> None:  # type: ignore[no-untyped-def]
+def test_storage_only_grows_and_owner_is_immutable(env: Env) -> None:
     body = copy.deepcopy(WORKSPACE)
     body["metadata"]["name"] = "cel-grow"
     body["spec"]["storage"] = {"size": "10Gi"}
@@ -92,7 +94,7 @@ def test_storage_only_grows_and_owner_is_immutable(env) -> None:  # type: ignore
         ({"image": "has spaces in it"}, "spec.image"),
     ],
 )
-def test_bad_templates_are_rejected(env, spec: dict, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_templates_are_rejected(env: Env, spec: dict, message: str) -> None:
     body = {
         "apiVersion": "cps1.io/v1alpha1",
         "kind": "WorkspaceTemplate",
@@ -111,7 +113,7 @@ def test_bad_templates_are_rejected(env, spec: dict, message: str) -> None:  # t
         ({"network": {"egressAllow": [{"cidr": "10.0.0.0/8", "ports": [0]}]}}, "spec.network.egressAllow"),
     ],
 )
-def test_templates_keep_within_their_own_maxima(env, spec: dict, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_templates_keep_within_their_own_maxima(env: Env, spec: dict, message: str) -> None:
     body = copy.deepcopy(TEMPLATE)
     body["metadata"] = {"name": "cel-capped"}
     body["spec"].update(spec)

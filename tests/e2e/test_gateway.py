@@ -11,7 +11,6 @@ import fcntl
 import hashlib
 import http.server
 import json
-import logging
 import os
 import re
 import select
@@ -24,6 +23,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import paramiko
 import pytest
@@ -34,7 +34,7 @@ from gateway.settings import Settings
 from tests.constants import GATEWAY_PRIVATE_KEY
 from tests.support import gateway as gs
 from tests.support import workspaces as ws
-from tests.support.cluster import wait_until
+from tests.support.cluster import Env, wait_until
 
 NS = "cps1-gw-e2e"
 TEMPLATE = "gw-python"
@@ -47,8 +47,8 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, gs.ClientKey]:
     return {name: gs.client_key(directory, name) for name in ("alice", "bob", "stranger", "extra", "carol")}
 
 
-def settings_for(env, **overrides: object) -> Settings:  # type: ignore[no-untyped-def]
-    values: dict[str, object] = {
+def settings_for(env: Env, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
         "listen": "127.0.0.1:0",
         "health_listen": "127.0.0.1:0",
         "kubeconfig": str(env.cluster.kubeconfig),
@@ -65,11 +65,11 @@ def settings_for(env, **overrides: object) -> Settings:  # type: ignore[no-untyp
         "max_running_per_user": 0,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 @pytest.fixture(scope="module")
-def gw(env, keys: dict[str, gs.ClientKey], tmp_path_factory: pytest.TempPathFactory) -> Iterator[gs.Harness]:  # type: ignore[no-untyped-def]
+def gw(env: Env, keys: dict[str, gs.ClientKey], tmp_path_factory: pytest.TempPathFactory) -> Iterator[gs.Harness]:
     gs.namespace(env, NS)
     gs.user_configmap(env, NS, "alice", [keys["alice"].public])
     gs.user_configmap(env, NS, "bob", [keys["bob"].public])
@@ -83,7 +83,7 @@ def gw(env, keys: dict[str, gs.ClientKey], tmp_path_factory: pytest.TempPathFact
         settings_for(env),
         gateway_keys.load_private_key(GATEWAY_PRIVATE_KEY),
     )
-    harness.created = created  # type: ignore[attr-defined]
+    harness.created = created
     harness.serve(MAIN, extra_keys=[keys["alice"].public])
     harness.start()
     yield harness
@@ -94,8 +94,8 @@ def gw(env, keys: dict[str, gs.ClientKey], tmp_path_factory: pytest.TempPathFact
         ws.wait_gone(env, name)
 
 
-def new_workspace(env, gw: gs.Harness, name: str, phase: str = crd.PHASE_RUNNING, **spec: object) -> gs.Sshd:  # type: ignore[no-untyped-def]
-    gw.created.append(name)  # type: ignore[attr-defined]
+def new_workspace(env: Env, gw: gs.Harness, name: str, phase: str = crd.PHASE_RUNNING, **spec: Any) -> gs.Sshd:
+    gw.created.append(name)
     ws.workspace(env, name, TEMPLATE, **spec)
     ws.wait_phase(env, name, phase)
     wait_until(lambda: ws.child(env, name, "v1", "Secret", "workspace"), what=f"the Secret of {name}")
@@ -473,8 +473,8 @@ def test_denials_before_a_key_is_proven_say_the_same_whatever_the_cause(
         # Only these connections' lines: another test's connection may end in this window.
         logins = {login for _, login in cases.values()}
 
-        def ours() -> list[logging.LogRecord]:
-            return [r for r in caplog.records if r.name == "cps1.gateway.audit" and r.login in logins]  # type: ignore[attr-defined]
+        def ours() -> list[dict[str, Any]]:
+            return [vars(r) for r in caplog.records if r.name == "cps1.gateway.audit" and vars(r)["login"] in logins]
 
         wait_until(lambda: len(ours()) >= 3, 10, what="audit")
     assert seen["key-not-allowed"] == [
@@ -482,7 +482,7 @@ def test_denials_before_a_key_is_proven_say_the_same_whatever_the_cause(
         "(no such workspace, or the key is not registered for it)"
     ]
     assert seen["unknown-workspace"] == seen["key-not-allowed"] == seen["no-access"]
-    assert sorted(r.denials[0] for r in ours()) == sorted(cases)  # type: ignore[attr-defined]
+    assert sorted(r["denials"][0] for r in ours()) == sorted(cases)
 
     bad = gw.ssh(keys["alice"], "Not_A_Name", "true")
     assert bad.returncode == 255 and b"invalid login" in bad.stderr, text(bad)  # syntax reveals nothing
@@ -499,8 +499,8 @@ def test_only_public_keys_are_offered(gw: gs.Harness, keys: dict[str, gs.ClientK
     assert b"Permission denied (publickey)" in result.stderr, text(result)
 
 
-def test_failed_workspace_gets_a_readable_message(env, gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:  # type: ignore[no-untyped-def]
-    gw.created.append("gw-failed")  # type: ignore[attr-defined]
+def test_failed_workspace_gets_a_readable_message(env: Env, gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
+    gw.created.append("gw-failed")
     ws.workspace(env, "gw-failed", "gw-no-such-template")
     ws.wait_phase(env, "gw-failed", crd.PHASE_FAILED)
     result = gw.ssh(keys["alice"], "gw-failed", "true")
@@ -509,7 +509,7 @@ def test_failed_workspace_gets_a_readable_message(env, gw: gs.Harness, keys: dic
     assert b"gw-no-such-template" in result.stderr, text(result)
 
 
-def test_upstream_host_key_is_pinned(env, gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:  # type: ignore[no-untyped-def]
+def test_upstream_host_key_is_pinned(env: Env, gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
     """An sshd that is not the Workspace's (another host key) is refused, not trusted."""
     sshd = new_workspace(env, gw, "gw-impostor")
     sshd.stop()
@@ -540,13 +540,13 @@ def test_client_going_away_ends_the_workspace_session(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    pid = int(wait_until(lambda: marker.exists() and marker.read_text().strip(), 30, what="the pid file"))  # type: ignore[arg-type]
+    pid = int(wait_until(lambda: marker.read_text().strip() if marker.exists() else None, 30, what="the pid file"))
     proc.kill()
     proc.wait()
     wait_until(lambda: not Path(f"/proc/{pid}").exists(), 20, what="the remote loop to end after the client left")
 
 
-def test_workspace_going_away_ends_the_client_session(env, gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:  # type: ignore[no-untyped-def]
+def test_workspace_going_away_ends_the_client_session(env: Env, gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
     new_workspace(env, gw, "gw-vanish")
     proc = subprocess.Popen(
         gw.ssh_command(keys["alice"], "gw-vanish", "echo started; exec sleep 300"),
@@ -570,11 +570,11 @@ def test_workspace_going_away_ends_the_client_session(env, gw: gs.Harness, keys:
 # Starting stopped Workspaces, activity, and no restart loop ----------------------------------
 
 
-def annotations(env, name: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def annotations(env: Env, name: str) -> dict[str, str]:
     return (ws.get(env, name).get("metadata") or {}).get("annotations") or {}
 
 
-def test_a_stopped_workspace_is_started_on_connect(env, gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:  # type: ignore[no-untyped-def]
+def test_a_stopped_workspace_is_started_on_connect(env: Env, gw: gs.Harness, keys: dict[str, gs.ClientKey]) -> None:
     new_workspace(env, gw, "gw-sleepy", phase=crd.PHASE_STOPPED, running=False)
     assert ws.status(env, "gw-sleepy")["stoppedReason"] == crd.STOPPED_BY_USER
     result = gw.ssh(keys["alice"], "gw-sleepy", "echo awake")
@@ -588,22 +588,20 @@ def test_a_stopped_workspace_is_started_on_connect(env, gw: gs.Harness, keys: di
     assert annotations(env, "gw-sleepy")[crd.ANNOTATION_LAST_ACTIVITY_SOURCE] == "ssh"
 
 
-def set_user_data(env, user: str, **data: str) -> None:  # type: ignore[no-untyped-def]
+def set_user_data(env: Env, user: str, **data: str) -> None:
     """Change a user's ConfigMap as the API's admin endpoints do (common/accounts.py)."""
     env.client.resources.get(api_version="v1", kind="ConfigMap").patch(
         name=f"cps1-user-{user}", namespace=NS, body={"data": data}, content_type="application/merge-patch+json"
     )
 
 
-def test_a_start_on_connect_respects_the_owners_running_limit(  # type: ignore[no-untyped-def]
-    env, gw: gs.Harness, tmp_path: Path
-) -> None:
+def test_a_start_on_connect_respects_the_owners_running_limit(env: Env, gw: gs.Harness, tmp_path: Path) -> None:
     """dave may run one Workspace at once (his own limit, set by an admin) and runs one: a
     connection to his stopped one is refused with the API's words and starts nothing."""
     dave = gs.client_key(tmp_path, "dave")
     gs.user_configmap(env, NS, "dave", [dave.public])
     set_user_data(env, "dave", **{"limits.json": json.dumps({"running": 1})})
-    gw.created += ["gw-dave-on", "gw-dave-off"]  # type: ignore[attr-defined]
+    gw.created += ["gw-dave-on", "gw-dave-off"]
     ws.workspace(env, "gw-dave-on", TEMPLATE, owner="dave")
     ws.workspace(env, "gw-dave-off", TEMPLATE, owner="dave", running=False)
     ws.wait_phase(env, "gw-dave-on", crd.PHASE_RUNNING)
@@ -618,8 +616,8 @@ def test_a_start_on_connect_respects_the_owners_running_limit(  # type: ignore[n
     assert ws.status(env, "gw-dave-off")["phase"] == crd.PHASE_STOPPED
 
 
-def test_a_disabled_user_is_refused_and_their_workspace_keeps_running(  # type: ignore[no-untyped-def]
-    env, gw: gs.Harness, keys: dict[str, gs.ClientKey]
+def test_a_disabled_user_is_refused_and_their_workspace_keeps_running(
+    env: Env, gw: gs.Harness, keys: dict[str, gs.ClientKey]
 ) -> None:
     """Disabling carol stops new SSH logins within the lookup cache's time; the precise reason
     is told only to a client that proved carol's key, and her Workspace keeps running."""
@@ -660,8 +658,8 @@ def writes(gw: gs.Harness) -> float:
     return value or 0.0
 
 
-def test_activity_keeps_a_workspace_in_use_running_then_idle_stop_sticks(  # type: ignore[no-untyped-def]
-    env, gw: gs.Harness, keys: dict[str, gs.ClientKey], http_server: tuple[int, bytes]
+def test_activity_keeps_a_workspace_in_use_running_then_idle_stop_sticks(
+    env: Env, gw: gs.Harness, keys: dict[str, gs.ClientKey], http_server: tuple[int, bytes]
 ) -> None:
     """Two sessions open longer than the idle timeout: activity is recorded (at most once per
     interval, whatever the number of sessions) and the Workspace stays up. Once they end it is
@@ -733,17 +731,17 @@ def test_health_metrics_and_audit_line(
         assert result.returncode == 0 and len(result.stdout) == 100000
         gw.ssh(keys["stranger"], MAIN, "true")
         wait_until(lambda: len([r for r in caplog.records if r.name == "cps1.gateway.audit"]) >= 2, 10, what="audit")
-    audits = [r for r in caplog.records if r.name == "cps1.gateway.audit"]
-    ok = next(r for r in audits if r.authenticated)  # type: ignore[attr-defined]
-    assert (ok.user, ok.workspace, ok.key) == (
+    audits = [vars(r) for r in caplog.records if r.name == "cps1.gateway.audit"]
+    ok = next(r for r in audits if r["authenticated"])
+    assert (ok["user"], ok["workspace"], ok["key"]) == (
         "alice",
         MAIN,
         gateway_keys.offered(paramiko_key(keys["alice"])).fingerprint,
-    )  # type: ignore[attr-defined]
-    assert ok.source.startswith("127.0.0.1:") and ok.bytes_down >= 100000 and ok.bytes_up >= 5000  # type: ignore[attr-defined]
-    assert ok.channels == {"exec": 1} and ok.duration_seconds > 0  # type: ignore[attr-defined]
-    denied = next(r for r in audits if not r.authenticated)  # type: ignore[attr-defined]
-    assert denied.denials == ["key-not-allowed"] and denied.user == "alice"  # type: ignore[attr-defined]
+    )
+    assert ok["source"].startswith("127.0.0.1:") and ok["bytes_down"] >= 100000 and ok["bytes_up"] >= 5000
+    assert ok["channels"] == {"exec": 1} and ok["duration_seconds"] > 0
+    denied = next(r for r in audits if not r["authenticated"])
+    assert denied["denials"] == ["key-not-allowed"] and denied["user"] == "alice"
 
     assert get(gw.health_url + "/healthz") == (200, "ok\n")
     assert get(gw.health_url + "/readyz") == (200, "ready\n")
@@ -756,12 +754,12 @@ def test_health_metrics_and_audit_line(
     assert "cps1_gateway_connections" in values and 'cps1_gateway_channels{kind="session"}' in values
 
 
-def paramiko_key(key: gs.ClientKey):  # type: ignore[no-untyped-def]
+def paramiko_key(key: gs.ClientKey):
     return gateway_keys.load_private_key_file(key.path)
 
 
 @pytest.fixture
-def strict_gw(env, gw: gs.Harness, tmp_path: Path) -> Iterator[gs.Harness]:  # type: ignore[no-untyped-def]
+def strict_gw(env: Env, gw: gs.Harness, tmp_path: Path) -> Iterator[gs.Harness]:
     """A second gateway with tight limits, relaying to the same Workspace sshd."""
     harness = gs.Harness(
         env,
@@ -840,8 +838,8 @@ class ForgedKey(paramiko.Ed25519Key):
         return m
 
 
-def test_forged_signatures_neither_log_in_nor_lock_the_owner_out(  # type: ignore[no-untyped-def]
-    env, gw: gs.Harness, tmp_path: Path, keys: dict[str, gs.ClientKey]
+def test_forged_signatures_neither_log_in_nor_lock_the_owner_out(
+    env: Env, gw: gs.Harness, tmp_path: Path, keys: dict[str, gs.ClientKey]
 ) -> None:
     harness = gs.Harness(
         env, tmp_path, settings_for(env, max_connections_per_user=1), gateway_keys.load_private_key(GATEWAY_PRIVATE_KEY)

@@ -29,6 +29,7 @@ from gateway import keys
 from tests.constants import GATEWAY_PRIVATE_KEY
 from tests.support import gateway as gs
 from tests.support import workspaces as ws
+from tests.support.cluster import Env
 
 NS = "cps1-gw-proc"
 NAME = "gw-proc"
@@ -36,7 +37,7 @@ SECRET = "gw-proc-host-key"
 
 
 @pytest.fixture(scope="module")
-def setup(env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:  # type: ignore[no-untyped-def]
+def setup(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     directory = tmp_path_factory.mktemp("gateway-process")
     alice = gs.client_key(directory, "alice")
     gs.namespace(env, NS)
@@ -56,7 +57,7 @@ def setup(env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:  # t
     ws.wait_gone(env, NAME)
 
 
-def gateway_process(env, setup: dict, name: str, extra: dict[str, str] | None = None) -> tuple[Process, int, str]:  # type: ignore[no-untyped-def]
+def gateway_process(env: Env, setup: dict, name: str, extra: dict[str, str] | None = None) -> tuple[Process, int, str]:
     port, health = free_port(), free_port()
     proc = Process(
         name,
@@ -81,7 +82,7 @@ def gateway_process(env, setup: dict, name: str, extra: dict[str, str] | None = 
     return proc, port, f"http://127.0.0.1:{health}"
 
 
-def host_key_line(env) -> str:  # type: ignore[no-untyped-def]
+def host_key_line(env: Env) -> str:
     """The public half of the host key the gateway stored in its Secret."""
     secret = kube.get(env.client, "v1", "Secret", SECRET, NS)
     assert secret is not None, "the gateway did not persist its host key"
@@ -89,7 +90,7 @@ def host_key_line(env) -> str:  # type: ignore[no-untyped-def]
     return keys.public_line(keys.load_private_key(private))
 
 
-def ssh(setup: dict, port: int, known: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+def ssh(setup: dict, port: int, known: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
     argv = [*gs.ssh_base(setup["alice"].path, known), "-p", str(port), f"{NAME}@127.0.0.1", *args]
     return subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=60, **kwargs)
 
@@ -104,7 +105,7 @@ def json_lines(path: Path) -> list[dict]:
     return out
 
 
-def test_gateway_process_end_to_end(env, setup: dict) -> None:  # type: ignore[no-untyped-def]
+def test_gateway_process_end_to_end(env: Env, setup: dict) -> None:
     first, port, health = gateway_process(env, setup, "gateway-1")
     first_key = host_key_line(env)
     try:
@@ -188,7 +189,7 @@ def push(chan: paramiko.Channel, total: int, sent: list[int], until: float) -> N
         sent[0] += n
 
 
-def test_a_channel_flood_stays_within_the_buffer_budget(env, setup: dict) -> None:  # type: ignore[no-untyped-def]
+def test_a_channel_flood_stays_within_the_buffer_budget(env: Env, setup: dict) -> None:
     """One user opens 4 connections x 24 channels to a command that never reads its stdin and
     pushes data into each: everything sshd does not take waits in the gateway. Before the
     budget each channel could hold its 2 MiB window plus a chunk (~216 MiB here; with the

@@ -8,6 +8,7 @@ import base64
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -19,7 +20,7 @@ from api.store import Store
 from cps1.localcluster import install
 from cps1.localcluster.cluster import LocalCluster, binaries
 from tests.conftest import ROOT
-from tests.support.cluster import wait_until
+from tests.support.cluster import found, wait_until
 
 CHART = ROOT / "helm" / "cps1"
 NAMESPACE = "cps1-system"
@@ -73,9 +74,9 @@ def test_install_serve_and_uninstall(helm_cluster: tuple[LocalCluster, list[str]
         assert kube.crd_established(client, crd)
 
     # The CompositeController calls the hooks Service, whose selector picks the hooks pods.
-    controller = kube.get(client, "metacontroller.k8s.io/v1alpha1", "CompositeController", "cps1-workspaces")
+    controller = found(kube.get(client, "metacontroller.k8s.io/v1alpha1", "CompositeController", "cps1-workspaces"))
     service_ref = controller["spec"]["hooks"]["sync"]["webhook"]["service"]
-    service = kube.get(client, "v1", "Service", service_ref["name"], service_ref["namespace"])
+    service = found(kube.get(client, "v1", "Service", service_ref["name"], service_ref["namespace"]))
     assert service_ref == {"name": "cps1-hooks", "namespace": NAMESPACE, "port": 8080}
     assert service["spec"]["ports"][0]["port"] == 8080
     pods = kube.resource(client, "v1", "Pod").get(namespace=NAMESPACE).to_dict()["items"]
@@ -83,8 +84,8 @@ def test_install_serve_and_uninstall(helm_cluster: tuple[LocalCluster, list[str]
     assert len(selected) == 2  # hooks.replicas
 
     # This repository's hooks and api serve what the chart installed: its seed, its bootstrap token.
-    secret = kube.get(client, "v1", "Secret", "cps1-seed", NAMESPACE)
-    token_secret = kube.get(client, "v1", "Secret", "cps1-bootstrap", NAMESPACE)
+    secret = found(kube.get(client, "v1", "Secret", "cps1-seed", NAMESPACE))
+    token_secret = found(kube.get(client, "v1", "Secret", "cps1-bootstrap", NAMESPACE))
     seed = base64.b64decode(secret["data"]["seed"]).decode()
     token = base64.b64decode(token_secret["data"]["token"]).decode()
     hooks, hooks_url = install.gunicorn_process(cluster.run_dir, {"CPS1_HOOKS_SECRET_SEED": seed})
@@ -101,7 +102,7 @@ def test_install_serve_and_uninstall(helm_cluster: tuple[LocalCluster, list[str]
     made = api.post("/api/v1/workspaces", json={"name": "helm-ws", "template": "go"}, headers=headers)
     assert made.status_code == 201, made.json
     wait_until(
-        lambda: api.get("/api/v1/workspaces/helm-ws", headers=headers).json["phase"] == "Running",
+        lambda: (api.get("/api/v1/workspaces/helm-ws", headers=headers).json or {}).get("phase") == "Running",
         90,
         what="a Workspace served by the installed release",
     )
@@ -112,11 +113,11 @@ def test_install_serve_and_uninstall(helm_cluster: tuple[LocalCluster, list[str]
     run(*helm, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "2m")
     for obj in objects:
         namespace = None if obj["kind"].startswith("Cluster") or obj["kind"] == "CompositeController" else NAMESPACE
-        wait_until(
-            lambda o=obj, ns=namespace: kube.get(client, o["apiVersion"], o["kind"], o["metadata"]["name"], ns) is None,
-            60,
-            what=f"{obj['kind']}/{obj['metadata']['name']} removed",
-        )
+
+        def gone(o: dict[str, Any] = obj, ns: str | None = namespace) -> bool:
+            return kube.get(client, o["apiVersion"], o["kind"], o["metadata"]["name"], ns) is None
+
+        wait_until(gone, 60, what=f"{obj['kind']}/{obj['metadata']['name']} removed")
     selector = f"app.kubernetes.io/instance={RELEASE}"
     for api_version, kind in (("v1", "Pod"), ("batch/v1", "Job"), ("v1", "ServiceAccount"), ("v1", "Secret")):
         left = kube.resource(client, api_version, kind).get(namespace=NAMESPACE, label_selector=selector).to_dict()

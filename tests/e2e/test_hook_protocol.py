@@ -12,23 +12,23 @@ import kubeclient as kube
 from common import crd
 from tests.e2e.test_lifecycle import CHILDREN
 from tests.support import workspaces as ws
-from tests.support.cluster import wait_until
+from tests.support.cluster import Env, wait_until
 
 NAME = "proto-strict"
 
 
-def _child_uids(env) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _child_uids(env: Env) -> dict[str, str]:
     found = {kind: ws.child(env, NAME, api, kind, name or f"ws-{NAME}") for api, kind, name in CHILDREN}
     return {kind: obj["metadata"]["uid"] for kind, obj in found.items() if obj}
 
 
-def _sync_errors(env) -> list[str]:  # type: ignore[no-untyped-def]
+def _sync_errors(env: Env) -> list[str]:
     events = kube.resource(env.client, "v1", "Event").get(field_selector=f"involvedObject.name={NAME}").to_dict()
     return [e.get("message", "") for e in events["items"] if e.get("reason") == "SyncError"]
 
 
 @pytest.fixture
-def running(env) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
+def running(env: Env) -> Iterator[dict[str, str]]:
     ws.template(env, "proto-python")
     ws.workspace(env, NAME, "proto-python")
     ws.wait_phase(env, NAME, crd.PHASE_RUNNING)
@@ -52,7 +52,7 @@ def running(env) -> Iterator[dict[str, str]]:  # type: ignore[no-untyped-def]
         ("unknown key", lambda a: {**a, "desiredChildren": []}, "desiredChildren"),
     ],
 )
-def test_malformed_answer_is_a_sync_error_and_deletes_nothing(env, running, case, rewrite, expected) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_answer_is_a_sync_error_and_deletes_nothing(env: Env, running, case, rewrite, expected) -> None:
     def tamper(hook: str, request: dict, answer: dict) -> dict:
         return rewrite(answer) if hook == "sync" and request["parent"]["metadata"]["name"] == NAME else answer
 

@@ -11,11 +11,11 @@ import requests
 
 from common import crd
 from tests.support import workspaces as ws
-from tests.support.cluster import wait_until
+from tests.support.cluster import Env, wait_until
 
 
 @contextlib.contextmanager
-def metacontroller_paused(env) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def metacontroller_paused(env: Env) -> Iterator[None]:
     """No hook call is in flight or starts while this holds (Metacontroller is SIGSTOPped)."""
     metacontroller = env.cluster.process("metacontroller")
     metacontroller.signal(signal.SIGSTOP)
@@ -25,7 +25,7 @@ def metacontroller_paused(env) -> Iterator[None]:  # type: ignore[no-untyped-def
         metacontroller.signal(signal.SIGCONT)
 
 
-def counts(env) -> tuple[float, int, str]:  # type: ignore[no-untyped-def]
+def counts(env: Env) -> tuple[float, int, str]:
     """(sync 200s the scraped metrics count, sync 200s the recorder saw, the page), at rest."""
     with metacontroller_paused(env):
         wait_until(lambda: env.recorder.in_flight == 0, 15, interval=0.05, what="hook calls in flight to finish")
@@ -35,7 +35,7 @@ def counts(env) -> tuple[float, int, str]:  # type: ignore[no-untyped-def]
     return synced, recorded, page
 
 
-def test_metrics_and_logs_cover_every_worker(env) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_and_logs_cover_every_worker(env: Env) -> None:
     ws.template(env, "e2e-metrics")
     synced_before, recorded_before, _ = counts(env)
     ws.workspace(env, "svc-metrics", "e2e-metrics", running=False)

@@ -101,7 +101,7 @@ def execute(rootfs: Rootfs, argv: list[str], secret: Path | None = None, timeout
         ),
     ],
 )
-def test_workspace_images_carry_their_toolchain(built, name: str, script: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+def test_workspace_images_carry_their_toolchain(built, name: str, script: str, expected: str) -> None:
     with mounted(built[name]) as rootfs:
         assert rootfs.user == "1000:1000" and rootfs.home == "/home/coder"
         out = run(rootfs, f"echo id=$(id -u):$(id -g):$(id -un); git --version; code-server --version; {script}")
@@ -110,7 +110,7 @@ def test_workspace_images_carry_their_toolchain(built, name: str, script: str, e
     assert expected in out
 
 
-def test_workspace_starts_code_server_and_sshd(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_workspace_starts_code_server_and_sshd(built, tmp_path: Path) -> None:
     secret = tmp_path / "secret"
     secret.mkdir()
     subprocess.run(
@@ -143,7 +143,7 @@ cat /tmp/start.log
     assert lines["processes"].split() == ["coder"], out
 
 
-def test_services_image_runs_its_commands_as_10001(built) -> None:  # type: ignore[no-untyped-def]
+def test_services_image_runs_its_commands_as_10001(built) -> None:
     with mounted(built["cps1"]) as rootfs:
         assert rootfs.user == "10001:10001"
         out = run(
@@ -156,7 +156,7 @@ def test_services_image_runs_its_commands_as_10001(built) -> None:  # type: igno
     assert out.count("/opt/cps1/bin/") == 4, out
 
 
-def test_metacontroller_image_is_its_binary_and_the_ca_bundle_run_non_root(built) -> None:  # type: ignore[no-untyped-def]
+def test_metacontroller_image_is_its_binary_and_the_ca_bundle_run_non_root(built) -> None:
     with mounted(built["metacontroller"]) as rootfs:
         assert rootfs.user == "65532:65532"
         files = sorted(str(p.relative_to(rootfs.path)) for p in rootfs.path.rglob("*") if p.is_file())
@@ -165,7 +165,7 @@ def test_metacontroller_image_is_its_binary_and_the_ca_bundle_run_non_root(built
     assert "discovery-interval" in out, out
 
 
-def test_a_warm_call_takes_every_image_from_the_cache(built) -> None:  # type: ignore[no-untyped-def]
+def test_a_warm_call_takes_every_image_from_the_cache(built) -> None:
     again = {b.name: b for b in images.ensure()}
     assert again == built
     assert all(b.archive.is_file() and b.digest.startswith("sha256:") for b in again.values())

@@ -211,6 +211,7 @@ def test_stop_by_pid_ends_both_processes_and_caddy_keeps_routes_without_the_sync
     own = ingress.start(cluster, caddy_dir)
     assert own.ready()
     assert own.caddy is not None and own.sync is not None
+    assert own.sync.pid is not None and own.caddy.pid is not None
     pids = [own.sync.pid, own.caddy.pid]
     wait_until(lambda: status_is(own.port, "second.localhost", 200), 30, what="the route on the second controller")
 

@@ -11,7 +11,7 @@ import kubeclient as kube
 from common import crd
 from tests.constants import GATEWAY_KEY, MAX_RESYNC_SECONDS
 from tests.support import workspaces as ws
-from tests.support.cluster import wait_until
+from tests.support.cluster import Env, found, wait_until
 
 CHILDREN = [
     ("v1", "Namespace", None),
@@ -28,7 +28,7 @@ CHILDREN = [
 
 
 @pytest.fixture
-def cleanup(env) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+def cleanup(env: Env) -> Iterator[list[str]]:
     names: list[str] = []
     yield names
     for name in names:
@@ -38,7 +38,7 @@ def cleanup(env) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def base_template(env) -> str:  # type: ignore[no-untyped-def]
+def base_template(env: Env) -> str:
     ws.template(env, "e2e-python")
     return "e2e-python"
 
@@ -48,7 +48,7 @@ def uid(obj: dict | None) -> str:
     return str(obj["metadata"]["uid"])
 
 
-def test_create_runs_with_every_child(env, base_template: str, cleanup: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_create_runs_with_every_child(env: Env, base_template: str, cleanup: list[str]) -> None:
     cleanup.append("life-create")
     ws.workspace(env, "life-create", base_template, parameters={"cpu": "2"})
     status = ws.wait_phase(env, "life-create", crd.PHASE_RUNNING)
@@ -64,16 +64,16 @@ def test_create_runs_with_every_child(env, base_template: str, cleanup: list[str
         obj = ws.child(env, "life-create", api_version, kind, name or "ws-life-create")
         assert obj is not None, kind
         assert obj["metadata"]["labels"]["cps1.io/workspace"] == "life-create"
-    namespace = ws.child(env, "life-create", "v1", "Namespace", "ws-life-create")
+    namespace = found(ws.child(env, "life-create", "v1", "Namespace", "ws-life-create"))
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
-    secret = ws.child(env, "life-create", "v1", "Secret", "workspace")
+    secret = found(ws.child(env, "life-create", "v1", "Secret", "workspace"))
     assert base64.b64decode(secret["data"]["authorized_keys"]).decode().strip() == GATEWAY_KEY
     pods = kube.resource(env.client, "v1", "Pod").get(namespace="ws-life-create").to_dict()["items"]
     assert len(pods) == 1 and pods[0]["status"]["phase"] == "Running"
     assert pods[0]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "2"
 
 
-def test_stop_keeps_data_and_start_reuses_the_same_volume(env, base_template: str, cleanup: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_stop_keeps_data_and_start_reuses_the_same_volume(env: Env, base_template: str, cleanup: list[str]) -> None:
     cleanup.append("life-stop")
     ws.workspace(env, "life-stop", base_template)
     ws.wait_phase(env, "life-stop", crd.PHASE_RUNNING)
@@ -84,7 +84,7 @@ def test_stop_keeps_data_and_start_reuses_the_same_volume(env, base_template: st
     ws.patch(env, "life-stop", {"spec": {"running": False}})
     status = ws.wait_phase(env, "life-stop", crd.PHASE_STOPPED)
     assert status["stoppedReason"] == crd.STOPPED_BY_USER
-    assert ws.child(env, "life-stop", "apps/v1", "Deployment", "workspace")["spec"]["replicas"] == 0
+    assert found(ws.child(env, "life-stop", "apps/v1", "Deployment", "workspace"))["spec"]["replicas"] == 0
     wait_until(
         lambda: not kube.resource(env.client, "v1", "Pod").get(namespace="ws-life-stop").to_dict()["items"],
         what="no pods left",
@@ -97,16 +97,16 @@ def test_stop_keeps_data_and_start_reuses_the_same_volume(env, base_template: st
     assert uid(ws.child(env, "life-stop", "v1", "PersistentVolumeClaim", "home")) == pvc
 
 
-def test_delete_removes_everything(env, base_template: str) -> None:  # type: ignore[no-untyped-def]
+def test_delete_removes_everything(env: Env, base_template: str) -> None:
     ws.workspace(env, "life-delete", base_template)
     ws.wait_phase(env, "life-delete", crd.PHASE_RUNNING)
-    volume = ws.child(env, "life-delete", "v1", "PersistentVolumeClaim", "home")["spec"]["volumeName"]
+    volume = found(ws.child(env, "life-delete", "v1", "PersistentVolumeClaim", "home"))["spec"]["volumeName"]
     ws.delete(env, "life-delete")
     ws.wait_gone(env, "life-delete")
     wait_until(lambda: kube.get(env.client, "v1", "PersistentVolume", volume) is None, what="the volume deleted")
 
 
-def test_delete_with_retain_keeps_the_volume(env, base_template: str) -> None:  # type: ignore[no-untyped-def]
+def test_delete_with_retain_keeps_the_volume(env: Env, base_template: str) -> None:
     ws.workspace(env, "life-retain", base_template, storage={"onDelete": "Retain"})
     ws.wait_phase(env, "life-retain", crd.PHASE_RUNNING)
     pvc = uid(ws.child(env, "life-retain", "v1", "PersistentVolumeClaim", "home"))
@@ -115,7 +115,7 @@ def test_delete_with_retain_keeps_the_volume(env, base_template: str) -> None:  
     wait_until(
         lambda: ws.child(env, "life-retain", "apps/v1", "Deployment", "workspace") is None, what="deployment gone"
     )
-    kept = ws.child(env, "life-retain", "v1", "PersistentVolumeClaim", "home")
+    kept = found(ws.child(env, "life-retain", "v1", "PersistentVolumeClaim", "home"))
     assert uid(kept) == pvc and not kept["metadata"].get("ownerReferences")
     namespace = ws.child(env, "life-retain", "v1", "Namespace", "ws-life-retain")
     assert namespace is not None and not namespace["metadata"].get("ownerReferences")
@@ -134,7 +134,7 @@ def test_delete_with_retain_keeps_the_volume(env, base_template: str) -> None:  
     ws.wait_gone(env, "life-retain")
 
 
-def test_missing_template_fails_then_recovers(env, cleanup: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_missing_template_fails_then_recovers(env: Env, cleanup: list[str]) -> None:
     cleanup.append("life-late")
     ws.workspace(env, "life-late", "late-template")
     status = ws.wait_phase(env, "life-late", crd.PHASE_FAILED)
@@ -147,7 +147,7 @@ def test_missing_template_fails_then_recovers(env, cleanup: list[str]) -> None: 
         ws.delete(env, "late-template", "WorkspaceTemplate")
 
 
-def test_invalid_parameters_fail_keep_children_and_recover(env, base_template: str, cleanup: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_parameters_fail_keep_children_and_recover(env: Env, base_template: str, cleanup: list[str]) -> None:
     cleanup.append("life-params")
     ws.workspace(env, "life-params", base_template)
     ws.wait_phase(env, "life-params", crd.PHASE_RUNNING)
@@ -157,18 +157,18 @@ def test_invalid_parameters_fail_keep_children_and_recover(env, base_template: s
     assert "parameter 'cpu' must be at most 4, got 64" in status["message"]
     ws.wait_syncs(env, "life-params", 2)  # Failed answers came and went; nothing was removed
     assert uid(ws.child(env, "life-params", "v1", "PersistentVolumeClaim", "home")) == pvc
-    assert ws.child(env, "life-params", "apps/v1", "Deployment", "workspace")["spec"]["replicas"] == 1
+    assert found(ws.child(env, "life-params", "apps/v1", "Deployment", "workspace"))["spec"]["replicas"] == 1
     ws.patch(env, "life-params", {"spec": {"parameters": {"cpu": "1"}}})
     ws.wait_phase(env, "life-params", crd.PHASE_RUNNING)
     assert uid(ws.child(env, "life-params", "v1", "PersistentVolumeClaim", "home")) == pvc
 
 
-def image_of(env, name: str) -> str:  # type: ignore[no-untyped-def]
-    deploy = ws.child(env, name, "apps/v1", "Deployment", "workspace")
+def image_of(env: Env, name: str) -> str:
+    deploy = found(ws.child(env, name, "apps/v1", "Deployment", "workspace"))
     return str(deploy["spec"]["template"]["spec"]["containers"][0]["image"])
 
 
-def test_template_change_waits_for_the_next_start(env, cleanup: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_template_change_waits_for_the_next_start(env: Env, cleanup: list[str]) -> None:
     cleanup.append("life-update")
     ws.template(env, "e2e-update")
     ws.workspace(env, "life-update", "e2e-update")
@@ -186,12 +186,12 @@ def test_template_change_waits_for_the_next_start(env, cleanup: list[str]) -> No
     ws.delete(env, "e2e-update", "WorkspaceTemplate")
 
 
-def test_drift_is_put_back(env, base_template: str, cleanup: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_drift_is_put_back(env: Env, base_template: str, cleanup: list[str]) -> None:
     cleanup.append("life-drift")
     ws.workspace(env, "life-drift", base_template)
     ws.wait_phase(env, "life-drift", crd.PHASE_RUNNING)
     ns = "ws-life-drift"
-    password = ws.child(env, "life-drift", "v1", "Secret", "workspace")["data"]["password"]
+    password = found(ws.child(env, "life-drift", "v1", "Secret", "workspace"))["data"]["password"]
     kube.resource(env.client, "apps/v1", "Deployment").patch(
         name="workspace", namespace=ns, body={"spec": {"replicas": 3}}, content_type="application/merge-patch+json"
     )
@@ -218,7 +218,7 @@ def test_drift_is_put_back(env, base_template: str, cleanup: list[str]) -> None:
     assert secret["data"]["password"] == password  # derived, so the same after a re-create
 
 
-def test_idle_workspace_stops_and_activity_brings_it_back(env, base_template: str, cleanup: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_idle_workspace_stops_and_activity_brings_it_back(env: Env, base_template: str, cleanup: list[str]) -> None:
     cleanup.append("life-idle")
     ws.workspace(env, "life-idle", base_template, idleTimeoutSeconds=4)
     ws.wait_phase(env, "life-idle", crd.PHASE_RUNNING)
@@ -238,7 +238,7 @@ def test_idle_workspace_stops_and_activity_brings_it_back(env, base_template: st
     assert status["lastActivitySource"] == "ssh"
 
 
-def test_keep_alive_is_honoured(env, base_template: str, cleanup: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_keep_alive_is_honoured(env: Env, base_template: str, cleanup: list[str]) -> None:
     cleanup.append("life-keep")
     until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 300))
     body = {
@@ -258,7 +258,7 @@ def test_keep_alive_is_honoured(env, base_template: str, cleanup: list[str]) -> 
     assert ws.status(env, "life-keep")["phase"] == crd.PHASE_RUNNING
 
 
-def test_status_is_stable_when_nothing_changes(env, base_template: str, cleanup: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_status_is_stable_when_nothing_changes(env: Env, base_template: str, cleanup: list[str]) -> None:
     """Quiet means quiet: syncs keep coming (the resync), and none of them writes anything."""
     cleanup.append("life-quiet")
     ws.workspace(env, "life-quiet", base_template)
@@ -290,7 +290,7 @@ def test_status_is_stable_when_nothing_changes(env, base_template: str, cleanup:
     assert {r["answer"]["status"]["phase"] for r in syncs()[seen:]} == {crd.PHASE_RUNNING}
 
 
-def test_hooks_restarted_mid_run_lose_nothing(env, base_template: str, cleanup: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_hooks_restarted_mid_run_lose_nothing(env: Env, base_template: str, cleanup: list[str]) -> None:
     cleanup += ["life-restart-a", "life-restart-b"]
     ws.workspace(env, "life-restart-a", base_template)
     ws.wait_phase(env, "life-restart-a", crd.PHASE_RUNNING)
@@ -311,7 +311,7 @@ def test_hooks_restarted_mid_run_lose_nothing(env, base_template: str, cleanup: 
         wait_until(lambda: failed_calls() >= failed + 2, what="Metacontroller's calls to fail while the hooks are down")
         # While the hooks are down nothing changes and nothing is deleted.
         assert uid(ws.child(env, "life-restart-a", "v1", "PersistentVolumeClaim", "home")) == pvc
-        assert ws.child(env, "life-restart-a", "apps/v1", "Deployment", "workspace")["spec"]["replicas"] == 1
+        assert found(ws.child(env, "life-restart-a", "apps/v1", "Deployment", "workspace"))["spec"]["replicas"] == 1
     finally:
         env.cluster.launch(env.hooks)
     ws.wait_phase(env, "life-restart-a", crd.PHASE_STOPPED, timeout=90)
@@ -319,7 +319,7 @@ def test_hooks_restarted_mid_run_lose_nothing(env, base_template: str, cleanup: 
     assert uid(ws.child(env, "life-restart-a", "v1", "PersistentVolumeClaim", "home")) == pvc
 
 
-def test_children_are_created_namespace_first(env, base_template: str, cleanup: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_children_are_created_namespace_first(env: Env, base_template: str, cleanup: list[str]) -> None:
     cleanup.append("life-order")
     ws.workspace(env, "life-order", base_template)
     ws.wait_phase(env, "life-order", crd.PHASE_RUNNING)
@@ -328,7 +328,7 @@ def test_children_are_created_namespace_first(env, base_template: str, cleanup: 
         for r in env.recorder.records("sync")
         if r["request"]["parent"]["metadata"]["name"] == "life-order" and r["code"] == 200
     ]
-    waves = []
+    waves: list[frozenset[str]] = []
     for answer in answers:
         wave = frozenset(c["kind"] for c in answer["children"])
         if not waves or waves[-1] != wave:

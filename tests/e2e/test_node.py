@@ -18,12 +18,12 @@ import kubeclient as kube
 from cps1.localcluster import node
 from cps1.localcluster.cluster import LocalCluster
 from tests.support import node as node_support
-from tests.support.cluster import wait_until
+from tests.support.cluster import found, wait_until
 from tests.support.node import NS, ready_pod, restricted_namespace
 
 
 @pytest.fixture(scope="module")
-def client(real_cluster: LocalCluster):  # type: ignore[no-untyped-def]
+def client(real_cluster: LocalCluster):
     client = kube.dynamic_client(real_cluster.kubeconfig)
     restricted_namespace(client)
     return client
@@ -38,7 +38,7 @@ def probe(cluster: LocalCluster, pod: str, address: str) -> bool:
     return kubectl(cluster, "exec", pod, "--", "/netcheck", "probe", address, check=False).returncode == 0
 
 
-def test_restricted_pod_runs_on_the_real_node_with_logs_and_exec(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
+def test_restricted_pod_runs_on_the_real_node_with_logs_and_exec(client, real_cluster: LocalCluster) -> None:
     started = time.monotonic()
     pod = ready_pod(client, "hardened", {"app": "hardened"})
     print(f"pod create -> Ready on the real node: {time.monotonic() - started:.1f}s")
@@ -61,20 +61,20 @@ def test_restricted_pod_runs_on_the_real_node_with_logs_and_exec(client, real_cl
         assert conn.recv(64).startswith(b"ok hardened")
 
 
-def test_pods_route_only_to_this_machine(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
+def test_pods_route_only_to_this_machine(client, real_cluster: LocalCluster) -> None:
     ready_pod(client, "router", {"app": "router"})
     table = kubectl(real_cluster, "exec", "router", "--", "/netcheck", "cat", "/proc/net/route").stdout
-    routes = []
+    routes: list[ipaddress.IPv4Network] = []
     for line in table.splitlines()[1:]:
         cols = line.split()
         dest, mask = (ipaddress.IPv4Address(bytes.fromhex(c)[::-1]) for c in (cols[1], cols[7]))
-        routes.append(ipaddress.ip_network(f"{dest}/{mask}"))
+        routes.append(ipaddress.IPv4Network(f"{dest}/{mask}"))
     assert routes, table
     assert ipaddress.ip_network("0.0.0.0/0") not in routes, f"the pod has a default route:\n{table}"
-    allowed = (ipaddress.ip_network(node.POD_CIDR), ipaddress.ip_network(node.SERVICE_CIDR))
+    allowed = (ipaddress.IPv4Network(node.POD_CIDR), ipaddress.IPv4Network(node.SERVICE_CIDR))
     assert all(any(r.subnet_of(a) for a in allowed) for r in routes), routes
 
-    registered = kube.get(client, "v1", "Node", node.NAME)
+    registered = found(kube.get(client, "v1", "Node", node.NAME))
     internal = [a["address"] for a in registered["status"]["addresses"] if a["type"] == "InternalIP"]
     assert internal == [node.NODE_IP]
     addresses = json.loads(subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, check=True).stdout)
@@ -98,7 +98,7 @@ def test_pods_route_only_to_this_machine(client, real_cluster: LocalCluster) -> 
     assert f"-A {node.FIREWALL_CHAIN} -i {node.BRIDGE} ! -o {node.BRIDGE} -j DROP" in forward.stdout
 
 
-def test_network_policy_is_enforced(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
+def test_network_policy_is_enforced(client, real_cluster: LocalCluster) -> None:
     server = ready_pod(client, "np-server", {"app": "np-server"})
     ready_pod(client, "np-client", {"role": "client"})
     ready_pod(client, "np-other", {"role": "other"})
@@ -136,7 +136,7 @@ def test_network_policy_is_enforced(client, real_cluster: LocalCluster) -> None:
     assert not probe(real_cluster, "np-other", target)
 
 
-def test_service_reaches_its_pod_through_kube_proxy(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
+def test_service_reaches_its_pod_through_kube_proxy(client, real_cluster: LocalCluster) -> None:
     ready_pod(client, "svc-backend", {"app": "svc-backend"})
     service = kube.apply(
         client,
@@ -160,7 +160,7 @@ def test_service_reaches_its_pod_through_kube_proxy(client, real_cluster: LocalC
     assert wait_until(answers, timeout=30, what="the Service's ClusterIP to answer").startswith(b"ok svc-backend")
 
 
-def test_a_crashed_node_is_cleaned_up_by_the_next_start(client, real_cluster: LocalCluster) -> None:  # type: ignore[no-untyped-def]
+def test_a_crashed_node_is_cleaned_up_by_the_next_start(client, real_cluster: LocalCluster) -> None:
     """Last in this module: SIGKILL every node agent (a crash leaves shims, containers,
     mounts); starting the node again in the same run cleans that up and runs the pod again."""
     ready_pod(client, "survivor", {"app": "survivor"})
@@ -176,10 +176,10 @@ def test_a_crashed_node_is_cleaned_up_by_the_next_start(client, real_cluster: Lo
     node.start(real_cluster)
     print(f"real node restart after a crash, to Ready: {time.monotonic() - started:.1f}s")
     assert not any(Path(f"/proc/{pid}").exists() for pid in before | set(shims))
-    uid = kube.get(client, "v1", "Pod", "survivor", NS)["metadata"]["uid"]
+    uid = found(kube.get(client, "v1", "Pod", "survivor", NS))["metadata"]["uid"]
     wait_until(
         lambda: probe(real_cluster, "survivor", "127.0.0.1:8080") or None,
         timeout=90,
         what="the pod to run again after the restart",
     )
-    assert kube.get(client, "v1", "Pod", "survivor", NS)["metadata"]["uid"] == uid
+    assert found(kube.get(client, "v1", "Pod", "survivor", NS))["metadata"]["uid"] == uid

@@ -13,6 +13,7 @@ import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -33,7 +34,7 @@ from tests.constants import GATEWAY_KEY, GATEWAY_PRIVATE_KEY
 from tests.e2e import console_support
 from tests.support import gateway as gs
 from tests.support import workspaces as ws
-from tests.support.cluster import ARTIFACTS, Env, installed, wait_until
+from tests.support.cluster import ARTIFACTS, Env, found, installed, wait_until
 from tests.support.node import kubectl
 
 SYSTEM_NS = "cps1-system"
@@ -55,7 +56,7 @@ def real_env(real_cluster: LocalCluster) -> Iterator[Env]:
 
 
 @pytest.fixture(scope="module")
-def ssh(real_env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:  # type: ignore[type-arg]
+def ssh(real_env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """The gateway (host process, `{service_ip}:22` upstream) and alice's key registered."""
     directory = tmp_path_factory.mktemp("real-gateway")
     private = directory / "upstream_key"
@@ -81,7 +82,7 @@ def ssh(real_env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dic
 
 def run_ssh(
     ssh: dict, login: str, *command: str, program: str = "ssh", options: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+) -> subprocess.CompletedProcess:
     argv = [*gs.openssh(program, ssh["key"].path, ssh["known"], *options)]
     if program == "ssh":
         argv += ["-p", str(ssh["port"]), f"{login}@127.0.0.1", *command]
@@ -90,10 +91,10 @@ def run_ssh(
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
 
 
-def ssh_process(ssh: dict, login: str, *options: str, **popen: object) -> subprocess.Popen:  # type: ignore[type-arg]
+def ssh_process(ssh: dict, login: str, *options: str, **popen: Any) -> subprocess.Popen:
     """A long-running `ssh` (a forward) through the gateway; the caller ends it."""
     argv = [*gs.openssh("ssh", ssh["key"].path, ssh["known"], *options), "-p", str(ssh["port"]), f"{login}@127.0.0.1"]
-    return subprocess.Popen(argv, stderr=subprocess.DEVNULL, **popen)  # type: ignore[call-overload]
+    return subprocess.Popen(argv, stderr=subprocess.DEVNULL, **popen)
 
 
 def pod_of(env: Env, name: str) -> dict:
@@ -103,13 +104,13 @@ def pod_of(env: Env, name: str) -> dict:
     return running[0]
 
 
-def exec_in(env: Env, name: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:  # type: ignore[type-arg]
+def exec_in(env: Env, name: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:
     pod = pod_of(env, name)["metadata"]["name"]
     return kubectl(env.cluster, f"ws-{name}", "exec", pod, "-c", "workspace", "--", *command, check=check)
 
 
 def service_ip(env: Env, name: str) -> str:
-    return str(kube.get(env.client, "v1", "Service", "workspace", f"ws-{name}")["spec"]["clusterIP"])
+    return str(found(kube.get(env.client, "v1", "Service", "workspace", f"ws-{name}"))["spec"]["clusterIP"])
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +151,7 @@ def test_the_console_opens_the_ide_and_the_prober_sees_it_used(
     code-server's own heartbeat as `ide` activity."""
     name = running[0]
     run_dir = tmp_path_factory.mktemp("real-console")
-    secret = kube.get(real_env.client, "v1", "Secret", "workspace", f"ws-{name}")
+    secret = found(kube.get(real_env.client, "v1", "Secret", "workspace", f"ws-{name}"))
     expected = base64.b64decode(secret["data"]["password"]).decode()
     with console_support.running_api(real_env, run_dir) as api_url:
         console, console_url = dev.console_process(run_dir, api_url)
@@ -215,7 +216,7 @@ def test_the_pod_is_hardened_as_it_runs(real_env: Env, running: list[str]) -> No
     assert tokens.returncode != 0
 
 
-def test_ssh_through_the_gateway_into_the_workspace_sshd(ssh: dict, real_env: Env, running: list[str]) -> None:  # type: ignore[type-arg]
+def test_ssh_through_the_gateway_into_the_workspace_sshd(ssh: dict, real_env: Env, running: list[str]) -> None:
     name = running[0]  # alice's (tests/support/workspaces.py creates them for alice)
     done = run_ssh(ssh, name, "echo hello from $(hostname) as $(id -un); exit 7")
     assert done.returncode == 7, done.stderr
@@ -252,24 +253,24 @@ def test_ssh_through_the_gateway_into_the_workspace_sshd(ssh: dict, real_env: En
             tunnel.kill()
 
 
-def test_home_survives_a_stop_and_a_start(ssh: dict, real_env: Env, running: list[str]) -> None:  # type: ignore[type-arg]
+def test_home_survives_a_stop_and_a_start(ssh: dict, real_env: Env, running: list[str]) -> None:
     name = running[1]
     written = run_ssh(ssh, name, "head -c 65536 /dev/urandom > keep.bin && sha256sum keep.bin")
     assert written.returncode == 0, written.stderr
     digest = written.stdout.split()[0]
-    pvc = ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home")["metadata"]["uid"]
+    pvc = found(ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home"))["metadata"]["uid"]
     pod_before = pod_of(real_env, name)["metadata"]["uid"]
     ws.patch(real_env, name, {"spec": {"running": False}})
     ws.wait_phase(real_env, name, crd.PHASE_STOPPED, timeout=START_SECONDS)
     ws.patch(real_env, name, {"spec": {"running": True}})
     ws.wait_phase(real_env, name, crd.PHASE_RUNNING, timeout=START_SECONDS)
     assert pod_of(real_env, name)["metadata"]["uid"] != pod_before
-    assert ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home")["metadata"]["uid"] == pvc
+    assert found(ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home"))["metadata"]["uid"] == pvc
     assert run_ssh(ssh, name, "sha256sum keep.bin").stdout.split()[0] == digest
 
 
 @pytest.mark.parametrize("on_delete", ["Retain", "Delete"])
-def test_deleting_keeps_or_removes_the_home_and_its_data(ssh: dict, real_env: Env, on_delete: str) -> None:  # type: ignore[type-arg]
+def test_deleting_keeps_or_removes_the_home_and_its_data(ssh: dict, real_env: Env, on_delete: str) -> None:
     """`storage.onDelete: Retain` leaves the namespace, the claim, the volume and the bytes on
     the node's disk; `Delete` removes all of them."""
     name = f"real-{on_delete.lower()}"
@@ -279,8 +280,8 @@ def test_deleting_keeps_or_removes_the_home_and_its_data(ssh: dict, real_env: En
         written = run_ssh(ssh, name, "head -c 65536 /dev/urandom > keep.bin && sha256sum keep.bin")
         assert written.returncode == 0, written.stderr
         digest = written.stdout.split()[0]
-        claim = ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home")
-        volume = kube.get(real_env.client, "v1", "PersistentVolume", claim["spec"]["volumeName"])
+        claim = found(ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home"))
+        volume = found(kube.get(real_env.client, "v1", "PersistentVolume", claim["spec"]["volumeName"]))
         on_disk = Path(volume["spec"]["local"]["path"]) / "keep.bin"
         assert hashlib.sha256(on_disk.read_bytes()).hexdigest() == digest
     finally:
@@ -288,9 +289,9 @@ def test_deleting_keeps_or_removes_the_home_and_its_data(ssh: dict, real_env: En
     wait_until(lambda: not ws.get(real_env, name), 180, what=f"workspace {name} gone")
     if on_delete == "Retain":
         wait_until(lambda: not pod_list(real_env, name), 120, what="the retained Workspace's pod gone")
-        kept = ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home")
+        kept = found(ws.child(real_env, name, "v1", "PersistentVolumeClaim", "home"))
         assert kept is not None and kept["metadata"]["uid"] == claim["metadata"]["uid"]
-        pv = kube.get(real_env.client, "v1", "PersistentVolume", volume["metadata"]["name"])
+        pv = found(kube.get(real_env.client, "v1", "PersistentVolume", volume["metadata"]["name"]))
         assert pv["status"]["phase"] == "Bound"
         assert hashlib.sha256(on_disk.read_bytes()).hexdigest() == digest
         # What an admin does to let the name be used again (the README says so).

@@ -8,13 +8,14 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 import kubeclient as kube
 from common import crd
 from tests.support import workspaces as ws
-from tests.support.cluster import wait_until
+from tests.support.cluster import Env, found, wait_until
 
 COUNT = 24
 NAMES = [f"storm-{i:02d}" for i in range(COUNT)]
@@ -31,7 +32,7 @@ class Observer:
     down are counted and skipped; the test requires many good polls, and canaries (the volumes of
     deleted Workspaces, the Deployments of stopped ones) prove the observer could see a loss."""
 
-    def __init__(self, client) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, client) -> None:
         self.client = client
         self.volumes: dict[str, str] = {}  # namespace -> PVC uid
         self.lost_volumes: set[str] = set()
@@ -64,7 +65,7 @@ class Observer:
 
 
 @pytest.fixture
-def observer(faulty_env) -> Iterator[Observer]:  # type: ignore[no-untyped-def]
+def observer(faulty_env: Env) -> Iterator[Observer]:
     watcher = Observer(faulty_env.client)
     watcher.thread.start()
     yield watcher
@@ -72,11 +73,11 @@ def observer(faulty_env) -> Iterator[Observer]:  # type: ignore[no-untyped-def]
     watcher.thread.join()
 
 
-def create(env, name: str) -> None:  # type: ignore[no-untyped-def]
+def create(env: Env, name: str) -> None:
     ws.workspace(env, name, "storm-python", parameters={"cpu": "500m"})
 
 
-def retry(call, attempts: int = 40) -> None:  # type: ignore[no-untyped-def]
+def retry(call, attempts: int = 40) -> None:
     """The storm keeps going through an API server restart, like a GitOps tool would."""
     for _ in range(attempts):
         try:
@@ -87,7 +88,7 @@ def retry(call, attempts: int = 40) -> None:  # type: ignore[no-untyped-def]
     call()
 
 
-def test_storm_with_faults_converges_and_loses_nothing(faulty_env, observer: Observer) -> None:  # type: ignore[no-untyped-def]
+def test_storm_with_faults_converges_and_loses_nothing(faulty_env: Env, observer: Observer) -> None:
     env, cluster, proxy = faulty_env, faulty_env.cluster, faulty_env.recorder
     ws.template(env, "storm-python")
     for name in NAMES[:8]:
@@ -150,7 +151,7 @@ def test_storm_with_faults_converges_and_loses_nothing(faulty_env, observer: Obs
 
     wait_until(converged, 300, interval=1, what="every Workspace in its desired state")
     for name in RETUNED:
-        deploy = ws.child(env, name, "apps/v1", "Deployment", "workspace")
+        deploy = found(ws.child(env, name, "apps/v1", "Deployment", "workspace"))
         assert deploy["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "1"
     assert all(ws.status(env, n)["stoppedReason"] == "" for n in ALWAYS_RUNNING | RESTARTED)
 
@@ -167,7 +168,7 @@ def test_storm_with_faults_converges_and_loses_nothing(faulty_env, observer: Obs
         out = {}
         for name in set(NAMES) - DELETED:
             out[name] = ws.get(env, name)["metadata"]["resourceVersion"]
-            out[name + "/deploy"] = ws.child(env, name, "apps/v1", "Deployment", "workspace")["metadata"][
+            out[name + "/deploy"] = found(ws.child(env, name, "apps/v1", "Deployment", "workspace"))["metadata"][
                 "resourceVersion"
             ]
         return out
@@ -178,7 +179,7 @@ def test_storm_with_faults_converges_and_loses_nothing(faulty_env, observer: Obs
     assert versions() == before
 
 
-BROKEN_SPECS = {
+BROKEN_SPECS: dict[str, dict[str, Any]] = {
     "unknown-template": {"template": "no-such-template"},
     "out-of-bounds": {"parameters": {"cpu": "64"}},
     "wrong-type": {"parameters": {"cpu": True}},
@@ -187,7 +188,7 @@ BROKEN_SPECS = {
 }
 
 
-def test_bad_input_at_scale_does_not_disturb_healthy_workspaces(faulty_env, observer: Observer) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_at_scale_does_not_disturb_healthy_workspaces(faulty_env: Env, observer: Observer) -> None:
     env = faulty_env
     ws.template(env, "bad-python")
     ws.template(env, "doomed")
@@ -195,7 +196,7 @@ def test_bad_input_at_scale_does_not_disturb_healthy_workspaces(faulty_env, obse
     for name in doomed:
         ws.workspace(env, name, "doomed")
     wait_until(lambda: all(ws.status(env, n).get("phase") == "Running" for n in doomed), 120, what="doomed Running")
-    before = {n: ws.child(env, n, "v1", "PersistentVolumeClaim", "home")["metadata"]["uid"] for n in doomed}
+    before = {n: found(ws.child(env, n, "v1", "PersistentVolumeClaim", "home"))["metadata"]["uid"] for n in doomed}
     broken = []
     for kind, spec in BROKEN_SPECS.items():
         template = spec.get("template", "bad-python")
@@ -216,6 +217,6 @@ def test_bad_input_at_scale_does_not_disturb_healthy_workspaces(faulty_env, obse
     reasons = {ws.condition(env, n, "TemplateResolved")["reason"] for n in broken + doomed}
     assert reasons == {"TemplateNotFound", "InvalidParameters"}
     for name in doomed:  # Failed, but nothing of theirs was removed or scaled down
-        assert ws.child(env, name, "v1", "PersistentVolumeClaim", "home")["metadata"]["uid"] == before[name]
-        assert ws.child(env, name, "apps/v1", "Deployment", "workspace")["spec"]["replicas"] == 1
+        assert found(ws.child(env, name, "v1", "PersistentVolumeClaim", "home"))["metadata"]["uid"] == before[name]
+        assert found(ws.child(env, name, "apps/v1", "Deployment", "workspace"))["spec"]["replicas"] == 1
     assert not {f"ws-{n}" for n in doomed + healthy} & observer.lost_volumes

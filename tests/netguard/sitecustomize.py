@@ -8,6 +8,7 @@ violations file, which the session checks at its end.
 import ipaddress
 import os
 import socket
+from typing import Any
 
 ALLOWED_ENV = "CPS1_TEST_ALLOWED_NETWORKS"
 VIOLATIONS_ENV = "CPS1_TEST_NETGUARD_LOG"
@@ -49,17 +50,18 @@ def install() -> None:
         return
     connect, connect_ex = socket.socket.connect, socket.socket.connect_ex
 
-    def guarded_connect(self: socket.socket, address: object) -> None:
+    def guarded_connect(self: socket.socket, address: Any) -> None:
         check(self, address)
-        return connect(self, address)  # type: ignore[arg-type]
+        return connect(self, address)
 
-    def guarded_connect_ex(self: socket.socket, address: object) -> int:
+    def guarded_connect_ex(self: socket.socket, address: Any) -> int:
         check(self, address)
-        return connect_ex(self, address)  # type: ignore[arg-type]
+        return connect_ex(self, address)
 
-    socket.socket.connect = guarded_connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign]
-    socket.socket._cps1_guarded = True  # type: ignore[attr-defined]
+    # The guard patches the socket class in place, which is what the checker exists to stop.
+    socket.socket.connect = guarded_connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = guarded_connect_ex  # type: ignore[method-assign,assignment]
+    socket.socket._cps1_guarded = True  # type: ignore[attr-defined]  # our marker on the class
 
 
 if os.environ.get(VIOLATIONS_ENV):

@@ -4,8 +4,9 @@ attached to a failed test's report (conftests import `pytest_runtest_makereport`
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -17,8 +18,16 @@ from tests.constants import GATEWAY_KEY, MAX_RESYNC_SECONDS, TEST_SEED
 from tests.support.recorder import Recorder
 
 ARTIFACTS = Path(os.environ.get("CPS1_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+T = TypeVar("T")
+
 # The clusters of this test session, whose logs a failed test's report gets.
 RUNNING: list[LocalCluster] = []
+
+
+def found(obj: dict[str, Any] | None, what: str = "the object") -> dict[str, Any]:
+    """`obj` from a read that must find it: a missing one fails the test right there."""
+    assert obj is not None, f"{what} does not exist"
+    return obj
 
 
 class Env:
@@ -33,8 +42,8 @@ class Env:
 
 
 def wait_until(
-    check: Callable[[], object], timeout: float = 60, interval: float = 0.25, what: str = "condition"
-) -> object:
+    check: Callable[[], T | None], timeout: float = 60, interval: float = 0.25, what: str = "condition"
+) -> T:
     """kubeclient's wait, with the tests' defaults."""
     return kube.wait_for(check, timeout, f"timed out waiting for {what}", interval)
 
@@ -62,7 +71,9 @@ def installed(cluster: LocalCluster, records: str, hooks_env: dict[str, str] | N
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.failed and RUNNING:
         for name, text in RUNNING[0].logs().items():

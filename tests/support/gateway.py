@@ -15,12 +15,14 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import kubeclient as kube
 from cps1.localcluster.processes import LOOPBACK, Process, free_port
 from tests.support import workspaces as ws
+from tests.support.cluster import Env
 
 SSHD = "/usr/sbin/sshd"
 SSHD_CONFIG = Path(__file__).resolve().parents[2] / "images" / "workspace"
@@ -90,7 +92,7 @@ def client_key(directory: Path, name: str) -> ClientKey:
     return ClientKey(path, keygen(path, f"{name}@e2e"))
 
 
-def user_configmap(env, namespace: str, user: str, keys: list[str], admin: bool = False) -> None:  # type: ignore[no-untyped-def]
+def user_configmap(env: Env, namespace: str, user: str, keys: list[str], admin: bool = False) -> None:
     """A user as the api stores it (common/accounts.py): ConfigMap cps1-user-<name>."""
     entries = [{"name": f"key{i}", "key": key, "fingerprint": "", "added": ws.now_text()} for i, key in enumerate(keys)]
     kube.apply(
@@ -108,11 +110,11 @@ def user_configmap(env, namespace: str, user: str, keys: list[str], admin: bool 
     )
 
 
-def namespace(env, name: str) -> None:  # type: ignore[no-untyped-def]
+def namespace(env: Env, name: str) -> None:
     kube.apply(env.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
 
-def workspace_secret(env, workspace: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def workspace_secret(env: Env, workspace: str) -> dict[str, str]:
     secret = ws.child(env, workspace, "v1", "Secret", "workspace")
     assert secret is not None, f"workspace {workspace} has no Secret"
     return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
@@ -136,7 +138,7 @@ def workspace_sshd_config(run_dir: Path, secret_dir: Path, port: int, listen: st
 class Sshd:
     """A real OpenSSH sshd on 127.0.0.1 playing a Workspace's sshd."""
 
-    def __init__(self, directory: Path, host_key: str, authorized_keys: str, extra_keys: list[str] = ()) -> None:  # type: ignore[assignment]
+    def __init__(self, directory: Path, host_key: str, authorized_keys: str, extra_keys: Sequence[str] = ()) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.dir = directory
         self.port = free_port()
@@ -185,7 +187,7 @@ class Sshd:
         return (self.dir / "sshd.log").read_text(errors="replace")
 
 
-def sshd_for(env, workspace: str, directory: Path, extra_keys: list[str] = ()) -> Sshd:  # type: ignore[no-untyped-def,assignment]
+def sshd_for(env: Env, workspace: str, directory: Path, extra_keys: Sequence[str] = ()) -> Sshd:
     """An sshd configured from the Workspace's Secret, as its pod would be."""
     data = workspace_secret(env, workspace)
     return Sshd(directory, data["ssh_host_ed25519_key"], data["authorized_keys"], list(extra_keys)).start()
@@ -238,7 +240,7 @@ class Harness:
     """A gateway running in the test process (so the loopback guard covers its dials), with one
     loopback sshd per Workspace it serves."""
 
-    def __init__(self, env, directory: Path, settings, upstream_key) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, env: Env, directory: Path, settings, upstream_key) -> None:
         from gateway import keys
         from gateway.cluster import Cluster
         from gateway.health import HealthServer
@@ -246,6 +248,8 @@ class Harness:
 
         self.env = env
         self.dir = directory
+        # Workspaces the tests made through this harness, for the fixture to delete.
+        self.created: list[str] = []
         self.sshds: dict[str, Sshd] = {}
         self.cluster = Cluster.connect(settings.kubeconfig, settings.system_namespace)
         host_key = keys.host_key(self.cluster, settings.system_namespace, settings.host_key_secret)
@@ -270,7 +274,7 @@ class Harness:
         for sshd in self.sshds.values():
             sshd.stop()
 
-    def serve(self, workspace: str, extra_keys: list[str] = ()) -> Sshd:  # type: ignore[assignment]
+    def serve(self, workspace: str, extra_keys: Sequence[str] = ()) -> Sshd:
         """Start the loopback sshd of `workspace` from its Secret."""
         sshd = sshd_for(self.env, workspace, self.dir / f"sshd-{workspace}", list(extra_keys))
         self.sshds[workspace] = sshd
@@ -279,7 +283,7 @@ class Harness:
     def ssh_command(self, key: ClientKey, login: str, *args: str, options: tuple[str, ...] = ()) -> list[str]:
         return [*ssh_base(key.path, self.known, *options), "-p", str(self.port), f"{login}@{LOOPBACK}", *args]
 
-    def ssh(  # type: ignore[no-untyped-def]
+    def ssh(
         self, key: ClientKey, login: str, *args: str, options: tuple[str, ...] = (), timeout: float = 120, **kwargs
     ) -> subprocess.CompletedProcess:
         kwargs.setdefault("stdin", subprocess.DEVNULL)

@@ -19,7 +19,7 @@ RESTRICTED = {
 }
 
 
-def restricted_namespace(client) -> None:  # type: ignore[no-untyped-def]
+def restricted_namespace(client) -> None:
     """The namespace NS, where the restricted Pod Security level is enforced (so a pod that runs
     there passed it)."""
     labels = {"pod-security.kubernetes.io/enforce": "restricted"}
@@ -52,7 +52,7 @@ def netcheck_pod(name: str, labels: dict[str, str]) -> dict:
     }
 
 
-def ready_pod(client, name: str, labels: dict[str, str], timeout: float = 90) -> dict:  # type: ignore[no-untyped-def]
+def ready_pod(client, name: str, labels: dict[str, str], timeout: float = 90) -> dict:
     """Create the pod and wait until it is Ready; returns it as then stored."""
     kube.apply(client, netcheck_pod(name, labels))
 
@@ -61,7 +61,7 @@ def ready_pod(client, name: str, labels: dict[str, str], timeout: float = 90) ->
         conditions = (pod.get("status") or {}).get("conditions") or []
         return pod if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions) else None
 
-    return wait_until(ready, timeout=timeout, interval=0.1, what=f"pod {name} Ready")  # type: ignore[return-value]
+    return wait_until(ready, timeout=timeout, interval=0.1, what=f"pod {name} Ready")
 
 
 def kubectl(cluster: LocalCluster, namespace: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:

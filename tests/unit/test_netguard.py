@@ -29,7 +29,7 @@ def test_allowed_addresses(host: str, allowed: bool) -> None:
     assert netguard.is_allowed(host) is allowed
 
 
-def test_a_refused_connection_is_recorded(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_connection_is_recorded(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "violations.log"
     monkeypatch.setenv(netguard.VIOLATIONS_ENV, str(log))
     with socket.socket() as sock, pytest.raises(ConnectionRefusedError):

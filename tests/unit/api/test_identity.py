@@ -2,6 +2,7 @@
 throttle and the lookup cache."""
 
 import base64
+from typing import Any
 
 import pytest
 
@@ -14,8 +15,8 @@ def _b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-def token_secret(user: str = "alice", **changes: object) -> dict:
-    secret = {
+def token_secret(user: str = "alice", **changes: Any) -> dict[str, Any]:
+    secret: dict[str, Any] = {
         "type": accounts.TOKEN_TYPE,
         "metadata": {"name": "cps1-token-a1b2c3d4e5f6", "labels": accounts.token_labels(user)},
         "data": {"hash": _b64("0" * 64), "user": _b64(user), "name": _b64("laptop"), "created": _b64("2026")},
@@ -61,11 +62,11 @@ def test_the_proxy_identity_needs_network_and_secret() -> None:
     settings = Settings(
         proxy_user_header="X-Forwarded-User", proxy_trusted_networks=("10.0.0.0/8",), proxy_secret="s" * 32
     )
-    authenticator = identity.Authenticator.create(None, settings)  # type: ignore[arg-type]
+    authenticator = identity.Authenticator.create(None, settings)  # type: ignore[arg-type]  # the proxy path reads no store
     assert authenticator.from_proxy("10.2.3.4", "admin", "wrong") is None
     assert authenticator.from_proxy("192.168.1.1", "admin", "s" * 32) is None
     assert authenticator.from_proxy("junk", "admin", "s" * 32) is None
-    off = identity.Authenticator.create(None, Settings())  # type: ignore[arg-type]
+    off = identity.Authenticator.create(None, Settings())  # type: ignore[arg-type]  # the proxy path reads no store
     assert off.from_proxy("127.0.0.1", "admin", "") is None
 
 

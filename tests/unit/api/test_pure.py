@@ -27,6 +27,7 @@ def test_stale_expired_or_malformed_heartbeats_are_ignored() -> None:
     old = int(NOW.timestamp() * 1000)
     assert prober.heartbeat_activity(ws, {"status": "alive", "lastHeartbeat": old}, NOW) is None
     assert prober.heartbeat_activity(ws, {"status": "expired", "lastHeartbeat": old + 10**6}, NOW) is None
+    junk: object
     for junk in (
         None,
         [],

@@ -1,12 +1,14 @@
 """The create form generated from a template's typed parameters, and its values going back."""
 
+from typing import Any
+
 import pytest
 
 from console import forms
 from tests.conftest import python_example
 
 PYTHON = python_example()["spec"]["parameters"]
-SPECS = [
+SPECS: list[dict[str, Any]] = [
     {"name": "cores", "type": "int", "min": 1, "max": "8", "default": 2, "description": "Cores."},
     {"name": "debug", "type": "bool", "default": True},
     {"name": "shell", "type": "enum", "choices": ["bash", "zsh"], "mutable": False},

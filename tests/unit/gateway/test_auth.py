@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import paramiko
 import pytest
@@ -58,7 +59,7 @@ class ForgedKey(paramiko.Ed25519Key):
 @pytest.fixture
 def gateway() -> Iterator[Gateway]:
     settings = Settings(listen="127.0.0.1:0", max_connections_per_user=1, auth_failures_per_source=100)
-    gw = Gateway(settings, Directory(), HOST_KEY, HOST_KEY, directory=Directory())  # type: ignore[arg-type]
+    gw = Gateway(settings, Directory(), HOST_KEY, HOST_KEY, directory=Directory())  # type: ignore[arg-type]  # an in-memory directory for the cluster
     yield gw
     gw.listener.close()
     for conn in list(gw.connections):
@@ -123,9 +124,9 @@ def eventually(check: Callable[[], bool], seconds: float = 10) -> bool:
     return True
 
 
-def served(**overrides: object) -> Gateway:
-    settings = Settings(**{"listen": "127.0.0.1:0", "auth_failures_per_source": 100, **overrides})  # type: ignore[arg-type]
-    gw = Gateway(settings, Directory(), HOST_KEY, HOST_KEY, directory=Directory())  # type: ignore[arg-type]
+def served(**overrides: Any) -> Gateway:
+    settings = Settings(**{"listen": "127.0.0.1:0", "auth_failures_per_source": 100, **overrides})
+    gw = Gateway(settings, Directory(), HOST_KEY, HOST_KEY, directory=Directory())  # type: ignore[arg-type]  # an in-memory directory for the cluster
     gw.start()
     return gw
 

@@ -114,7 +114,7 @@ def serve() -> Iterator:
         ready = threading.Event()
 
         def run() -> None:
-            server.start_server(event=ready, server=Interface(auth, None))  # type: ignore[arg-type]
+            server.start_server(event=ready, server=Interface(auth, None))  # type: ignore[arg-type]  # no connection: only auth is exercised
 
         threading.Thread(target=run, daemon=True).start()
         client = paramiko.Transport(a)
@@ -127,7 +127,7 @@ def serve() -> Iterator:
         t.close()
 
 
-def test_the_owners_key_enters_and_claims_one_slot(serve) -> None:  # type: ignore[no-untyped-def]
+def test_the_owners_key_enters_and_claims_one_slot(serve) -> None:
     served = serve(directory())
     assert served.login("api", ALICE)
     identity = served.auth.identity
@@ -139,7 +139,7 @@ def test_the_owners_key_enters_and_claims_one_slot(serve) -> None:  # type: igno
     assert served.limits.user_count("alice") == 0
 
 
-def test_a_workspaces_own_key_enters_as_its_owner(serve) -> None:  # type: ignore[no-untyped-def]
+def test_a_workspaces_own_key_enters_as_its_owner(serve) -> None:
     served = serve(directory())
     assert served.login("alice+api", EXTRA)
     assert served.auth.identity is not None and served.auth.identity.via == "workspace-key"
@@ -155,7 +155,7 @@ def test_a_workspaces_own_key_enters_as_its_owner(serve) -> None:  # type: ignor
         ("web", ALICE, "key-not-allowed"),
     ],
 )
-def test_denials_before_a_proven_key_read_the_same(serve, username: str, key: paramiko.PKey, code: str) -> None:  # type: ignore[no-untyped-def]
+def test_denials_before_a_proven_key_read_the_same(serve, username: str, key: paramiko.PKey, code: str) -> None:
     served = serve(directory())
     assert not served.login(username, key)
     assert served.auth.denials == [code]
@@ -164,7 +164,7 @@ def test_denials_before_a_proven_key_read_the_same(serve, username: str, key: pa
     assert len(served.failures._failures["192.0.2.7"]) == 1
 
 
-def test_a_disabled_user_is_told_after_proving_the_key_and_claims_nothing(serve) -> None:  # type: ignore[no-untyped-def]
+def test_a_disabled_user_is_told_after_proving_the_key_and_claims_nothing(serve) -> None:
     served = serve(directory())
     assert not served.login("web", BOB)
     assert served.auth.denials == ["user-disabled"]
@@ -173,7 +173,7 @@ def test_a_disabled_user_is_told_after_proving_the_key_and_claims_nothing(serve)
     assert served.auth.identity is None
 
 
-def test_a_forged_signature_of_the_owners_key_is_a_failure(serve) -> None:  # type: ignore[no-untyped-def]
+def test_a_forged_signature_of_the_owners_key_is_a_failure(serve) -> None:
     served = serve(directory())
     assert not served.login("api", ForgedKey(ALICE))
     assert served.auth.denials == ["bad-signature"]
@@ -181,7 +181,7 @@ def test_a_forged_signature_of_the_owners_key_is_a_failure(serve) -> None:  # ty
     assert served.banner().startswith(f"cps1: {GENERIC}")
 
 
-def test_the_users_connection_limit_is_told_after_the_proof(serve) -> None:  # type: ignore[no-untyped-def]
+def test_the_users_connection_limit_is_told_after_the_proof(serve) -> None:
     found, limits = directory(), ConnectionLimits(100, 1)
     first = serve(found, limits)
     assert first.login("api", ALICE)
@@ -191,14 +191,14 @@ def test_the_users_connection_limit_is_told_after_the_proof(serve) -> None:  # t
     assert "already has 1 connections open" in second.banner()
 
 
-def test_a_directory_that_cannot_answer_says_so(serve) -> None:  # type: ignore[no-untyped-def]
+def test_a_directory_that_cannot_answer_says_so(serve) -> None:
     served = serve(MemoryDirectory(down=True))
     assert not served.login("api", ALICE)
     assert served.auth.denials == ["cluster-unavailable"]
     assert "try again shortly" in served.banner()
 
 
-def test_a_malformed_login_and_too_many_tries(serve) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_login_and_too_many_tries(serve) -> None:
     served = serve(directory(), max_tries=2)
     assert not served.login("Not_A_Name", ALICE)
     assert served.auth.denials == ["invalid-login"]
@@ -208,7 +208,7 @@ def test_a_malformed_login_and_too_many_tries(serve) -> None:  # type: ignore[no
     assert served.auth.denials == ["invalid-login", "invalid-login", "rate-limited"]
 
 
-def test_the_reads_start_on_a_worker_at_the_first_request(serve) -> None:  # type: ignore[no-untyped-def]
+def test_the_reads_start_on_a_worker_at_the_first_request(serve) -> None:
     """OpenSSH asks "none" first: the gateway answers at once and reads the Workspace and its
     owner's account on a worker, not on the transport thread."""
     found = directory()
@@ -220,7 +220,7 @@ def test_the_reads_start_on_a_worker_at_the_first_request(serve) -> None:  # typ
     assert served.login("api", ALICE)
 
 
-def test_a_malformed_login_is_explained_at_the_first_request(serve) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_login_is_explained_at_the_first_request(serve) -> None:
     found = directory()
     served = serve(found)
     with pytest.raises(paramiko.BadAuthenticationType):

@@ -5,6 +5,7 @@ Workspace methods (the gateway's own boundary); the real thing runs in tests/e2e
 """
 
 import json
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,12 @@ def obj(phase: str, running: bool = True, reason: str = "", message: str = "") -
 
 
 class Script:
-    def __init__(self, *objects: object, others: list[dict] | None = None, own_limits: dict | None = None) -> None:
+    def __init__(
+        self,
+        *objects: dict[str, Any] | Exception | None,
+        others: list[dict] | None = None,
+        own_limits: dict | None = None,
+    ) -> None:
         self.objects = list(objects)
         self.patches: list[dict] = []
         # The owner's other Workspaces, and the limits an admin set for them.
@@ -34,14 +40,14 @@ class Script:
     def user(self, name: str) -> dict | None:
         return {"data": {"limits.json": json.dumps(self.own_limits)}} if self.own_limits is not None else None
 
-    def workspaces(self) -> list[dict]:
+    def workspaces(self) -> list[Any]:
         return [self.objects[0], *self.others]
 
     def workspace(self, name: str) -> dict | None:
         current = self.objects.pop(0) if len(self.objects) > 1 else self.objects[0]
         if isinstance(current, Exception):
             raise current
-        return current  # type: ignore[return-value]
+        return current
 
     def patch_workspace(self, name: str, patch: dict) -> None:
         self.patches.append(patch)
@@ -60,7 +66,7 @@ def run(
 ) -> tuple[float, list[str]]:
     lines: list[str] = []
     spent = ensure_running(
-        script,  # type: ignore[arg-type]
+        script,  # type: ignore[arg-type]  # a scripted stand-in for gateway.cluster.Cluster
         "api",
         interactive=interactive,
         timeout=timeout,

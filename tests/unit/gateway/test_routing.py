@@ -4,6 +4,7 @@ import base64
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,10 +69,10 @@ def test_bad_logins(name: str, why: str) -> None:
         parse_login(name)
 
 
-def view(**overrides: object) -> WorkspaceView:
-    values: dict[str, object] = {"name": "api", "owner": "alice", "running": True, "phase": crd.PHASE_RUNNING}
+def view(**overrides: Any) -> WorkspaceView:
+    values: dict[str, Any] = {"name": "api", "owner": "alice", "running": True, "phase": crd.PHASE_RUNNING}
     values.update(overrides)
-    return WorkspaceView(**values)  # type: ignore[arg-type]
+    return WorkspaceView(**values)
 
 
 def test_workspace_view_from_an_object() -> None:

@@ -2,7 +2,9 @@
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
+from hooks.protocol import SyncResponse
 from hooks.reconcile import observed, workspace
 from hooks.settings import Settings
 
@@ -10,7 +12,7 @@ NOW = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
 SETTINGS = Settings(secret_seed="test-seed", gateway_public_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB7s gateway")
 
 
-def parent(name: str = "alice-dev", template: str = "python", **spec: object) -> dict:
+def parent(name: str = "alice-dev", template: str = "python", **spec: Any) -> dict:
     return {
         "apiVersion": "cps1.io/v1alpha1",
         "kind": "Workspace",
@@ -28,7 +30,7 @@ def related(*templates: dict) -> dict:
     return {workspace.TEMPLATE_KEY: {t["metadata"]["name"]: t for t in templates}}
 
 
-def request_body(children: dict, *templates: dict, finalizing: bool = False, **spec: object) -> dict:
+def request_body(children: dict, *templates: dict, finalizing: bool = False, **spec: Any) -> dict:
     """A whole hook request as Metacontroller posts it."""
     return {
         "controller": {},
@@ -65,7 +67,7 @@ def children_map(objs: list[dict]) -> dict:
     return out
 
 
-READY_STATUS = {
+READY_STATUS: dict[str, dict[str, Any]] = {
     "Deployment": {
         "observedGeneration": 1,
         "replicas": 1,
@@ -79,7 +81,7 @@ READY_STATUS = {
 
 def converged(
     parent_obj: dict, template: dict, settings: Settings = SETTINGS, now: datetime = NOW
-) -> tuple[dict, dict]:
+) -> tuple[SyncResponse, dict[str, Any]]:
     """Run sync until every desired child exists and is ready, like a healthy cluster would.
     Returns (final response, the children map it saw)."""
     children = children_map([])

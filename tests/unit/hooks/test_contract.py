@@ -22,7 +22,12 @@ FIXTURES = Path(__file__).with_name("fixtures")
 SETTINGS = Settings(secret_seed=TEST_SEED, gateway_public_key=GATEWAY_KEY, max_resync_seconds=MAX_RESYNC_SECONDS)
 HOOK_REQUESTS = ["sync-first", "sync-running", "finalize-retain"]
 # metacontroller pkg/controller/composite/api/v2 CompositeHookResponse, decoded strictly.
-V2_RESPONSE = {"status": dict, "children": list, "resyncAfterSeconds": (int, float), "finalized": bool}
+V2_RESPONSE: dict[str, type | tuple[type, ...]] = {
+    "status": dict,
+    "children": list,
+    "resyncAfterSeconds": (int, float),
+    "finalized": bool,
+}
 
 
 def fixture(name: str) -> dict:

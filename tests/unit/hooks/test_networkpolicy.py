@@ -2,6 +2,7 @@
 
 import ipaddress
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -10,7 +11,7 @@ from hooks.render.networkpolicy import render_network_policy
 from tests.unit.hooks import factories
 
 
-def _policy(template: dict, **settings: object) -> dict:
+def _policy(template: dict, **settings: Any) -> dict:
     ws, errors = model.resolve(factories.parent(), template)
     assert errors == []
     assert ws is not None

@@ -41,6 +41,7 @@ def rendered(case: str, templates: dict, settings: Settings = factories.SETTINGS
     parent = factories.parent(f"{case}-ws", template_name, parameters=params)
     ws, errors = model.resolve(parent, templates[template_name])
     assert errors == []
+    assert ws is not None
     return {c["kind"]: c for c in workspace.render_children(ws, settings, {}, 1)}
 
 

@@ -32,4 +32,4 @@ def test_the_default_ranges_are_the_local_clusters() -> None:
     from cps1.localcluster import node
 
     assert Settings().cluster_service_cidrs == (node.SERVICE_CIDR,)
-    assert ipaddress.ip_network(node.POD_CIDR).subnet_of(ipaddress.ip_network(Settings().cluster_pod_cidrs[0]))
+    assert ipaddress.IPv4Network(node.POD_CIDR).subnet_of(ipaddress.IPv4Network(Settings().cluster_pod_cidrs[0]))

@@ -3,8 +3,10 @@ children out. Pure: no cluster."""
 
 import base64
 import copy
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -15,11 +17,11 @@ from tests.unit.hooks import factories
 from tests.unit.hooks.factories import NOW, SETTINGS, children_map, parent, related, stored
 
 
-def conds(status: dict) -> dict[str, tuple[str, str]]:
+def conds(status: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     return {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
 
 
-def kinds(answer: dict) -> list[str]:
+def kinds(answer: Mapping[str, Any]) -> list[str]:
     return sorted(c["kind"] for c in answer["children"])
 
 
@@ -328,8 +330,12 @@ def test_template_placement_reaches_the_pod(python_template: dict) -> None:
 def test_namespace_retained_by_an_earlier_workspace_fails_readably(python_template: dict) -> None:
     """The name's namespace exists, unowned (kept by onDelete: Retain): nothing is created, the
     Workspace says why, and it proceeds once an admin has removed the namespace."""
-    leftover = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ws-alice-dev", "uid": "old"}}
-    seen = {**related(python_template), observed.NAMESPACE: {"ws-alice-dev": leftover}}
+    leftover: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": "ws-alice-dev", "uid": "old"},
+    }
+    seen: dict[str, Any] = {**related(python_template), observed.NAMESPACE: {"ws-alice-dev": leftover}}
     answer = workspace.sync(parent(), children_map([]), seen, now=NOW, settings=SETTINGS)
     assert answer["children"] == []
     assert answer["status"]["phase"] == crd.PHASE_FAILED
@@ -357,7 +363,7 @@ def test_idle_policy_ignores_activity_far_in_the_future() -> None:
 
     assert deadline("9999-12-31T23:59:59Z") == NOW - timedelta(hours=1)
     assert deadline(format_time(NOW + timedelta(minutes=2))) == NOW + timedelta(hours=1)
-    ws = {"metadata": {"annotations": {}}}
+    ws: dict[str, Any] = {"metadata": {"annotations": {}}}
     assert idle.idle_deadline(idle.activity_of(ws, NOW), NOW, None, 10**30, NOW) is None
 
 

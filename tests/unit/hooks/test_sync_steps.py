@@ -3,6 +3,7 @@ waves, the Deployment's state as a phase, the status, and when to look again. Pu
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from tests.unit.hooks.factories import NOW, SETTINGS, children_map, parent, stor
 MINUTE = timedelta(minutes=1)
 
 
-def resolved(python_template: dict, **spec: object) -> model.WorkspaceModel:
+def resolved(python_template: dict, **spec: Any) -> model.WorkspaceModel:
     ws, errors = model.resolve(parent(**spec), python_template)
     assert ws is not None, errors
     return ws

@@ -6,6 +6,7 @@ change with what goes into an image."""
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import dockerfile
 import pytest
@@ -75,7 +76,7 @@ def test_archives_carry_the_names_containerd_uses() -> None:
 
 
 def test_cache_key_changes_with_every_input_and_only_then() -> None:
-    given = {"recipe": "FROM x", "files": {"a": "1"}, "args": {"BASE": "b"}, "base": "sha256:0"}
+    given: dict[str, Any] = {"recipe": "FROM x", "files": {"a": "1"}, "args": {"BASE": "b"}, "base": "sha256:0"}
     key = images.cache_key(**given)
     assert images.cache_key(**dict(given)) == key
     changes = (("recipe", "FROM y"), ("files", {"a": "2"}), ("args", {"BASE": "c"}), ("base", "sha256:1"))

@@ -120,6 +120,7 @@ def test_the_hooks_ingress_for_the_local_cluster_is_served_and_its_url_has_the_p
     settings = dataclasses.replace(factories.SETTINGS, ide_domain="localhost", ide_port=8443, ingress_class="cps1")
     ws, errors = model.resolve(factories.parent("demo", "python"), python_template)
     assert errors == []
+    assert ws is not None
     rendered = render_ingress(ws, settings)
     rendered["metadata"]["namespace"] = "ns"
     svc = rendered["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
