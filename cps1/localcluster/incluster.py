@@ -231,7 +231,7 @@ def start_relay(cluster: LocalCluster) -> Process:
     return relay
 
 
-def pods_ready(client, namespace: str) -> bool:  # type: ignore[no-untyped-def]
+def pods_ready(client, namespace: str) -> bool:
     """Every pod of the namespace Ready (Jobs' pods: Succeeded), and at least one pod."""
     import kubeclient as kube
 
@@ -282,9 +282,12 @@ def addresses(cluster: LocalCluster) -> dict[str, str]:
     import kubeclient as kube
 
     client = kube.dynamic_client(cluster.kubeconfig)
-    api = kube.get(client, "v1", "Service", f"{RELEASE}-api", NAMESPACE)
-    gateway = kube.get(client, "v1", "Service", f"{RELEASE}-gateway", NAMESPACE)
-    secret = kube.get(client, "v1", "Secret", f"{RELEASE}-bootstrap", NAMESPACE)
+    api, gateway, secret = (
+        kube.get(client, "v1", kind, f"{RELEASE}-{name}", NAMESPACE)
+        for kind, name in (("Service", "api"), ("Service", "gateway"), ("Secret", "bootstrap"))
+    )
+    if api is None or gateway is None or secret is None:
+        raise RuntimeError(f"the {RELEASE} release is not installed in {NAMESPACE} (no api or gateway Service)")
     return {
         "api": f"http://{api['spec']['clusterIP']}:8080",
         "ssh": f"{node.NODE_IP}:{gateway['spec']['ports'][0]['nodePort']}",

@@ -25,7 +25,7 @@ from cps1.localcluster.cluster import LocalCluster, binaries
 from gateway import keys
 from tests.conftest import ROOT
 from tests.support import gateway as gs
-from tests.support.cluster import ARTIFACTS, RUNNING, wait_until
+from tests.support.cluster import ARTIFACTS, RUNNING, found, wait_until
 
 NS = incluster.NAMESPACE
 COMPONENTS = {"hooks", "api", "ide-prober", "console", "gateway"}
@@ -99,7 +99,7 @@ def test_pods_reach_the_kubernetes_api_and_resolve_service_names(release: Releas
     out = release.exec(release.running_pod("api"), "python", "-c", code)
     assert out.returncode == 0, out.stderr
     address, count = out.stdout.split()
-    hooks = kube.get(release.client, "v1", "Service", "cps1-hooks", NS)
+    hooks = found(kube.get(release.client, "v1", "Service", "cps1-hooks", NS))
     assert address == hooks["spec"]["clusterIP"] and count.isdigit()
 
 
@@ -193,7 +193,7 @@ def test_the_journey_through_the_installed_release(release: Release, tmp_path: P
     wait_until(lambda: api.phase(name) == crd.PHASE_RUNNING, 600, 2, f"{name} Running")
     release.record("create_to_running_seconds", round(time.monotonic() - start, 1))
 
-    secret = kube.get(release.client, "v1", "Secret", f"{incluster.RELEASE}-gateway-host-key", NS)
+    secret = found(kube.get(release.client, "v1", "Secret", f"{incluster.RELEASE}-gateway-host-key", NS))
     host = keys.public_line(keys.load_private_key(base64.b64decode(secret["data"][keys.HOST_KEY]).decode()))
     ssh_at = incluster.addresses(release.cluster)["ssh"]
     address, port = ssh_at.split(":")
