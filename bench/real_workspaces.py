@@ -5,7 +5,8 @@ already imported, so nothing is pulled):
   readiness, i.e. code-server answering), median and p95, and where the seconds go from the
   pod's own timestamps (second precision): Workspace created -> pod created -> scheduled ->
   init done -> container started -> Ready -> phase Running seen;
-- stop->Stopped and start->Running with all N together;
+- stop->Stopped and start->Running of the first --keep (3) together (a 2-core node holds no
+  more python Workspaces at once: each requests 500m CPU);
 - a Workspace pod's memory at idle (kubelet's summary API, working set);
 - the gateway's throughput through a real pod's sshd against direct OpenSSH to the same sshd
   (its Service IP, with the gateway's own upstream key), interleaved rounds, as a ratio.
@@ -63,10 +64,12 @@ def pod_timeline(client, name: str) -> list[float]:
     ]
 
 
-def create_one_by_one(client, names: list[str]) -> tuple[list[float], list[list[float]]]:
-    """create->Running of each Workspace alone, and the seconds of each step."""
+def create_one_by_one(client, names: list[str], keep: int) -> tuple[list[float], list[list[float]]]:
+    """create->Running of each Workspace alone, and the seconds of each step. The node has two
+    cores and a Workspace requests half of one: after the first `keep`, each is stopped (its
+    pod gone) before the next is created, so every create finds room."""
     totals, steps = [], []
-    for name in names:
+    for i, name in enumerate(names):
         created = time.time()
         kube.apply(client, workspace(name))
         while phases(client).get(name) != "Running":
@@ -77,6 +80,8 @@ def create_one_by_one(client, names: list[str]) -> tuple[list[float], list[list[
         moments = [created, *pod_timeline(client, name), running]
         totals.append(running - created)
         steps.append([max(0.0, b - a) for a, b in itertools.pairwise(moments)])
+        if i >= keep:
+            timed(client, [name], "Stopped", set_running(client, False))
     return totals, steps
 
 
@@ -128,6 +133,7 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=128)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--idle-seconds", type=float, default=60)
+    parser.add_argument("--keep", type=int, default=3, help="Workspaces left running (the node has 2 cores)")
     args = parser.parse_args()
     exit_on_sigterm()
     run_dir = Path(tempfile.mkdtemp(prefix="cps1-bench-real-"))
@@ -137,13 +143,14 @@ def main() -> None:
         client, _ = serve_cps1(cluster, 2, {"CPS1_HOOKS_GATEWAY_PUBLIC_KEY": upstream.public_line})
         names = [f"real-bench-{i:02d}" for i in range(args.workspaces)]
 
-        totals, steps = create_one_by_one(client, names)
-        print(f"create->Running, one after another (image present): {summary(totals)}")
+        totals, steps = create_one_by_one(client, names, args.keep)
+        kept = names[: args.keep]
+        print(f"create->Running, one after another (image present): {summary(totals)}", flush=True)
         for i, step in enumerate(STEPS):
             print(f"  {step:<20} median {statistics.median(s[i] for s in steps):6.2f} s")
 
         time.sleep(args.idle_seconds)
-        memory = idle_memory_mib(cluster, names)
+        memory = idle_memory_mib(cluster, kept)
         print(f"a Workspace pod's memory after {args.idle_seconds:.0f} s idle (MiB): {summary(memory)}")
 
         rates = gateway_against_direct(cluster, client, run_dir, upstream, names[0], args.size_mib << 20, args.runs)
@@ -154,10 +161,10 @@ def main() -> None:
                 f"ratio {gw / direct:.2f}"
             )
 
-        stopped = timed(client, names, "Stopped", set_running(client, False))
-        print(f"stop->Stopped, {len(names)} together: {summary(stopped)}")
-        started = timed(client, names, "Running", set_running(client, True))
-        print(f"start->Running, {len(names)} together: {summary(started)}")
+        stopped = timed(client, kept, "Stopped", set_running(client, False))
+        print(f"stop->Stopped, {len(kept)} together: {summary(stopped)}")
+        started = timed(client, kept, "Running", set_running(client, True))
+        print(f"start->Running, {len(kept)} together: {summary(started)}")
         for name in names:
             kube.resource(client, API, "Workspace").delete(name=name)
 
