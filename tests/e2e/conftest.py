@@ -22,6 +22,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "/e2e/" in str(item.path):
             item.add_marker(pytest.mark.e2e)
+    # One real node per machine: test_in_cluster.py starts its own (no host Metacontroller) and
+    # ends it with the module, so it must run before anything uses the session's `real_cluster`.
+    items.sort(key=lambda item: ("/e2e/" in str(item.path), item.path.name != "test_in_cluster.py"))
 
 
 @pytest.fixture(scope="session")
