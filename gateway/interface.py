@@ -3,9 +3,10 @@
 Offered: session channels (shell, exec, subsystem, pty-req, env, window-change, agent
 forwarding unless the admin switched it off, and signal / break through gateway.transport) and
 direct-tcpip (handled asynchronously by the transport). Refused, with the reason: passwords and
-keyboard-interactive (keys only), remote forwarding (`ssh -R`), X11 forwarding, Unix-socket forwarding (Paramiko does not expose its
-socket path), and any other channel type. Global requests such as keepalive@openssh.com are
-answered "failure", which OpenSSH counts as a live server.
+keyboard-interactive (keys only), remote forwarding (`ssh -R`), X11 forwarding, Unix-socket
+forwarding (Paramiko does not expose its socket path), and any other channel type. Global
+requests such as keepalive@openssh.com are answered "failure", which OpenSSH counts as a live
+server.
 """
 
 from typing import TYPE_CHECKING

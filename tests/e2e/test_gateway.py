@@ -914,6 +914,14 @@ def push_command(sshd: gs.Sshd, known: Path) -> str:
     )
 
 
+def ssh_a(harness: gs.Harness, key: gs.ClientKey, agent: Path, command: str) -> subprocess.CompletedProcess:
+    """`ssh -A` with `agent` as the client's agent (OpenSSH forwards only an agent it can reach,
+    so not with the harness's IdentityAgent=none; IdentitiesOnly still logs in with `key`)."""
+    argv = harness.ssh_command(key, MAIN, command, options=("-A",))
+    argv = [f"IdentityAgent={agent}" if arg == "IdentityAgent=none" else arg for arg in argv]
+    return subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+
+
 def agent_audits(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
     return [vars(r) for r in caplog.records if r.name == "cps1.gateway.audit" and vars(r)["authenticated"]]
 
@@ -930,7 +938,7 @@ def test_agent_forwarding_reaches_a_git_server_from_the_workspace(
     socket_path, key = agent
     fingerprint = gateway_keys.offered(paramiko_key(key)).fingerprint
     with caplog.at_level("INFO", logger="cps1.gateway.audit"):
-        result = gw.ssh(keys["alice"], MAIN, push_command(*git_server), options=("-o", f"ForwardAgent={socket_path}"))
+        result = ssh_a(gw, keys["alice"], socket_path, push_command(*git_server))
         assert result.returncode == 0, text(result)
         assert fingerprint.encode() in result.stdout and result.stdout.endswith(b"pushed\n"), text(result)
         wait_until(lambda: agent_audits(caplog), 10, what="audit")
@@ -968,9 +976,7 @@ def test_agent_forwarding_switched_off_by_the_admin_says_so(
     harness.start()
     try:
         with caplog.at_level("INFO", logger="cps1.gateway.audit"):
-            result = harness.ssh(
-                keys["alice"], MAIN, push_command(*git_server), options=("-o", f"ForwardAgent={agent[0]}")
-            )
+            result = ssh_a(harness, keys["alice"], agent[0], push_command(*git_server))
             wait_until(lambda: agent_audits(caplog), 10, what="audit")
     finally:
         harness.gateway.stop(drain=0)
