@@ -12,6 +12,7 @@ direction.
 """
 
 import contextlib
+import functools
 import logging
 import socket
 import threading
@@ -48,6 +49,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("cps1.gateway.connection")
 audit = logging.getLogger("cps1.gateway.audit")
 ACCEPT_POLL_SECONDS = 0.5
+
+
+def open_failure(err: Exception, refused: str) -> tuple[int, str]:
+    """The reason code and text to refuse a deferred open with, from why its other side did
+    not open: that side's own refusal (`refused`: who refused, and its reason), else a failure
+    to connect."""
+    if isinstance(err, paramiko.ChannelException):
+        return err.code, f"cps1: {refused}: {err.text}"
+    return OPEN_FAILED_CONNECT_FAILED, f"cps1: {err}"
 
 
 class Connection:
@@ -438,17 +448,30 @@ class Connection:
     def on_direct_tcpip(self, request: OpenRequest) -> None:
         """A client's port-forward (ssh -L, -W, ProxyJump, VS Code): answered from a worker."""
         assert self.transport is not None
-        windows = self._reserve("direct-tcpip") if self.may_open_channel() else None
+        self._defer_open(self.transport, request, DIRECT_TCPIP, self._relay_tcp)
+
+    def _defer_open(
+        self,
+        answerer: GatewayTransport,
+        request: OpenRequest,
+        kind: str,
+        relay: Callable[[OpenRequest, Windows], bool],
+    ) -> None:
+        """A peer's channel open, within the limits and granted windows from the budget, then
+        answered by `relay` from a worker (the transport thread must not wait); `relay`
+        returns False if the channel never opened, and its windows go back."""
+        windows = self._reserve(kind) if self.may_open_channel() else None
         if windows is None:
-            self.transport.reject_open(request, OPEN_FAILED_RESOURCE_SHORTAGE, "cps1: too many channels")
+            answerer.reject_open(request, OPEN_FAILED_RESOURCE_SHORTAGE, "cps1: too many channels")
             return
         self.channels.opening()
         self.touch()
-        threading.Thread(target=self._open_tcp, args=(request, windows), name="direct-tcpip", daemon=True).start()
 
-    def _open_tcp(self, request: OpenRequest, windows: Windows) -> None:
-        if not self._relay_tcp(request, windows):
-            self._release(windows)
+        def work() -> None:
+            if not relay(request, windows):
+                self._release(windows)
+
+        threading.Thread(target=work, name=kind, daemon=True).start()
 
     def _relay_tcp(self, request: OpenRequest, windows: Windows) -> bool:
         """Open the Workspace side, then confirm the client's open; False if it never was."""
@@ -465,27 +488,24 @@ class Connection:
                 max_packet_size=self.tuning.max_packet_size,
                 timeout=30,
             )
-        except (StartFailed, UpstreamError) as err:
-            t.reject_open(request, OPEN_FAILED_CONNECT_FAILED, f"cps1: {err}")
-            return False
-        except paramiko.ChannelException as err:
-            t.reject_open(request, err.code, f"cps1: the workspace could not connect to {host}:{port}: {err.text}")
-            return False
-        except (paramiko.SSHException, OSError, EOFError) as err:
-            t.reject_open(request, OPEN_FAILED_CONNECT_FAILED, f"cps1: {err}")
+        except (StartFailed, UpstreamError, paramiko.SSHException, OSError, EOFError) as err:
+            t.reject_open(request, *open_failure(err, f"the workspace could not connect to {host}:{port}"))
             return False
         finally:
             self.channels.opened()
         if not t.is_active():
             up.close()
             return False
-        down = t.accept_open(request, windows.down)
-        self.channels.add(down, windows)
         self.channels.forward(f"{host}:{port}")
-        pair = TcpPair(down, up, self.count_up, self.count_down)
-        self.track(pair, DIRECT_TCPIP)
-        pair.start()
+        self._start_relay(t.accept_open(request, windows.down), up, windows, DIRECT_TCPIP)
         return True
+
+    def _start_relay(self, down: paramiko.Channel, up: paramiko.Channel, windows: Windows, kind: str) -> None:
+        """Relay a forward or agent channel pair, its client side holding `windows`."""
+        self.channels.add(down, windows)
+        pair = TcpPair(down, up, self.count_up, self.count_down)
+        self.track(pair, kind)
+        pair.start()
 
     # Agent forwarding ---------------------------------------------------------------------
 
@@ -502,19 +522,8 @@ class Connection:
             log.warning("agent channel refused: not requested", extra=self.log_context)
             up_transport.reject_open(request, OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED, "cps1: agent not forwarded")
             return
-        windows = self._reserve(AGENT_CHANNEL) if self.may_open_channel() else None
-        if windows is None:
-            up_transport.reject_open(request, OPEN_FAILED_RESOURCE_SHORTAGE, "cps1: too many channels")
-            return
-        self.channels.opening()
-        self.touch()
-        threading.Thread(
-            target=self._open_agent, args=(up_transport, request, windows), name="agent", daemon=True
-        ).start()
-
-    def _open_agent(self, up_transport: GatewayTransport, request: OpenRequest, windows: Windows) -> None:
-        if not self._relay_agent(up_transport, request, windows):
-            self._release(windows)
+        relay = functools.partial(self._relay_agent, up_transport)
+        self._defer_open(up_transport, request, AGENT_CHANNEL, relay)
 
     def _relay_agent(self, up_transport: GatewayTransport, request: OpenRequest, windows: Windows) -> bool:
         """Open the client side, then confirm the Workspace's open; False if it never was."""
@@ -524,18 +533,16 @@ class Connection:
             down = t.open_channel(
                 AGENT_CHANNEL, window_size=windows.down, max_packet_size=self.tuning.max_packet_size, timeout=30
             )
-        except paramiko.ChannelException as err:
-            up_transport.reject_open(request, err.code, f"cps1: the client refused the agent channel: {err.text}")
-            return False
         except (paramiko.SSHException, OSError, EOFError) as err:
-            up_transport.reject_open(request, OPEN_FAILED_CONNECT_FAILED, f"cps1: {err}")
+            up_transport.reject_open(request, *open_failure(err, "the client refused the agent channel"))
             return False
         finally:
             self.channels.opened()
-        self.channels.add(down, windows)
         if not up_transport.is_active():
             down.close()
-            return True
+            return False
+        self._start_relay(down, up_transport.accept_open(request, windows.up), windows, AGENT_CHANNEL)
+        return True
         up = up_transport.accept_open(request, windows.up)
         pair = TcpPair(down, up, self.count_up, self.count_down)
         self.track(pair, AGENT_CHANNEL)
