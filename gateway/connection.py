@@ -7,10 +7,12 @@ Threads per connection: Paramiko's transport thread (client side), this connecti
 thread (accepts channels and holds strong references to them, because Paramiko closes a
 server channel nobody references; enforces the login grace and the idle timeout), the upstream
 transport thread, and per relayed channel: for a session one output thread (stdout and stderr)
-and a stdin thread until the client's EOF, for a forward one thread per direction.
+and a stdin thread until the client's EOF, for a forward or an agent channel one thread per
+direction.
 """
 
 import contextlib
+import functools
 import logging
 import socket
 import threading
@@ -20,7 +22,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import paramiko
-from paramiko.common import AUTH_SUCCESSFUL, OPEN_FAILED_CONNECT_FAILED, OPEN_FAILED_RESOURCE_SHORTAGE
+from paramiko.common import (
+    AUTH_SUCCESSFUL,
+    OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED,
+    OPEN_FAILED_CONNECT_FAILED,
+    OPEN_FAILED_RESOURCE_SHORTAGE,
+)
 
 from common.workspace_limits import Limits
 from gateway import lifecycle, upstream
@@ -33,7 +40,7 @@ from gateway.lifecycle import StartFailed
 from gateway.limits import ChannelRefused, Windows, source_of
 from gateway.routing import Login, WorkspaceView
 from gateway.session import Session
-from gateway.transport import GatewayTransport, OpenRequest, Tuning
+from gateway.transport import AGENT_CHANNEL, DIRECT_TCPIP, GatewayTransport, OpenRequest, Tuning
 from gateway.upstream import UpstreamError
 
 if TYPE_CHECKING:
@@ -42,6 +49,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("cps1.gateway.connection")
 audit = logging.getLogger("cps1.gateway.audit")
 ACCEPT_POLL_SECONDS = 0.5
+
+
+def open_failure(err: Exception, refused: str) -> tuple[int, str]:
+    """The reason code and text to refuse a deferred open with, from why its other side did
+    not open: that side's own refusal (`refused`: who refused, and its reason), else a failure
+    to connect."""
+    if isinstance(err, paramiko.ChannelException):
+        return err.code, f"cps1: {refused}: {err.text}"
+    return OPEN_FAILED_CONNECT_FAILED, f"cps1: {err}"
 
 
 class Connection:
@@ -80,6 +96,9 @@ class Connection:
         self._prewarming: threading.Thread | None = None
         self.closing = threading.Event()
         self.end_reason = ""
+        # ssh -A on this connection: "" (not asked), "forwarded" or "refused", for the audit;
+        # the Workspace's agent channels are relayed only once a session's request was accepted.
+        self.agent = ""
 
     @property
     def login(self) -> Login | None:
@@ -237,6 +256,7 @@ class Connection:
                 "bytes_down": self.bytes_down,
                 "channels": dict(self.channels.kinds),
                 "forwards": sorted(self.channels.forwards),
+                "agent": self.agent,
                 "end": self.end_reason,
             },
         )
@@ -350,6 +370,7 @@ class Connection:
                 log.warning("upstream connection failed", extra={**self.log_context, "error": str(err)})
                 raise
             self.gw.metrics.connect_latency.observe(time.monotonic() - began)
+            fresh.agent_handler = lambda request: self.on_agent_open(fresh, request)
             self._upstream = fresh
             return fresh
 
@@ -411,7 +432,7 @@ class Connection:
         """Count a relayed channel for metrics and activity until it closes."""
         assert self.login is not None
         name = self.login.workspace
-        family = "direct-tcpip" if kind == "direct-tcpip" else "session"
+        family = kind if kind in (DIRECT_TCPIP, AGENT_CHANNEL) else "session"
         gauge = self.gw.metrics.sessions.labels(family)
         self.channels.track(pair, kind)
         gauge.inc()
@@ -427,17 +448,30 @@ class Connection:
     def on_direct_tcpip(self, request: OpenRequest) -> None:
         """A client's port-forward (ssh -L, -W, ProxyJump, VS Code): answered from a worker."""
         assert self.transport is not None
-        windows = self._reserve("direct-tcpip") if self.may_open_channel() else None
+        self._defer_open(self.transport, request, DIRECT_TCPIP, self._relay_tcp)
+
+    def _defer_open(
+        self,
+        answerer: GatewayTransport,
+        request: OpenRequest,
+        kind: str,
+        relay: Callable[[OpenRequest, Windows], bool],
+    ) -> None:
+        """A peer's channel open, within the limits and granted windows from the budget, then
+        answered by `relay` from a worker (the transport thread must not wait); `relay`
+        returns False if the channel never opened, and its windows go back."""
+        windows = self._reserve(kind) if self.may_open_channel() else None
         if windows is None:
-            self.transport.reject_open(request, OPEN_FAILED_RESOURCE_SHORTAGE, "cps1: too many channels")
+            answerer.reject_open(request, OPEN_FAILED_RESOURCE_SHORTAGE, "cps1: too many channels")
             return
         self.channels.opening()
         self.touch()
-        threading.Thread(target=self._open_tcp, args=(request, windows), name="direct-tcpip", daemon=True).start()
 
-    def _open_tcp(self, request: OpenRequest, windows: Windows) -> None:
-        if not self._relay_tcp(request, windows):
-            self._release(windows)
+        def work() -> None:
+            if not relay(request, windows):
+                self._release(windows)
+
+        threading.Thread(target=work, name=kind, daemon=True).start()
 
     def _relay_tcp(self, request: OpenRequest, windows: Windows) -> bool:
         """Open the Workspace side, then confirm the client's open; False if it never was."""
@@ -454,24 +488,63 @@ class Connection:
                 max_packet_size=self.tuning.max_packet_size,
                 timeout=30,
             )
-        except (StartFailed, UpstreamError) as err:
-            t.reject_open(request, OPEN_FAILED_CONNECT_FAILED, f"cps1: {err}")
-            return False
-        except paramiko.ChannelException as err:
-            t.reject_open(request, err.code, f"cps1: the workspace could not connect to {host}:{port}: {err.text}")
-            return False
-        except (paramiko.SSHException, OSError, EOFError) as err:
-            t.reject_open(request, OPEN_FAILED_CONNECT_FAILED, f"cps1: {err}")
+        except (StartFailed, UpstreamError, paramiko.SSHException, OSError, EOFError) as err:
+            t.reject_open(request, *open_failure(err, f"the workspace could not connect to {host}:{port}"))
             return False
         finally:
             self.channels.opened()
         if not t.is_active():
             up.close()
             return False
-        down = t.accept_open(request, windows.down)
-        self.channels.add(down, windows)
         self.channels.forward(f"{host}:{port}")
+        self._start_relay(t.accept_open(request, windows.down), up, windows, DIRECT_TCPIP)
+        return True
+
+    def _start_relay(self, down: paramiko.Channel, up: paramiko.Channel, windows: Windows, kind: str) -> None:
+        """Relay a forward or agent channel pair, its client side holding `windows`."""
+        self.channels.add(down, windows)
         pair = TcpPair(down, up, self.count_up, self.count_down)
-        self.track(pair, "direct-tcpip")
+        self.track(pair, kind)
+        pair.start()
+
+    # Agent forwarding ---------------------------------------------------------------------
+
+    def agent_requested(self, accepted: bool) -> None:
+        """A session asked for ssh -A (transport thread); once one was accepted, it stays."""
+        if self.agent != "forwarded":
+            self.agent = "forwarded" if accepted else "refused"
+
+    def on_agent_open(self, up_transport: GatewayTransport, request: OpenRequest) -> None:
+        """The Workspace's sshd opens an agent channel (a process there uses SSH_AUTH_SOCK), on
+        the upstream transport's thread: relayed to the client from a worker, like a
+        direct-tcpip open in the other direction, only if a session of this connection asked."""
+        if self.agent != "forwarded":
+            log.warning("agent channel refused: not requested", extra=self.log_context)
+            up_transport.reject_open(request, OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED, "cps1: agent not forwarded")
+            return
+        relay = functools.partial(self._relay_agent, up_transport)
+        self._defer_open(up_transport, request, AGENT_CHANNEL, relay)
+
+    def _relay_agent(self, up_transport: GatewayTransport, request: OpenRequest, windows: Windows) -> bool:
+        """Open the client side, then confirm the Workspace's open; False if it never was."""
+        t = self.transport
+        assert t is not None
+        try:
+            down = t.open_channel(
+                AGENT_CHANNEL, window_size=windows.down, max_packet_size=self.tuning.max_packet_size, timeout=30
+            )
+        except (paramiko.SSHException, OSError, EOFError) as err:
+            up_transport.reject_open(request, *open_failure(err, "the client refused the agent channel"))
+            return False
+        finally:
+            self.channels.opened()
+        if not up_transport.is_active():
+            down.close()
+            return False
+        self._start_relay(down, up_transport.accept_open(request, windows.up), windows, AGENT_CHANNEL)
+        return True
+        up = up_transport.accept_open(request, windows.up)
+        pair = TcpPair(down, up, self.count_up, self.count_down)
+        self.track(pair, AGENT_CHANNEL)
         pair.start()
         return True

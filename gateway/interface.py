@@ -1,11 +1,12 @@
 """Paramiko's ServerInterface for one connection: public keys only, and the channel policy.
 
-Offered: session channels (shell, exec, subsystem, pty-req, env, window-change, and signal /
-break through gateway.transport) and direct-tcpip (handled asynchronously by the transport).
-Refused, with the reason: passwords and keyboard-interactive (keys only), remote forwarding
-(`ssh -R`), agent and X11 forwarding, Unix-socket forwarding (Paramiko does not expose its
-socket path), and any other channel type. Global requests such as keepalive@openssh.com are
-answered "failure", which OpenSSH counts as a live server.
+Offered: session channels (shell, exec, subsystem, pty-req, env, window-change, agent
+forwarding unless the admin switched it off, and signal / break through gateway.transport) and
+direct-tcpip (handled asynchronously by the transport). Refused, with the reason: passwords and
+keyboard-interactive (keys only), remote forwarding (`ssh -R`), X11 forwarding, Unix-socket
+forwarding (Paramiko does not expose its socket path), and any other channel type. Global
+requests such as keepalive@openssh.com are answered "failure", which OpenSSH counts as a live
+server.
 """
 
 from typing import TYPE_CHECKING
@@ -85,7 +86,7 @@ class Interface(paramiko.ServerInterface):
         return self.conn.session(channel).on_start("subsystem", name)
 
     def check_channel_forward_agent_request(self, channel: paramiko.Channel) -> bool:
-        return False
+        return self.conn.session(channel).on_agent()
 
     def check_channel_x11_request(
         self, channel: paramiko.Channel, single_connection: bool, auth_protocol: str, auth_cookie: bytes, screen: int

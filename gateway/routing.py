@@ -204,3 +204,20 @@ def start_plan(ws: WorkspaceView, now: datetime, interactive: bool, restart_grac
             )
     why = "stopped by its user" if not ws.running else "stopped after its idle timeout"
     return StartPlan(Action.START, f"workspace {ws.name!r} is {why}; starting it", set_running=not ws.running)
+
+
+AGENT_FORWARDING_DISABLED = "agent forwarding (ssh -A) is disabled on this gateway by its admin"
+
+
+def agent_refusal(allowed: bool, started: bool, requested: bool) -> str:
+    """Why a session's `auth-agent-req@openssh.com` is refused, or '' to pass it on. It must
+    come before the shell, exec or subsystem request, as sshd needs it to set SSH_AUTH_SOCK;
+    only the admin's refusal is told to the client (OpenSSH sends the request without asking
+    for a reply, so it cannot report a refusal itself)."""
+    if not allowed:
+        return AGENT_FORWARDING_DISABLED
+    if started:
+        return "agent forwarding requested after the session started"
+    if requested:
+        return "agent forwarding requested twice"
+    return ""

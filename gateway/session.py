@@ -1,7 +1,7 @@
 """One client session channel, from its first request to the relay.
 
-Requests before the start request (pty-req, env, window-change) are answered at once and
-remembered. The start request (shell, exec, subsystem) is also answered at once, as Gitpod's
+Requests before the start request (pty-req, env, window-change, auth-agent-req) are answered
+at once and remembered. The start request (shell, exec, subsystem) is also answered at once, as Gitpod's
 gateway does, and a worker then brings the Workspace up (writing progress to the session's
 stderr), opens the upstream session, replays the remembered requests with the client's
 terminal modes, sends the start request and starts the pumps. Answering at once keeps the
@@ -20,6 +20,7 @@ import paramiko
 from gateway import transport
 from gateway.forwarding import SessionPair
 from gateway.lifecycle import StartFailed
+from gateway.routing import AGENT_FORWARDING_DISABLED, agent_refusal
 from gateway.upstream import UpstreamError
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ class Session:
         self.down = down
         self.env: list[tuple[bytes, bytes]] = []
         self.pty: Pty | None = None
+        # ssh -A: relayed (the Workspace's sshd is asked too), or refused by the admin's switch.
+        self.agent = False
+        self.agent_refused = False
         self.kind = ""
         self.argument: bytes | str = b""
         self.up: paramiko.Channel | None = None
@@ -75,6 +79,19 @@ class Session:
                 return True
         with contextlib.suppress(OSError, paramiko.SSHException):
             transport.send_window_change(up, width, height, pixel_width, pixel_height)
+        return True
+
+    def on_agent(self) -> bool:
+        """auth-agent-req@openssh.com: remembered, and asked of the Workspace's sshd before the
+        start request; the connection then relays the agent channels that sshd opens."""
+        reason = agent_refusal(self.conn.settings.agent_forwarding, bool(self.kind), self.agent)
+        if reason:
+            self.agent_refused = reason == AGENT_FORWARDING_DISABLED
+            log.info("agent forwarding refused", extra={**self.conn.log_context, "reason": reason})
+            self.conn.agent_requested(False)
+            return False
+        self.agent = True
+        self.conn.agent_requested(True)
         return True
 
     def on_start(self, kind: str, argument: bytes | str) -> bool:
@@ -154,6 +171,10 @@ class Session:
         pair.start()
 
     def _replay(self, up: paramiko.Channel) -> None:
+        if self.agent:
+            transport.request_agent(up)
+        elif self.agent_refused:
+            self.say(AGENT_FORWARDING_DISABLED)
         for name, value in self.env:
             transport.send_env(up, name, value)
         with self._lock:

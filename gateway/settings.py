@@ -41,6 +41,9 @@ class Settings:
     upstream_key_file: str = "/etc/cps1-gateway/upstream/id_ed25519"
     # Pin the Workspace sshd's host key to the one the hooks publish in the Workspace's status.
     verify_upstream_host_key: bool = True
+    # Relay `ssh -A` (OpenSSH's AllowAgentForwarding, on by default there too): root in a
+    # Workspace can use a connected user's agent while their session is open.
+    agent_forwarding: bool = True
     upstream_connect_timeout_seconds: float = 20.0
     # Logins share their reads of Workspaces and users' keys for this long (gateway/lookups.py):
     # a revoked key or a deleted Workspace lets no new connection in after it.

@@ -19,6 +19,9 @@ holds every use of its internals in one place (paramiko>=3.4; checked against 5.
 - direct-tcpip opens are answered asynchronously: the transport thread hands them to a worker
   that starts the Workspace or dials upstream, and the answer (with a readable failure text
   the client prints) is sent later. A slow upstream never stalls the client's other channels.
+  The agent channels a Workspace's sshd opens (`auth-agent@openssh.com`, after
+  `request_agent`) are deferred the same way on the upstream side, while a worker opens the
+  matching channel to the client.
 - Authentication ends in a hook (`auth_result`) that sees Paramiko's verdict *after* it
   checked the signature: a connection slot is claimed only for a proven key, and a forged
   signature counts as a failed login (ServerInterface is asked before the signature is checked).
@@ -62,6 +65,11 @@ EXTRA_REQUESTS = frozenset({"signal", "break", "exit-signal"})
 # (kind, its arguments: signal (name,), break (milliseconds,), exit-signal (name, core dumped,
 # message)) -> whether it was handled.
 RequestHook = Callable[[str, tuple], bool]
+# Agent forwarding (OpenSSH's PROTOCOL): the session request, and the channel the server opens
+# back for each use of the agent.
+AGENT_REQUEST = "auth-agent-req@openssh.com"
+AGENT_CHANNEL = "auth-agent@openssh.com"
+DIRECT_TCPIP = "direct-tcpip"
 # Bytes a peer may send beyond a channel's window before it is disconnected (OpenSSH's grace).
 WINDOW_GRACE_DIVISOR = 10
 
@@ -103,13 +111,15 @@ def ciphers_for(client_version: str, preferred: tuple[str, ...], fallback: tuple
 
 @dataclass(frozen=True)
 class OpenRequest:
-    """A client's direct-tcpip channel open, not yet answered."""
+    """A peer's channel open, not yet answered: a client's direct-tcpip, or a Workspace sshd's
+    agent channel (which has no addresses)."""
 
     sender: int
     window: int
     max_packet: int
-    destination: tuple[str, int]
-    origin: tuple[str, int]
+    destination: tuple[str, int] = ("", 0)
+    origin: tuple[str, int] = ("", 0)
+    kind: str = DIRECT_TCPIP
 
 
 class _FlushingEvent(threading.Event):
@@ -275,6 +285,8 @@ class GatewayTransport(paramiko.Transport):
         # Set by the server side: receives direct-tcpip opens to answer later, and hears of a
         # successful authentication (Paramiko's ServerInterface has no such callback).
         self.direct_tcpip_handler: Callable[[OpenRequest], None] | None = None
+        # Set by the client side (towards a Workspace): receives agent channel opens.
+        self.agent_handler: Callable[[OpenRequest], None] | None = None
         self.on_authenticated: Callable[[], None] | None = None
         # (method, Paramiko's result after the signature check) -> the result to send.
         self.auth_result: Callable[[str, int], int] | None = None
@@ -352,18 +364,22 @@ class GatewayTransport(paramiko.Transport):
         if self.server_mode and self.on_authenticated is not None:
             self.on_authenticated()
 
-    # Asynchronous direct-tcpip -----------------------------------------------------------
+    # Deferred opens (direct-tcpip, agent) ---------------------------------------------------------
 
     def _parse_channel_open(self, m: Message) -> None:
-        if self.server_mode and self.direct_tcpip_handler is not None:
-            start = m.packet.tell()
-            if m.get_text() == "direct-tcpip":
-                sender, window, max_packet = m.get_int(), m.get_int(), m.get_int()
+        start = m.packet.tell()
+        kind = m.get_text()
+        handler = self._deferred_open_handler(kind)
+        if handler is not None:
+            sender, window, max_packet = m.get_int(), m.get_int(), m.get_int()
+            if kind == DIRECT_TCPIP:
                 destination = (m.get_text(), m.get_int())
                 origin = (m.get_text(), m.get_int())
-                self.direct_tcpip_handler(OpenRequest(sender, window, max_packet, destination, origin))
-                return
-            m.packet.seek(start)
+                handler(OpenRequest(sender, window, max_packet, destination, origin))
+            else:
+                handler(OpenRequest(sender, window, max_packet, kind=kind))
+            return
+        m.packet.seek(start)
         # Paramiko grants every channel `default_window_size`; grant_window replaces it for
         # this one open (on the server side only this thread reads it).
         default = self.default_window_size
@@ -371,6 +387,15 @@ class GatewayTransport(paramiko.Transport):
             super()._parse_channel_open(m)
         finally:
             self.default_window_size = default
+
+    def _deferred_open_handler(self, kind: str) -> Callable[[OpenRequest], None] | None:
+        """Who answers this open later: direct-tcpip from a client, agent channels from a
+        Workspace; anything else is Paramiko's (and its ServerInterface's)."""
+        if self.server_mode and kind == DIRECT_TCPIP:
+            return self.direct_tcpip_handler
+        if not self.server_mode and kind == AGENT_CHANNEL:
+            return self.agent_handler
+        return None
 
     def accept_open(self, request: OpenRequest, window: int = 0) -> paramiko.Channel:
         """Confirm a deferred open with `window` (default: the transport's); the caller must
@@ -450,6 +475,12 @@ def send_window_change(chan: paramiko.Channel, width: int, height: int, pixel_wi
     for value in (width, height, pixel_width, pixel_height):
         m.add_int(value)
     _send(chan, m, False)
+
+
+def request_agent(chan: paramiko.Channel) -> None:
+    """auth-agent-req@openssh.com without waiting, as OpenSSH sends it: Paramiko's
+    `request_forward_agent` would install its own handler for the channels that follow."""
+    _send(chan, _request(chan, AGENT_REQUEST, False), False)
 
 
 def send_env(chan: paramiko.Channel, name: bytes, value: bytes) -> None:

@@ -866,3 +866,121 @@ def test_forged_signatures_neither_log_in_nor_lock_the_owner_out(
 
 def socket_to(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=20)
+
+
+# Agent forwarding (ssh -A) ----------------------------------------------------------------
+
+
+@pytest.fixture
+def agent(tmp_path: Path) -> Iterator[tuple[Path, gs.ClientKey]]:
+    """A real ssh-agent on its own socket, holding a key nothing else has; killed by PID."""
+    socket_path = tmp_path / "agent.sock"
+    process = subprocess.Popen(
+        ["ssh-agent", "-D", "-a", str(socket_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until(socket_path.exists, 10, what="the ssh-agent socket")
+        key = gs.client_key(tmp_path, "git-key")
+        added = subprocess.run(
+            ["ssh-add", str(key.path)],
+            env={**os.environ, "SSH_AUTH_SOCK": str(socket_path)},
+            capture_output=True,
+            timeout=30,
+        )
+        assert added.returncode == 0, text(added)
+        yield socket_path, key
+    finally:
+        process.kill()
+        process.wait(10)
+
+
+@pytest.fixture
+def git_server(tmp_path: Path, agent: tuple[Path, gs.ClientKey]) -> Iterator[tuple[gs.Sshd, Path]]:
+    """A second loopback sshd standing for a Git server: it trusts only the agent's key."""
+    gs.keygen(tmp_path / "git-host-key", "git-host")
+    sshd = gs.Sshd(tmp_path / "git-sshd", (tmp_path / "git-host-key").read_text(), agent[1].public + "\n").start()
+    known = gs.known_hosts(tmp_path / "git_known_hosts", sshd.port, (tmp_path / "git-host-key.pub").read_text())
+    try:
+        yield sshd, known
+    finally:
+        sshd.stop()
+
+
+def push_command(sshd: gs.Sshd, known: Path) -> str:
+    """What runs in the Workspace: list the agent's keys, then log in to the Git server."""
+    return (
+        "ssh-add -l; ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes "
+        f"-o UserKnownHostsFile={known} -p {sshd.port} {gs.USER}@127.0.0.1 echo pushed"
+    )
+
+
+def ssh_a(harness: gs.Harness, key: gs.ClientKey, agent: Path, command: str) -> subprocess.CompletedProcess:
+    """`ssh -A` with `agent` as the client's agent (OpenSSH forwards only an agent it can reach,
+    so not with the harness's IdentityAgent=none; IdentitiesOnly still logs in with `key`)."""
+    argv = harness.ssh_command(key, MAIN, command, options=("-A",))
+    argv = [f"IdentityAgent={agent}" if arg == "IdentityAgent=none" else arg for arg in argv]
+    return subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+
+
+def agent_audits(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    return [vars(r) for r in caplog.records if r.name == "cps1.gateway.audit" and vars(r)["authenticated"]]
+
+
+def test_agent_forwarding_reaches_a_git_server_from_the_workspace(
+    gw: gs.Harness,
+    keys: dict[str, gs.ClientKey],
+    agent: tuple[Path, gs.ClientKey],
+    git_server: tuple[gs.Sshd, Path],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`ssh -A` through the gateway: inside the Workspace the client's agent lists its key and
+    logs in to a server that trusts only that key; the key itself stays in the agent."""
+    socket_path, key = agent
+    fingerprint = gateway_keys.offered(paramiko_key(key)).fingerprint
+    with caplog.at_level("INFO", logger="cps1.gateway.audit"):
+        result = ssh_a(gw, keys["alice"], socket_path, push_command(*git_server))
+        assert result.returncode == 0, text(result)
+        assert fingerprint.encode() in result.stdout and result.stdout.endswith(b"pushed\n"), text(result)
+        wait_until(lambda: agent_audits(caplog), 10, what="audit")
+    audit_line = agent_audits(caplog)[0]
+    assert audit_line["agent"] == "forwarded"
+    assert audit_line["channels"]["auth-agent@openssh.com"] >= 2  # ssh-add -l, then the login
+
+
+def test_without_agent_forwarding_the_git_server_refuses(
+    gw: gs.Harness, keys: dict[str, gs.ClientKey], git_server: tuple[gs.Sshd, Path]
+) -> None:
+    result = gw.ssh(keys["alice"], MAIN, push_command(*git_server))
+    assert result.returncode != 0 and b"pushed" not in result.stdout, text(result)
+    assert b"Could not open a connection to your authentication agent" in result.stderr, text(result)
+    assert b"Permission denied" in result.stderr, text(result)
+
+
+def test_agent_forwarding_switched_off_by_the_admin_says_so(
+    env: Env,
+    gw: gs.Harness,
+    keys: dict[str, gs.ClientKey],
+    agent: tuple[Path, gs.ClientKey],
+    git_server: tuple[gs.Sshd, Path],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    (tmp_path / "no-agent").mkdir()
+    harness = gs.Harness(
+        env,
+        tmp_path / "no-agent",
+        settings_for(env, agent_forwarding=False),
+        gateway_keys.load_private_key(GATEWAY_PRIVATE_KEY),
+    )
+    harness.sshds = gw.sshds
+    harness.start()
+    try:
+        with caplog.at_level("INFO", logger="cps1.gateway.audit"):
+            result = ssh_a(harness, keys["alice"], agent[0], push_command(*git_server))
+            wait_until(lambda: agent_audits(caplog), 10, what="audit")
+    finally:
+        harness.gateway.stop(drain=0)
+        harness.health.stop()
+    assert result.returncode != 0 and b"pushed" not in result.stdout, text(result)
+    assert b"cps1: agent forwarding (ssh -A) is disabled on this gateway by its admin" in result.stderr, text(result)
+    assert agent_audits(caplog)[0]["agent"] == "refused"

@@ -14,14 +14,17 @@ from typing import Any
 
 import paramiko
 import pytest
+from paramiko.common import OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 from paramiko.message import Message
 
-from gateway import keys
+from gateway import keys, transport
 from gateway.auth import Account
 from gateway.connection import Connection
 from gateway.routing import WorkspaceView
 from gateway.server import Gateway
 from gateway.settings import Settings
+from gateway.transport import Tuning
+from tests.unit.gateway.test_relay import Link
 
 HOST_KEY = keys.load_private_key(keys.generate_ed25519())
 ALICE = keys.load_private_key(keys.generate_ed25519())
@@ -175,3 +178,38 @@ def test_an_authenticated_connection_no_longer_counts_as_a_startup() -> None:
         client.close()
     finally:
         gw.stop(drain=0)
+
+
+def test_a_workspace_reaches_the_clients_agent_only_after_a_session_asked(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Connection relays agent channels from the Workspace's sshd (`link.server`, reached
+    through the upstream `link.client`) to the client only once the client's session asked for
+    forwarding: an unasked one is refused (the Workspace's user controls its sshd)."""
+    client, conn = connect(gateway)
+    assert login(client, ALICE)
+    link = Link(Tuning())
+    try:
+        link.client.agent_handler = lambda request: conn.on_agent_open(link.client, request)
+        with (
+            caplog.at_level("WARNING", logger="cps1.gateway.connection"),
+            pytest.raises(paramiko.ChannelException) as refused,
+        ):
+            link.server.open_channel(transport.AGENT_CHANNEL, timeout=10)
+        assert refused.value.code == OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        # The gateway refused it itself: the client (which would refuse too) was never asked.
+        assert "agent channel refused: not requested" in caplog.messages
+
+        agents: list[paramiko.Channel] = []
+        client.open_session().request_forward_agent(agents.append)  # what ssh -A sends
+        assert eventually(lambda: conn.agent == "forwarded")
+        workspace_side = link.server.open_channel(transport.AGENT_CHANNEL, timeout=10)
+        workspace_side.sendall(b"sign this")
+        assert eventually(lambda: bool(agents))
+        assert agents[0].recv(100) == b"sign this"
+        agents[0].sendall(b"signed")
+        assert workspace_side.recv(100) == b"signed"
+        assert conn.channels.kinds[transport.AGENT_CHANNEL] == 1
+    finally:
+        link.close()
+        client.close()

@@ -47,6 +47,10 @@ class OpenServer(paramiko.ServerInterface):
     def check_channel_direct_tcpip_request(self, chanid: int, origin: object, destination: object) -> int:
         return OPEN_SUCCEEDED
 
+    def check_channel_forward_agent_request(self, channel: paramiko.Channel) -> bool:
+        self.agent_requested = True
+        return True
+
 
 class Link:
     """A client and a server GatewayTransport talking over a socket pair."""
@@ -56,7 +60,8 @@ class Link:
         self.server = GatewayTransport(b, tuning)
         self.server.add_server_key(HOST_KEY)
         self.server.direct_tcpip_handler = handler
-        self.server.start_server(event=threading.Event(), server=OpenServer())
+        self.interface = OpenServer()
+        self.server.start_server(event=threading.Event(), server=self.interface)
         self.client = GatewayTransport(a, tuning)
         self.client.start_client(timeout=10)
         self.client.auth_none("user")
@@ -406,3 +411,41 @@ def test_a_peer_within_the_window_is_never_cut(links: list[Link]) -> None:
     flood(full, window)  # the whole window at once, nobody reading
     time.sleep(0.5)
     assert link.server.is_active() and not link.server.window_overrun
+
+
+def test_agent_request_reaches_the_workspace_and_its_agent_channels_are_deferred(links: list[Link]) -> None:
+    """The gateway's upstream asks for the agent, and the agent channels the Workspace's sshd
+    then opens wait for the handler's answer (the relay opens the client's side meanwhile)."""
+    link = Link(Tuning())
+    links.append(link)
+    upstream, sshd = link.client, link.server
+    requests: list[OpenRequest] = []
+    upstream.agent_handler = requests.append
+    session = upstream.open_session()
+    transport.request_agent(session)
+    session.exec_command("ssh-add -l")
+    assert sshd.accept(10) is not None and getattr(link.interface, "agent_requested", False)
+
+    opened: list[paramiko.Channel] = []
+    opener = threading.Thread(target=lambda: opened.append(sshd.open_channel(transport.AGENT_CHANNEL, timeout=10)))
+    opener.start()
+    deadline = time.monotonic() + 10
+    while not requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert requests[0].kind == transport.AGENT_CHANNEL
+    assert not opened  # waiting for the relay
+    up = upstream.accept_open(requests[0])
+    opener.join(10)
+    (agent_side,) = opened
+    agent_side.sendall(b"request")
+    assert up.recv(100) == b"request"
+
+
+def test_without_a_handler_an_agent_channel_from_the_workspace_is_refused(links: list[Link]) -> None:
+    """A Workspace's sshd (its user controls it) cannot reach a client's agent unasked."""
+    link = Link(Tuning())
+    links.append(link)
+    with pytest.raises(paramiko.ChannelException) as refused:
+        link.server.open_channel(transport.AGENT_CHANNEL, timeout=10)
+    assert refused.value.code == paramiko.common.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+    assert link.client.is_active()

@@ -11,11 +11,13 @@ import pytest
 from common import crd
 from gateway import keys
 from gateway.routing import (
+    AGENT_FORWARDING_DISABLED,
     Action,
     Login,
     LoginError,
     OfferedKey,
     WorkspaceView,
+    agent_refusal,
     authorize,
     key_in,
     parse_login,
@@ -194,3 +196,17 @@ def test_start_plans(ws: WorkspaceView, interactive: bool, action: Action, set_r
     plan = start_plan(ws, NOW, interactive, GRACE)
     assert (plan.action, plan.set_running) == (action, set_running)
     assert message in plan.message
+
+
+@pytest.mark.parametrize(
+    ("allowed", "started", "requested", "refused"),
+    [
+        (True, False, False, ""),
+        (False, False, False, AGENT_FORWARDING_DISABLED),
+        (False, True, True, AGENT_FORWARDING_DISABLED),  # the admin's switch is what the user reads
+        (True, True, False, "agent forwarding requested after the session started"),
+        (True, False, True, "agent forwarding requested twice"),
+    ],
+)
+def test_agent_forwarding_policy(allowed: bool, started: bool, requested: bool, refused: str) -> None:
+    assert agent_refusal(allowed, started, requested) == refused
