@@ -24,9 +24,13 @@ from tests.support.node import NS, ready_pod, restricted_namespace
 
 @pytest.fixture(scope="module")
 def client(real_cluster: LocalCluster):
+    """The test namespace, removed with its pods afterwards: the node is shared with the next
+    modules, and its two cores' CPU requests are what Workspaces are scheduled against."""
     client = kube.dynamic_client(real_cluster.kubeconfig)
     restricted_namespace(client)
-    return client
+    yield client
+    kube.resource(client, "v1", "Namespace").delete(name=NS)
+    wait_until(lambda: kube.get(client, "v1", "Namespace", NS) is None, 180, what=f"namespace {NS} gone")
 
 
 def kubectl(cluster: LocalCluster, *args: str, check: bool = True) -> subprocess.CompletedProcess:
