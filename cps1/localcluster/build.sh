@@ -135,17 +135,18 @@ build_metacontroller() {
 }
 
 # build_helm STAGE: with the ldflags of helm's release Makefile. Besides the version, the
-# commit (the tag's, as the module proxy reports it) and the tree state, it stamps the
+# commit (the tag's, where the module proxy reports it: some proxies leave `Origin` out, and
+# the commit stays empty as in `go install`ed helm) and the tree state, it stamps the
 # Kubernetes version that `helm template` and `helm lint` assume without a cluster (1 + the
 # major and the minor of the k8s.io/client-go it requires); unstamped, that is v1.20.0 and
 # every chart with a newer kubeVersion fails to render.
 build_helm() {
   local stage=$1 m=helm.sh/helm/v3 ld commit kv major minor
-  read -r commit kv < <(cd "$stage" && go mod download -json "$m@$HELM_VERSION" | python3 -c '
+  read -r kv commit < <(cd "$stage" && go mod download -json "$m@$HELM_VERSION" | python3 -c '
 import json, re, sys
 info = json.load(sys.stdin)
 gomod = open(info["GoMod"]).read()
-print(info["Origin"]["Hash"], re.search(r"^\s*k8s\.io/client-go (v\S+)", gomod, re.M).group(1))')
+print(re.search(r"^\s*k8s\.io/client-go (v\S+)", gomod, re.M).group(1), info.get("Origin", {}).get("Hash", ""))')
   major=$(($(echo "${kv#v}" | cut -d. -f1) + 1))
   minor=$(echo "$kv" | cut -d. -f2)
   ld="-X $m/internal/version.version=$HELM_VERSION -X $m/internal/version.metadata="
