@@ -1,7 +1,8 @@
 """The SSH gateway against a direct OpenSSH connection to the same sshd, in the same run.
 
     .venv/bin/python -m bench.gateway [--size-mib 512] [--runs 3] [--logins 20]
-        [--sessions 100] [--session-mib 16] [--configs stock,tuned,...] [--concurrent-configs ...]
+        [--sessions 100] [--session-mib 16] [--storms 1] [--idle-sessions 0] [--probes 10]
+        [--configs stock,tuned,...] [--concurrent-configs ...]
 
 Starts a local control plane with the hooks, one Workspace, a real sshd on 127.0.0.1 from the
 Workspace's Secret, and the gateway as `python -m gateway` (one process per configuration, so
@@ -10,8 +11,14 @@ its CPU and memory are read from /proc). Measured with the OpenSSH client:
 - login latency: `ssh ... true`, median of --logins;
 - upload `head -c N /dev/zero | ssh ... 'cat >/dev/null'` and download `ssh ... 'head -c N
   /dev/zero' >/dev/null`, median of --runs, with the gateway's CPU seconds per GiB;
-- --sessions concurrent downloads of --session-mib each: aggregate MB/s, gateway CPU and peak
-  memory; and the gateway's memory with that many idle sessions open.
+  (--runs 0 --logins 0 skips these);
+- --storms login storms: --sessions concurrent downloads of --session-mib each, straight to the
+  sshd (with OpenSSH's defaults, and with the algorithms the gateway's client hop negotiates)
+  and through each --concurrent-configs gateway in turn (the order alternates between
+  storms; the sshd's sessions start from a clean home each time): aggregate MB/s, first-byte
+  p50/p95 (the login), gateway CPU and peak memory, and the ratios to direct per storm;
+- --idle-sessions held open on the first of those gateways (stdin open, as a shell): its RSS and
+  threads, and a new login's latency (median of --probes) against the same gateway idle.
 
 Configurations: `stock` is Paramiko's defaults (its cipher list, so OpenSSH picks aes128-ctr +
 hmac-sha2-256-etm; rekey every 2^29 bytes; 2 MiB windows on both hops); `tuned` is the gateway's
@@ -35,15 +42,13 @@ import threading
 import time
 from pathlib import Path
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
 import kubeclient as kube
-from bench.common import workspace
-from cps1.localcluster import install
+from bench.common import exit_on_sigterm, serve_cps1, workspace
 from cps1.localcluster.cluster import LocalCluster
 from cps1.localcluster.processes import Process, free_port, http_ok
 from gateway import keys
-from tests.conftest import ROOT, load
 from tests.constants import GATEWAY_KEY, GATEWAY_PRIVATE_KEY
 from tests.support import gateway as gs
 from tests.support.cluster import Env
@@ -63,6 +68,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     "tuned-upstream-window-2m": {"CPS1_GATEWAY_UPSTREAM_WINDOW_SIZE": str(2 * 1024 * 1024)},
 }
 MB = 1e6
+# What the gateway's client hop negotiates with OpenSSH (transport.ciphers_for, Paramiko's kex).
+SAME = ["-o", "KexAlgorithms=curve25519-sha256", "-c", "aes128-gcm@openssh.com"]
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -156,9 +163,10 @@ def percentile(values: list[float], p: int) -> float:
     return ordered[min(len(ordered) - 1, len(ordered) * p // 100)]
 
 
-def concurrent(target: Target, sessions: int, size: int, gateway_pid: int | None) -> dict[str, float]:
-    """`sessions` downloads at once, then (through a gateway) `sessions` idle sessions held open."""
-    pid = gateway_pid
+def storm(target: Target, sessions: int, size: int, pid: int | None) -> dict[str, float]:
+    """`sessions` downloads of `size` bytes started at once: aggregate MB/s, and per session the
+    seconds from the start to its first byte (the login) and to its end; through a gateway,
+    its CPU and peak memory."""
     before_cpu = cpu_seconds(pid) if pid else 0.0
     base_rss = memory_kib(pid, "VmRSS") if pid else 0
     peak = [0]
@@ -177,7 +185,6 @@ def concurrent(target: Target, sessions: int, size: int, gateway_pid: int | None
         for _ in range(sessions)
     ]
     counts = [0] * sessions
-    # Per session: seconds from the start of the storm to its first byte (the login) and to its end.
     first = [0.0] * sessions
     ended = [0.0] * sessions
 
@@ -211,34 +218,82 @@ def concurrent(target: Target, sessions: int, size: int, gateway_pid: int | None
         "session_p50_s": percentile(ended, 50),
         "session_p95_s": percentile(ended, 95),
     }
-    if not pid:
-        return result
-    cpu = cpu_seconds(pid) - before_cpu
-    idle = [
-        subprocess.Popen(target.argv("echo ready; sleep 60"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-        for _ in range(sessions)
-    ]
-    for proc in idle:
-        assert proc.stdout is not None
-        proc.stdout.readline()
-    time.sleep(1)
-    idle_rss = memory_kib(pid, "VmRSS")
-    threads = int(memory_kib(pid, "Threads"))
-    for proc in idle:
-        proc.kill()
-        proc.communicate()
-    result.update(
-        gateway_cpu_s=cpu,
-        gateway_cpu_percent_of_one_core=100 * cpu / wall,
-        gateway_rss_base_MiB=base_rss / 1024,
-        gateway_rss_peak_MiB=peak[0] / 1024,
-        gateway_rss_idle_sessions_MiB=idle_rss / 1024,
-        gateway_threads_idle_sessions=threads,
-    )
+    if pid:
+        cpu = cpu_seconds(pid) - before_cpu
+        result.update(
+            gateway_cpu_s=cpu,
+            gateway_cpu_percent_of_one_core=100 * cpu / wall,
+            gateway_rss_base_MiB=base_rss / 1024,
+            gateway_rss_peak_MiB=peak[0] / 1024,
+        )
     return result
 
 
-def start_gateway(run_dir: Path, kubeconfig: Path, sshd: gs.Sshd, key_file: Path, name: str) -> tuple[Process, int]:
+def storms(targets: list[Target], pids: dict[str, int], count: int, sessions: int, size: int, home: Path) -> list:
+    """`count` storms, each visiting every target (direct first in odd storms, last in even
+    ones, so a drift in the shared machine's load favours neither); the sshd's sessions start
+    from a clean home every time (tests/support/gateway.clean_home)."""
+    rounds = []
+    for i in range(count):
+        row = {}
+        for target in targets if i % 2 == 0 else targets[::-1]:
+            gs.clean_home(home)
+            print(f"storm {i + 1}/{count}: {sessions} sessions, {target.name}", file=sys.stderr, flush=True)
+            row[target.name] = storm(target, sessions, size, pids.get(target.name))
+        rounds.append(row)
+    return rounds
+
+
+def idle_sessions(target: Target, count: int, pid: int, probes: int, batch: int = 50) -> dict[str, float]:
+    """The gateway's memory and threads with `count` idle sessions open (a shell's way: stdin
+    open, nothing moving), opened `batch` at a time (within the sshd's MaxStartups), and a new
+    login's latency (median of `probes` `ssh … true`) while they are open against before."""
+    login_latency(target)  # warm-up
+    before = statistics.median(login_latency(target) for _ in range(probes))
+    base_rss, base_threads = memory_kib(pid, "VmRSS"), memory_kib(pid, "Threads")
+    began = time.perf_counter()
+    held: list[subprocess.Popen] = []
+    failed = 0
+    try:
+        for start in range(0, count, batch):
+            wave = [
+                subprocess.Popen(
+                    target.argv("echo ready; exec sleep 3600"), stdin=subprocess.PIPE, stdout=subprocess.PIPE
+                )
+                for _ in range(min(batch, count - start))
+            ]
+            for proc in wave:
+                assert proc.stdout is not None
+                if proc.stdout.readline() != b"ready\n":
+                    failed += 1
+            held.extend(wave)
+        opened = time.perf_counter() - began
+        time.sleep(2)
+        rss, threads = memory_kib(pid, "VmRSS"), memory_kib(pid, "Threads")
+        during = statistics.median(login_latency(target) for _ in range(probes))
+    finally:
+        for proc in held:
+            proc.kill()
+        for proc in held:
+            proc.communicate()
+    return {
+        "sessions": count,
+        "failed": failed,
+        "open_s": opened,
+        "gateway_rss_base_MiB": base_rss / 1024,
+        "gateway_threads_base": base_threads,
+        "gateway_rss_MiB": rss / 1024,
+        "gateway_threads": threads,
+        "threads_per_session": (threads - base_threads) / count,
+        "login_idle_gateway_s": before,
+        "login_with_sessions_open_s": during,
+        "login_ratio": during / before,
+    }
+
+
+def start_gateway(
+    run_dir: Path, kubeconfig: Path, sshd: gs.Sshd, key_file: Path, name: str, connections: int
+) -> tuple[Process, int]:
     port, health = free_port(), free_port()
     env = {
         "CPS1_GATEWAY_LISTEN": f"127.0.0.1:{port}",
@@ -251,8 +306,9 @@ def start_gateway(run_dir: Path, kubeconfig: Path, sshd: gs.Sshd, key_file: Path
         "CPS1_GATEWAY_UPSTREAM_KEY_FILE": str(key_file),
         # One key and one address stand for many developers: the per-user and per-source limits
         # are set as for that many users; unauthenticated connections as the sshd's MaxStartups.
-        "CPS1_GATEWAY_MAX_CONNECTIONS_PER_USER": "1000",
-        "CPS1_GATEWAY_MAX_CHANNELS_PER_USER": "1000",
+        "CPS1_GATEWAY_MAX_CONNECTIONS": str(connections),
+        "CPS1_GATEWAY_MAX_CONNECTIONS_PER_USER": str(connections),
+        "CPS1_GATEWAY_MAX_CHANNELS_PER_USER": str(connections),
         "CPS1_GATEWAY_FULL_WINDOWS_PER_USER": "1000",
         "CPS1_GATEWAY_MAX_STARTUPS": "300:30:600",
         "CPS1_GATEWAY_MAX_STARTUPS_PER_SOURCE": "1000",
@@ -275,19 +331,16 @@ def main() -> None:
     parser.add_argument("--session-mib", type=int, default=16)
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument("--concurrent-configs", default="stock,tuned,tuned-upstream-window-2m")
+    parser.add_argument("--storms", type=int, default=1, help="login storms of --sessions each, per target")
+    parser.add_argument("--idle-sessions", type=int, default=0, help="idle sessions held on the first gateway")
+    parser.add_argument("--probes", type=int, default=10, help="logins timed with and without idle sessions")
     args = parser.parse_args()
+    exit_on_sigterm()
     size = args.size_mib * 1024 * 1024
     run_dir = Path(tempfile.mkdtemp(prefix="cps1-bench-gateway-"))
-    results: dict[str, dict] = {}
+    results: dict[str, Any] = {}
     with LocalCluster(run_dir, nodes=1) as cluster:
-        hooks, url = install.gunicorn_process(
-            run_dir, {"CPS1_HOOKS_GATEWAY_PUBLIC_KEY": GATEWAY_KEY, "CPS1_LOG_LEVEL": "WARNING"}, workers=1
-        )
-        cluster.launch(hooks)
-        client = kube.dynamic_client(cluster.kubeconfig)
-        install.install_crds(client)
-        install.install_controller(client, url)
-        kube.apply(client, load(ROOT / "examples/templates/python.yaml"))
+        client, _ = serve_cps1(cluster, 1, {"CPS1_HOOKS_GATEWAY_PUBLIC_KEY": GATEWAY_KEY})
         # The helpers read only `.client`; the benchmark has no whole Env.
         env = cast(Env, SimpleNamespace(client=client))
         key = gs.client_key(run_dir, "bench")
@@ -317,7 +370,8 @@ def main() -> None:
             ]
             pids: dict[str, int] = {}
             for name in args.configs.split(","):
-                gateway, port = start_gateway(run_dir, cluster.kubeconfig, sshd, key_file, name)
+                connections = max(1000, args.sessions, args.idle_sessions + args.probes + 10)
+                gateway, port = start_gateway(run_dir, cluster.kubeconfig, sshd, key_file, name, connections)
                 gateways[name] = gateway
                 secret = kube.get(client, "v1", "Secret", "bench-gateway-host-key", NS) or {}
                 host_key = keys.load_private_key(base64.b64decode(secret["data"][keys.HOST_KEY]).decode())
@@ -325,18 +379,23 @@ def main() -> None:
                 targets.append(Target(f"gateway-{name}", port, WORKSPACE, known, key.path, []))
                 assert gateway.pid is not None
                 pids[f"gateway-{name}"] = gateway.pid
-            print("measuring logins and transfers, interleaved", file=sys.stderr, flush=True)
-            results.update(interleaved(targets, pids, size, args.runs, args.logins))
-            if args.sessions:
-                wanted = {"direct-default", *(f"gateway-{c}" for c in args.concurrent_configs.split(","))}
-                for target in targets:
-                    if target.name in wanted:
-                        print(
-                            f"measuring {args.sessions} concurrent sessions: {target.name}", file=sys.stderr, flush=True
-                        )
-                        results[target.name]["concurrent"] = concurrent(
-                            target, args.sessions, args.session_mib * 1024 * 1024, pids.get(target.name)
-                        )
+            if args.runs and args.logins:
+                print("measuring logins and transfers, interleaved", file=sys.stderr, flush=True)
+                results.update(interleaved(targets, pids, size, args.runs, args.logins))
+            wanted = ["direct-default", *(f"gateway-{c}" for c in args.concurrent_configs.split(","))]
+            chosen = [t for t in targets if t.name in wanted]
+            # The storms' second baseline: direct with the algorithms of the gateway's client hop
+            # (Paramiko has no post-quantum key exchange and no chacha20), so the ratio to it
+            # shows the relay's own cost without OpenSSH's costlier sntrup761 key exchange.
+            chosen.insert(1, Target("direct-gateway-algorithms", sshd.port, gs.USER, direct_known, key.path, SAME))
+            if args.sessions and args.storms:
+                session_size = args.session_mib * 1024 * 1024
+                results["storms"] = storms(chosen, pids, args.storms, args.sessions, session_size, sshd.home)
+            if args.idle_sessions:
+                first = next(t for t in chosen if t.name in pids)
+                gs.clean_home(sshd.home)
+                print(f"holding {args.idle_sessions} idle sessions: {first.name}", file=sys.stderr, flush=True)
+                results["idle"] = {first.name: idle_sessions(first, args.idle_sessions, pids[first.name], args.probes)}
         finally:
             for gateway in gateways.values():
                 if gateway.popen is not None:
@@ -346,7 +405,42 @@ def main() -> None:
     report(results, args)
 
 
-def report(results: dict[str, dict], args: argparse.Namespace) -> None:
+def report(results: dict, args: argparse.Namespace) -> None:
+    targets = {k: v for k, v in results.items() if k not in ("storms", "idle")}
+    if targets:
+        report_transfers(targets, args)
+    for i, row in enumerate(results.get("storms", []), 1):
+        print(f"\nstorm {i}: {args.sessions} concurrent downloads of {args.session_mib} MiB")
+        refs = [(name, c) for name, c in row.items() if name.startswith("direct-")]
+        for name, c in row.items():
+            line = (
+                f"  {name:26} {c['aggregate_MBps']:6.1f} MB/s aggregate in {c['wall_s']:5.1f}s, {c['failed']} failed; "
+                f"first byte p50/p95 {c['login_p50_s']:.2f}/{c['login_p95_s']:.2f}s"
+            )
+            if "gateway_cpu_s" in c:
+                line += (
+                    f"; gateway CPU {c['gateway_cpu_percent_of_one_core']:.0f}% of one core, RSS "
+                    f"{c['gateway_rss_base_MiB']:.0f} -> {c['gateway_rss_peak_MiB']:.0f} MiB peak"
+                )
+            for ref_name, ref in refs if name.startswith("gateway-") else []:
+                line += (
+                    f"\n  {'':26} vs {ref_name}: aggregate {c['aggregate_MBps'] / ref['aggregate_MBps']:.2f}x, "
+                    f"first byte p50 {c['login_p50_s'] / ref['login_p50_s']:.2f}x "
+                    f"p95 {c['login_p95_s'] / ref['login_p95_s']:.2f}x"
+                )
+            print(line)
+    for name, c in results.get("idle", {}).items():
+        print(
+            f"\n{name}: {c['sessions']} idle sessions ({c['failed']} failed, opened in {c['open_s']:.0f}s): "
+            f"RSS {c['gateway_rss_base_MiB']:.0f} -> {c['gateway_rss_MiB']:.0f} MiB, threads "
+            f"{c['gateway_threads_base']} -> {c['gateway_threads']} ({c['threads_per_session']:.2f} per session); "
+            f"a new login {1000 * c['login_with_sessions_open_s']:.0f} ms vs {1000 * c['login_idle_gateway_s']:.0f} ms "
+            f"on an idle gateway ({c['login_ratio']:.2f}x)"
+        )
+    print("\n" + json.dumps(results, indent=1))
+
+
+def report_transfers(results: dict[str, dict], args: argparse.Namespace) -> None:
     direct = results["direct-default"]
     same = results["direct-aes128gcm"]
     print(f"\n{args.size_mib} MiB transfers, median of {args.runs}; logins median of {args.logins}")
@@ -365,32 +459,6 @@ def report(results: dict[str, dict], args: argparse.Namespace) -> None:
                 f"  {name:26} vs {label:24} up {r['upload_MBps'] / ref['upload_MBps']:.2f}  "
                 f"down {r['download_MBps'] / ref['download_MBps']:.2f}  login {r['login_s'] / ref['login_s']:.2f}"
             )
-    for name, r in results.items():
-        if "concurrent" not in r:
-            continue
-        c = r["concurrent"]
-        line = (
-            f"\n{name}: {c['sessions']} concurrent downloads of {args.session_mib} MiB: "
-            f"{c['aggregate_MBps']:.0f} MB/s aggregate in {c['wall_s']:.1f}s, {c['failed']} failed; "
-            f"first byte p50/p95 {c['login_p50_s']:.1f}/{c['login_p95_s']:.1f}s, "
-            f"done p50/p95 {c['session_p50_s']:.1f}/{c['session_p95_s']:.1f}s"
-        )
-        if "gateway_cpu_s" in c:
-            line += (
-                f"; gateway CPU {c['gateway_cpu_percent_of_one_core']:.0f}% of one core, RSS "
-                f"{c['gateway_rss_base_MiB']:.0f} MiB idle -> {c['gateway_rss_peak_MiB']:.0f} MiB peak; "
-                f"{c['sessions']} idle sessions open: {c['gateway_rss_idle_sessions_MiB']:.0f} MiB, "
-                f"{c['gateway_threads_idle_sessions']} threads"
-            )
-        print(line)
-        if name != "direct-default" and "concurrent" in results.get("direct-default", {}):
-            ref = results["direct-default"]["concurrent"]
-            print(
-                f"  vs direct in the same run: aggregate {c['aggregate_MBps'] / ref['aggregate_MBps']:.2f}x, "
-                f"first byte p50 {c['login_p50_s'] / ref['login_p50_s']:.2f}x "
-                f"p95 {c['login_p95_s'] / ref['login_p95_s']:.2f}x"
-            )
-    print("\n" + json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -61,6 +61,15 @@ class Directory(Protocol):
         """Read this Workspace afresh next time (its sshd's address or host key changed)."""
 
 
+def revocation(account: Account | None) -> str:
+    """Why an authenticated user's open connections must end now, or '' if they may stay: an
+    admin disabled the account (the IdP removed the user) or it was deleted. A removed key is
+    no reason: connections it opened stay, as with sshd."""
+    if account is None:
+        return "user-deleted"
+    return "user-disabled" if account.disabled else ""
+
+
 def disabled_denial(user: str) -> str:
     return f"user {user!r} is disabled by an admin; ask an admin to enable the account"
 

@@ -3,12 +3,14 @@
 Authentication is the Authenticator's (gateway/auth.py), the channel registry is
 gateway/channels.py; this class wires them to Paramiko and to the Workspace's sshd.
 
-Threads per connection: Paramiko's transport thread (client side), this connection's own
-thread (accepts channels and holds strong references to them, because Paramiko closes a
-server channel nobody references; enforces the login grace and the idle timeout), the upstream
-transport thread, and per relayed channel: for a session one output thread (stdout and stderr)
-and a stdin thread until the client's EOF, for a forward or an agent channel one thread per
-direction.
+Threads per connection: Paramiko's transport thread (client side) and the upstream transport
+thread, and per relayed channel: for a session one output thread (stdout and stderr) and a
+stdin thread until the client's EOF, for a forward or an agent channel one thread per
+direction. A short-lived thread runs the key exchange (Paramiko's start_server waits for it);
+after that the gateway's one supervisor thread asks every connection whether it is over
+(`over`: login grace, idle timeout, drain, a user disabled since login), and a channel the
+client opens is registered from the transport thread (`on_channel`; Paramiko closes a server
+channel nobody references), so no thread per connection waits in Paramiko's accept.
 """
 
 import contextlib
@@ -48,7 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("cps1.gateway.connection")
 audit = logging.getLogger("cps1.gateway.audit")
-ACCEPT_POLL_SECONDS = 0.5
 
 
 def open_failure(err: Exception, refused: str) -> tuple[int, str]:
@@ -96,6 +97,8 @@ class Connection:
         self._prewarming: threading.Thread | None = None
         self.closing = threading.Event()
         self.end_reason = ""
+        # Set by the gateway's account check (`revoke`): the user was disabled or deleted.
+        self.revoked = ""
         # ssh -A on this connection: "" (not asked), "forwarded" or "refused", for the audit;
         # the Workspace's agent channels are relayed only once a session's request was accepted.
         self.agent = ""
@@ -127,18 +130,9 @@ class Connection:
 
     # Lifecycle ---------------------------------------------------------------------------
 
-    def run(self) -> None:
-        try:
-            self._serve()
-        except Exception:
-            log.exception("connection failed", extra=self.log_context)
-            self.end_reason = self.end_reason or "error"
-        finally:
-            self._count_grace()
-            self._cleanup()
-            self._audit()
-
-    def _serve(self) -> None:
+    def handshake(self) -> bool:
+        """The version and key exchange (Paramiko's start_server waits for it, so the gateway
+        runs this on a short-lived thread); False if the connection is already over."""
         t = GatewayTransport(self.sock, self.gw.tuning)
         self.transport = t
         t.local_version = "SSH-2.0-CPS1Gateway"
@@ -148,25 +142,56 @@ class Connection:
         t.direct_tcpip_handler = self.on_direct_tcpip
         t.on_authenticated = self._authenticated
         t.auth_result = self._auth_result
+        t.on_channel = self._on_channel
         try:
             t.start_server(server=Interface(self.auth, self))
         except (paramiko.SSHException, EOFError, OSError) as err:
             self.end_reason = f"handshake failed: {err}"
-            return
-        while t.is_active():
-            chan = t.accept(ACCEPT_POLL_SECONDS)
-            if chan is not None:
-                self.channels.add(chan)
-                self.touch()
-            reason = self._expired()
-            if reason:
-                self.end_reason = reason
-                return
-        self.end_reason = self.end_reason or "closed"
+            return False
+        except Exception:
+            log.exception("connection failed", extra=self.log_context)
+            self.end_reason = "error"
+            return False
+        return True
+
+    def over(self) -> bool:
+        """Whether the connection has ended or must end now (its end_reason says why); asked
+        by the gateway's supervisor twice a second."""
+        assert self.transport is not None
+        if not self.transport.is_active():
+            self.end_reason = self.end_reason or "closed"
+            return True
+        reason = self._expired()
+        if reason:
+            self.end_reason = reason
+        return bool(reason)
+
+    def finish(self) -> None:
+        """Close everything the connection holds and write its audit line."""
+        try:
+            self._count_grace()
+            self._cleanup()
+        finally:
+            self._audit()
+
+    def revoke(self, reason: str) -> None:
+        """End this connection at the supervisor's next check: its user was disabled or
+        deleted (`auth.revocation`) since it authenticated."""
+        if not self.revoked and not self.closing.is_set():
+            self.revoked = reason
+            log.warning("closing a connection: its user lost access", extra={**self.log_context, "reason": reason})
+            self.gw.metrics.revoked.labels(reason).inc()
+
+    def _on_channel(self, chan: paramiko.Channel) -> None:
+        """A session channel Paramiko confirmed (transport thread): held from now on."""
+        self.channels.add(chan)
+        self.touch()
 
     def _expired(self) -> str:
         """Why this connection must end now, or ''."""
         assert self.transport is not None
+        if self.revoked:
+            return self.revoked
         now = time.monotonic()
         if not self.transport.is_authenticated():
             grace = self._grace_exceeded(now)
@@ -218,6 +243,8 @@ class Connection:
         notice = {
             "idle timeout": "closing this connection: no traffic for too long",
             "gateway shutting down": "the gateway is restarting; reconnect in a moment",
+            "user-disabled": "your account was disabled; the session is closed",
+            "user-deleted": "your account was deleted; the session is closed",
         }
         for pair in self.channels.pairs():
             if isinstance(pair, SessionPair) and self.end_reason in notice:

@@ -4,8 +4,9 @@ for a few seconds: the gateway's `Directory` (gateway/auth.py).
 A login storm (hundreds of developers and IDE reconnects at once) would otherwise cost the API
 server two or three GETs per login, each on the connection's transport thread. Entries live
 `ttl` seconds, so a key removed from a user's ConfigMap, a user disabled, or a Workspace deleted,
-stops letting new connections in at most `ttl` seconds later (connections already
-authenticated stay, as with sshd). Concurrent misses of one key wait for a single read; answers
+stops letting new connections in at most `ttl` seconds later (connections a removed key
+already authenticated stay, as with sshd; a disabled user's are ended by the gateway's account
+check, which reads through this cache: gateway/server.py). Concurrent misses of one key wait for a single read; answers
 that an object does not exist are cached too (a scan of made-up names costs one read per name
 per `ttl`); failures are not. The table holds at most `max_entries` keys, the oldest forgotten
 first.

@@ -18,6 +18,12 @@ class Metrics:
         self.rejected = Counter(
             "cps1_gateway_rejected_connections_total", "Connections refused by a limit", ["limit"], registry=r
         )
+        self.revoked = Counter(
+            "cps1_gateway_revoked_connections_total",
+            "Open connections ended because their user was disabled or deleted, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.auth_failures = Counter(
             "cps1_gateway_auth_failures_total", "Failed authentication attempts by reason", ["reason"], registry=r
         )

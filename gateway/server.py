@@ -1,4 +1,6 @@
-"""The accept loop: limits at the door, a thread per connection, a graceful stop.
+"""The accept loop: limits at the door, a short-lived thread per key exchange, one supervisor
+thread for every connection's deadlines and its user's standing (disabled or deleted users lose
+open connections), a graceful stop.
 
 Refused before any SSH is spoken (the socket is closed, as sshd does under MaxStartups): a
 source that failed authentication too often recently, a source with too many unauthenticated
@@ -20,7 +22,7 @@ from collections.abc import Callable
 
 import paramiko
 
-from gateway import activity, cluster, settings
+from gateway import activity, auth, cluster, settings
 from gateway.auth import Directory
 from gateway.connection import Connection
 from gateway.limits import (
@@ -38,6 +40,12 @@ from gateway.transport import Tuning, tuned_socket
 
 log = logging.getLogger("cps1.gateway.server")
 ACCEPT_POLL_SECONDS = 0.5
+# How often the supervisor checks every connection's deadlines (login grace, idle, drain).
+SUPERVISE_SECONDS = 0.5
+# How often it re-reads the accounts of the users with open connections (one read per user,
+# through the directory's cache shared with logins): a user disabled or deleted loses open
+# connections at most LOOKUP_CACHE_SECONDS + ACCOUNT_CHECK_SECONDS + SUPERVISE_SECONDS later.
+ACCOUNT_CHECK_SECONDS = 2.0
 READY_CACHE_SECONDS = 5.0
 LISTEN_BACKLOG = 1024
 
@@ -91,6 +99,12 @@ class Gateway:
             on_result=lambda ok: self.metrics.activity_writes.labels("ok" if ok else "error").inc(),
         )
         self.connections: set[Connection] = set()
+        # Connections past their key exchange, whose deadlines the supervisor checks.
+        self._watched: set[Connection] = set()
+        self._supervisor = threading.Thread(target=self._supervise, name="supervisor", daemon=True)
+        self._supervisor_stopped = threading.Event()
+        # Held while a worker re-reads the accounts of open connections (one at a time).
+        self._checking_accounts = threading.Lock()
         self.drain_deadline: float | None = None
         self._lock = threading.Lock()
         self._stopped = threading.Event()
@@ -111,6 +125,7 @@ class Gateway:
 
     def serve_forever(self) -> None:
         self.activity.start()
+        self._supervisor.start()
         log.info(
             "gateway listening",
             extra={"address": f"{self.address[0]}:{self.address[1]}", "host_key": self.host_key.fingerprint},
@@ -157,12 +172,66 @@ class Gateway:
         # threading.Thread.start waits until the new thread has run. Under a login storm on a
         # busy machine that took ~0.1 s per connection and capped accepts at ~10 a second (a
         # profile showed the accept loop waiting in Thread.start while 200 clients queued), so
-        # the connection's thread is started without waiting for it.
-        _thread.start_new_thread(self._run, (conn,))
+        # the key exchange's thread is started without waiting for it.
+        _thread.start_new_thread(self._handshake, (conn,))
 
-    def _run(self, conn: Connection) -> None:
+    def _handshake(self, conn: Connection) -> None:
+        """The key exchange; then the connection lives on Paramiko's threads, watched by the
+        supervisor."""
+        if conn.handshake():
+            with self._lock:
+                self._watched.add(conn)
+        else:
+            self._finish(conn)
+
+    def _supervise(self) -> None:
+        """One thread for every connection's deadlines (instead of one per connection). Ending
+        a connection may wait on its peers (a last message to a full window), so that runs on
+        a thread of its own, and so do the account reads (a slow API server must not hold the
+        deadlines)."""
+        next_account_check = time.monotonic() + ACCOUNT_CHECK_SECONDS
+        while not self._supervisor_stopped.wait(SUPERVISE_SECONDS):
+            with self._lock:
+                watched = list(self._watched)
+            now = time.monotonic()
+            if now >= next_account_check and self._checking_accounts.acquire(blocking=False):
+                next_account_check = now + ACCOUNT_CHECK_SECONDS
+                _thread.start_new_thread(self._check_accounts, (watched,))
+            for conn in watched:
+                try:
+                    over = conn.over()
+                except Exception:
+                    log.exception("connection check failed", extra=conn.log_context)
+                    conn.end_reason = conn.end_reason or "error"
+                    over = True
+                if over:
+                    with self._lock:
+                        self._watched.discard(conn)
+                    _thread.start_new_thread(self._finish, (conn,))
+
+    def _check_accounts(self, watched: list[Connection]) -> None:
+        """Revoke the open connections of users disabled or deleted since they logged in."""
         try:
-            conn.run()
+            by_user: dict[str, list[Connection]] = {}
+            for conn in watched:
+                if conn.user:
+                    by_user.setdefault(conn.user, []).append(conn)
+            for user, conns in by_user.items():
+                try:
+                    reason = auth.revocation(self.directory.account(user))
+                except cluster.ClusterError:
+                    continue  # not known now: the connections stay until a read answers
+                if reason:
+                    for conn in conns:
+                        conn.revoke(reason)
+        except Exception:
+            log.exception("account check failed")
+        finally:
+            self._checking_accounts.release()
+
+    def _finish(self, conn: Connection) -> None:
+        try:
+            conn.finish()
         finally:
             with self._lock:
                 self.connections.discard(conn)
@@ -190,6 +259,11 @@ class Gateway:
         for conn in list(self.connections):
             if conn.transport is not None:
                 conn.transport.close()
+        # The supervisor finishes (audits) the connections just closed, then stops.
+        closed_by = time.monotonic() + 4 * SUPERVISE_SECONDS
+        while self.connections and time.monotonic() < closed_by:
+            time.sleep(0.1)
+        self._supervisor_stopped.set()
         self.activity.stop()
 
     # Health ------------------------------------------------------------------------------

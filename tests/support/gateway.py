@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +34,8 @@ LOOPBACK_FIRST = """\
 PermitRootLogin prohibit-password
 # Loopback tier: a test or benchmark logs in directly with its own key beside the gateway's.
 AuthorizedKeysFile {dir}/authorized_keys {dir}/authorized_keys_extra
+# Loopback tier: sessions start in a clean home (clean_home), not the runner's own.
+SetEnv HOME={home}
 """
 LOOPBACK_AFTER = """\
 # Loopback tier: the storm tests and benchmarks open hundreds of sessions to one sshd.
@@ -120,6 +123,18 @@ def workspace_secret(env: Env, workspace: str) -> dict[str, str]:
     return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
 
+def clean_home(directory: Path) -> Path:
+    """An empty home for a loopback sshd's sessions (its `SetEnv HOME`), made afresh for every
+    sshd and every benchmark run. The loopback tier logs in as the runner's own account (root
+    on CI), whose shell start-up is not a Workspace's: here root's ~/.bashrc runs `pyenv init`,
+    which rehashes under a lock, so 200 logins at once queued up to a minute on it, direct or
+    through the gateway alike, and what one run's sessions left behind (histories, caches)
+    changed the next run. A Workspace's user starts from its image's fresh home."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700, parents=True)
+    return directory
+
+
 def workspace_sshd_config(run_dir: Path, secret_dir: Path, port: int, listen: str) -> str:
     """The Workspace image's own sshd configuration, rendered by the image's own script
     (images/workspace/cps1-sshd-config from sshd_config.in)."""
@@ -147,9 +162,10 @@ class Sshd:
         key_file.chmod(0o600)
         (directory / "authorized_keys").write_text(authorized_keys)
         (directory / "authorized_keys_extra").write_text("".join(k + "\n" for k in extra_keys))
+        self.home = clean_home(directory / "home")
         self.config = directory / "sshd_config"
         self.config.write_text(
-            LOOPBACK_FIRST.format(dir=directory)
+            LOOPBACK_FIRST.format(dir=directory, home=self.home)
             + workspace_sshd_config(directory, directory, self.port, LOOPBACK)
             + LOOPBACK_AFTER
         )

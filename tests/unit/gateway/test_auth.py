@@ -76,7 +76,7 @@ def connect(gw: Gateway, source: str = "192.0.2.7") -> tuple[paramiko.Transport,
     a, b = socket.socketpair()
     conn = Connection(gw, b, (source, 40000))
     gw.connections.add(conn)
-    threading.Thread(target=conn.run, daemon=True).start()
+    threading.Thread(target=conn.handshake, daemon=True).start()
     client = paramiko.Transport(a)
     client.start_client(timeout=10)
     return client, conn
@@ -213,3 +213,46 @@ def test_a_workspace_reaches_the_clients_agent_only_after_a_session_asked(
     finally:
         link.close()
         client.close()
+
+
+def os_threads() -> int:
+    """The process's threads as the kernel counts them (threading does not see the
+    gateway's short-lived `_thread` ones)."""
+    return len(os.listdir("/proc/self/task"))
+
+
+def settled_threads() -> int:
+    """The thread count once earlier tests' closed transports have ended (a transport thread
+    notices a close within its one-second read timeout)."""
+    last = -1
+    while (now := os_threads()) != last:
+        last = now
+        time.sleep(1.5)
+    return now
+
+
+def test_an_open_connection_costs_its_transport_thread_only() -> None:
+    """After the key exchange a connection has no thread of its own: the supervisor checks its
+    deadlines and its channels are held from the transport thread. (A Stopped Workspace: no
+    upstream transport.) Ending it is noticed and audited by the supervisor."""
+    gw = served()
+    try:
+        assert eventually(gw._supervisor.is_alive)
+        before = settled_threads()
+        clients, sessions = [], []
+        for _ in range(5):
+            client = paramiko.Transport(socket.create_connection(gw.address))
+            client.start_client(timeout=10)
+            assert login(client, ALICE)
+            sessions.append(client.open_session())  # referenced: Paramiko closes a dropped Channel
+            clients.append(client)
+        # Per connection: the client's transport thread (this test's) and the gateway's.
+        assert eventually(lambda: os_threads() - before == 2 * len(clients)), os_threads() - before
+        # Held by the gateway (Paramiko confirms the open to the client just before it hands it over).
+        assert eventually(lambda: all(len(conn.channels._channels) == 1 for conn in gw.connections))
+        for client in clients:
+            client.close()
+        assert eventually(lambda: not gw.connections)
+        assert gw.metrics.connections_total.labels("authenticated")._value.get() == 5
+    finally:
+        gw.stop(drain=0)

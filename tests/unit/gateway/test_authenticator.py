@@ -15,7 +15,7 @@ import paramiko
 import pytest
 
 from gateway import keys
-from gateway.auth import Account, Authenticator
+from gateway.auth import Account, Authenticator, revocation
 from gateway.cluster import ClusterError
 from gateway.interface import Interface
 from gateway.limits import AuthFailures, ConnectionLimits
@@ -227,3 +227,16 @@ def test_a_malformed_login_is_explained_at_the_first_request(serve) -> None:
         served.client.auth_none("Not_A_Name")
     assert "invalid login 'Not_A_Name'" in served.banner()
     assert found.readers == [] and served.auth.denials == []
+
+
+@pytest.mark.parametrize(
+    ("account", "reason"),
+    [
+        (Account("alice", (keys.public_line(ALICE),)), ""),
+        (Account("alice"), ""),  # every key removed: open connections stay, as with sshd
+        (Account("alice", (keys.public_line(ALICE),), disabled=True), "user-disabled"),
+        (None, "user-deleted"),
+    ],
+)
+def test_open_connections_end_when_their_user_is_disabled_or_deleted(account: Account | None, reason: str) -> None:
+    assert revocation(account) == reason
