@@ -3,8 +3,11 @@ local control plane (started by PID, stopped by PID), users with tokens issued t
 the template the tests create workspaces from."""
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
+
+from playwright.sync_api import Page, expect
 
 import kubeclient as kube
 from apiclient.client import ApiClient
@@ -57,3 +60,27 @@ def user_token(api_url: str, name: str) -> str:
     api = admin(api_url)
     api.create_user(name)
     return str(api.issue_token(name, "console-e2e")["token"])
+
+
+def sign_in(page: Page, token: str) -> None:
+    """Sign in on the console's first page with an API token; back on My workspaces."""
+    page.get_by_label("API token", exact=True).fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="My workspaces", exact=True)).to_be_visible()
+
+
+def reveal_ide_password(page: Page) -> str:
+    """The Workspace details' IDE password, as a user copies it (a 32-hex secret)."""
+    # The details are a live fragment: mid-rerun Streamlit shows the old copy beside the new.
+    expect(page.locator("[data-stale='true']")).to_have_count(0)
+    page.get_by_text("Show IDE password", exact=True).first.click()
+    shown = page.locator("code").filter(has_text=re.compile(r"^[0-9a-f]{32}$")).first
+    expect(shown).to_be_visible()
+    return shown.inner_text().strip()
+
+
+def sign_in_to_code_server(ide: Page, password: str) -> None:
+    """code-server's own login page, then its VS Code workbench (slow on a first start)."""
+    ide.locator("input[type=password]").fill(password)
+    ide.locator("input[type=submit], button[type=submit]").first.click()
+    expect(ide.locator(".monaco-workbench")).to_be_visible(timeout=180_000)

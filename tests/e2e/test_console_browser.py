@@ -83,12 +83,6 @@ def open_page(browser: Browser, url: str, headers: dict[str, str] | None = None)
     return page
 
 
-def sign_in(page: Page, token: str) -> None:
-    page.get_by_label("API token", exact=True).fill(token)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="My workspaces", exact=True)).to_be_visible()
-
-
 def go(page: Page, link: str, heading: str) -> None:
     page.get_by_role("link", name=link, exact=True).click()
     expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
@@ -103,7 +97,7 @@ def test_sign_in_create_watch_it_run_stop_and_delete(
     try:
         expect(page.get_by_label("API token", exact=True)).to_be_visible()
         shot(page, "01-sign-in")
-        sign_in(page, token)
+        support.sign_in(page, token)
         expect(page.get_by_text("Signed in as erin")).to_be_visible()
         expect(page.get_by_text("You have no workspaces yet.")).to_be_visible()
         shot(page, "02-my-workspaces-empty")
@@ -142,8 +136,10 @@ def test_sign_in_create_watch_it_run_stop_and_delete(
         expect(page.get_by_text(f"Delete workspace {name}?")).to_be_visible()
         shot(page, "08-delete-confirmation")
         page.get_by_role("button", name=f"Yes, delete {name}").click()
-        expect(page.get_by_text("You have no workspaces yet.")).to_be_visible(timeout=RUNNING_MS)
-        ws.wait_gone(env, name)
+        # The platform's part (finalizer, namespace) and then the console's, each with its own
+        # wait, so a failure says which of the two did not happen.
+        ws.wait_gone(env, name, timeout=RUNNING_MS / 1000)
+        expect(page.get_by_text("You have no workspaces yet.")).to_be_visible()
         shot(page, "09-deleted")
     finally:
         page.context.close()
@@ -154,7 +150,7 @@ def admin_pages(chromium: Browser, console_url: str) -> None:
     """While erin's workspace runs: what an admin sees of it, and the template editor."""
     page = open_page(chromium, console_url)
     try:
-        sign_in(page, support.ADMIN_TOKEN)
+        support.sign_in(page, support.ADMIN_TOKEN)
         go(page, "All workspaces", "All workspaces")
         # Other tests' workspaces may sort first: show erin's only.
         page.get_by_label("Owner", exact=True).click()

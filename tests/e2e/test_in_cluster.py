@@ -8,7 +8,9 @@ Measured numbers (install time, idle memory) go to ARTIFACTS/in-cluster.json."""
 
 import base64
 import json
+import re
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from functools import cache
@@ -17,13 +19,15 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from playwright.sync_api import Browser, expect
 
 import kubeclient as kube
-from common import crd
+from common import crd, timefmt
 from cps1.localcluster import images, incluster, ingress, node
 from cps1.localcluster.cluster import LocalCluster, binaries
 from gateway import keys
 from tests.conftest import ROOT
+from tests.e2e import console_support
 from tests.support import gateway as gs
 from tests.support.cluster import ARTIFACTS, RUNNING, found, wait_until
 
@@ -175,41 +179,104 @@ class Api:
         return str(answer.json()["phase"]) if answer.ok else str(answer.status_code)
 
 
-def test_the_journey_through_the_installed_release(release: Release, tmp_path: Path) -> None:
-    """Template, key, Workspace through the API behind the ingress; Running on the real node
-    (Metacontroller and the hooks as pods); the real OpenSSH client through the chart's gateway
-    Service (its NodePort) into the Workspace's sshd; stop, start, delete."""
-    api = Api(release)
+@pytest.fixture(scope="module")
+def python_template(release: Release) -> dict:
+    """The example python template, made by the admin through the API behind the ingress."""
     spec = yaml.safe_load((ROOT / "examples" / "templates" / "python.yaml").read_text())["spec"]
-    made = api.call("POST", "/templates", {"name": "python", "spec": spec})
+    made = Api(release).call("POST", "/templates", {"name": "python", "spec": spec})
     assert made.status_code in (200, 201), made.text
-    key = gs.client_key(tmp_path, "admin")
-    added = api.call("POST", "/me/keys", {"key": key.public, "name": "journey"})
-    assert added.status_code in (200, 201), added.text
-    name = "ic-journey"
-    created = api.call("POST", "/workspaces", {"name": name, "template": "python"})
-    assert created.status_code in (200, 201), created.text
-    start = time.monotonic()
-    wait_until(lambda: api.phase(name) == crd.PHASE_RUNNING, 600, 2, f"{name} Running")
-    release.record("create_to_running_seconds", round(time.monotonic() - start, 1))
+    return dict(spec)
 
+
+def test_the_journey_through_the_installed_release(
+    release: Release, python_template: dict, chromium: Browser, tmp_path: Path
+) -> None:
+    """A developer's whole path through the installed release only: headless Chromium signs in
+    to the console through the ingress (http://cps1.localhost:<port>/), creates a Workspace from
+    the form of a template with parameters, waits for Running, opens the IDE link (code-server's
+    workbench, screenshot kept), adds an SSH key in the console; the real OpenSSH client goes
+    through the chart's gateway Service (its NodePort) into the Workspace's sshd; stop, start
+    and delete from the console. The admin's setup (template, user, token) goes through the API
+    behind the same ingress."""
+    assert python_template["parameters"], "the journey needs a template with parameters"
+    api = Api(release)
+    assert api.call("POST", "/users", {"name": "dana"}).status_code in (200, 201)
+    issued = api.call("POST", "/users/dana/tokens", {"name": "journey"})
+    assert issued.status_code in (200, 201), issued.text
+    name = "ic-journey"
+    shots = ARTIFACTS / "in-cluster"
+    shots.mkdir(parents=True, exist_ok=True)
+    context = chromium.new_context(viewport={"width": 1400, "height": 1600})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"http://cps1.localhost:{release.ingress.port}/")
+        console_support.sign_in(page, issued.json()["token"])
+        page.get_by_role("link", name="New workspace", exact=True).click()
+        page.get_by_label("Template", exact=True).click()
+        page.get_by_role("option", name=re.compile(r"\(python\)$")).click()
+        page.get_by_label("Name", exact=True).fill(name)
+        page.get_by_label("Memory", exact=True).fill("1Gi")
+        page.screenshot(path=str(shots / "01-create-form.png"), full_page=True)
+        start = time.monotonic()
+        page.get_by_role("button", name="Create workspace").click()
+        expect(page.get_by_text(f"{name} is running.")).to_be_visible(timeout=600_000)
+        page.get_by_role("link", name="See it in My workspaces").click()
+        expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+        workspace = found(kube.get(release.client, crd.API_VERSION, "Workspace", name))
+        assert workspace["spec"]["owner"] == "dana"
+        assert workspace["spec"]["parameters"]["memory"] == "1Gi"
+
+        password = console_support.reveal_ide_password(page)
+        link = page.get_by_role("link", name="Open IDE")
+        expect(link).to_have_attribute("href", workspace["status"]["ideURL"])
+        with context.expect_page() as opened:
+            link.click()
+        ide = opened.value
+        ide.set_default_timeout(120_000)
+        console_support.sign_in_to_code_server(ide, password)
+        release.record("create_to_ide_ready_seconds", round(time.monotonic() - start, 1))
+        ide.screenshot(path=str(shots / "02-ide-workbench.png"))
+        ide.close()
+
+        key = gs.client_key(tmp_path, "dana")
+        page.get_by_role("link", name="SSH keys", exact=True).click()
+        page.get_by_label("Public key", exact=True).fill(key.public)
+        page.get_by_role("button", name="Add key").click()
+        expect(page.get_by_text("Added the key.")).to_be_visible()
+        assert _ssh(release, tmp_path, key, name, "echo hello from $(hostname); exit 7").returncode == 7
+
+        page.get_by_role("link", name="My workspaces", exact=True).click()
+        expect(page.get_by_role("heading", name=name, exact=True)).to_be_visible()
+        page.get_by_role("button", name="Stop").click()
+        expect(page.locator(".stMarkdownBadge")).to_have_text("Stopped", timeout=300_000)
+        page.get_by_role("button", name="Start").click()
+        expect(page.locator(".stMarkdownBadge")).to_have_text("Running", timeout=600_000)
+        page.get_by_role("button", name="Delete").click()
+        page.get_by_role("button", name=f"Yes, delete {name}").click()
+        wait_until(lambda: api.phase(name) == "404", 300, 2, f"{name} gone")
+        expect(page.get_by_text("You have no workspaces yet.")).to_be_visible()
+        page.screenshot(path=str(shots / "03-deleted.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def _ssh_argv(release: Release, tmp_path: Path, key: gs.ClientKey, name: str) -> list[str]:
+    """The real OpenSSH client through the chart's gateway NodePort, the host key pinned from
+    the chart's Secret."""
     secret = found(kube.get(release.client, "v1", "Secret", f"{incluster.RELEASE}-gateway-host-key", NS))
     host = keys.public_line(keys.load_private_key(base64.b64decode(secret["data"][keys.HOST_KEY]).decode()))
-    ssh_at = incluster.addresses(release.cluster)["ssh"]
-    address, port = ssh_at.split(":")
+    address, port = incluster.addresses(release.cluster)["ssh"].split(":")
     known = tmp_path / "known_hosts"
     known.write_text(f"[{address}]:{port} {host}\n")
-    argv = [*gs.openssh("ssh", key.path, known), "-p", port, f"{name}@{address}", "echo hello from $(hostname); exit 7"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
-    assert done.returncode == 7, done.stderr
-    assert "hello from workspace-" in done.stdout
+    return [*gs.openssh("ssh", key.path, known), "-p", port, f"{name}@{address}"]
 
-    assert api.call("POST", f"/workspaces/{name}/stop").ok
-    wait_until(lambda: api.phase(name) == crd.PHASE_STOPPED, 300, 2, f"{name} Stopped")
-    assert api.call("POST", f"/workspaces/{name}/start").ok
-    wait_until(lambda: api.phase(name) == crd.PHASE_RUNNING, 600, 2, f"{name} Running again")
-    assert api.call("DELETE", f"/workspaces/{name}").status_code in (200, 202, 204)
-    wait_until(lambda: api.phase(name) == "404", 300, 2, f"{name} gone")
+
+def _ssh(release: Release, tmp_path: Path, key: gs.ClientKey, name: str, command: str) -> subprocess.CompletedProcess:
+    argv = [*_ssh_argv(release, tmp_path, key, name), command]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
+    assert done.returncode != 255, done.stderr
+    return done
 
 
 def _workspace_pod(release: Release, name: str) -> dict:
@@ -217,26 +284,92 @@ def _workspace_pod(release: Release, name: str) -> dict:
     return next(p for p in pods if not p["metadata"].get("deletionTimestamp"))
 
 
-def test_upgrade_rolls_cps1_pods_and_leaves_workspaces_running(release: Release, tmp_path: Path) -> None:
+class OpenSession:
+    """An interactive SSH session kept open through the gateway Service while something
+    happens: it prints a tick every 0.2 s, and when the gateway closes it (its pod drains), it
+    reconnects at once, as VS Code Remote-SSH does. The longest silence is the outage a user
+    sees; `sessions` counts the connections it took."""
+
+    TICKS = "while :; do echo tick; sleep 0.2; done"
+
+    def __init__(self, argv: list[str]) -> None:
+        self.argv = argv
+        self.ticks: list[float] = []
+        self.sessions = 0
+        self.done = threading.Event()
+        self.proc: subprocess.Popen | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "OpenSession":
+        self.thread.start()
+        wait_until(lambda: len(self.ticks) >= 5, 120, 0.5, "the open SSH session ticking")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        if self.proc is not None:
+            self.proc.kill()
+        self.thread.join(30)
+
+    def _run(self) -> None:
+        while not self.done.is_set():
+            argv = [*self.argv, self.TICKS]
+            with subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True) as self.proc:
+                self.sessions += 1
+                assert self.proc.stdout is not None
+                for _ in self.proc.stdout:
+                    self.ticks.append(time.monotonic())
+            self.done.wait(0.2)
+
+    def longest_silence(self, since: float) -> float:
+        ticks = [t for t in self.ticks if t >= since] + [time.monotonic()]
+        return max(b - a for a, b in zip([since, *ticks], ticks, strict=False))
+
+
+def test_upgrade_rolls_cps1_pods_and_leaves_workspaces_running(
+    release: Release, python_template: dict, tmp_path: Path
+) -> None:
     """`helm upgrade` to a new services image tag: every CPS1 pod is replaced, the Workspace
-    pod is not restarted, and SSH works again through the new gateway pods (time measured)."""
+    pod is not restarted, and an SSH session open through the gateway during the upgrade is
+    interrupted no longer than a gateway pod's own restart (both measured)."""
     api = Api(release)
     name = "ic-upgrade"
-    assert api.call("POST", "/workspaces", {"name": name, "template": "python"}).status_code in (200, 201)
+    created = api.call("POST", "/workspaces", {"name": name, "template": "python"})
+    assert created.status_code in (200, 201), created.text
+    key = gs.client_key(tmp_path, "admin")
+    assert api.call("POST", "/me/keys", {"key": key.public, "name": "upgrade"}).status_code in (200, 201)
     wait_until(lambda: api.phase(name) == crd.PHASE_RUNNING, 600, 2, f"{name} Running")
     before = _workspace_pod(release, name)
     old_pods = {p["metadata"]["uid"] for p in release.pods()}
     repository = images.SERVICES_REPOSITORY
     node.tag_image(release.cluster, f"{repository}:0.1.0", f"{repository}:0.1.0-upgrade")
-    start = time.monotonic()
-    out = incluster.helm(
-        release.cluster,
-        *("upgrade", incluster.RELEASE, str(incluster.CHART), "--namespace", NS, "--reuse-values"),
-        *("--set", "image.tag=0.1.0-upgrade", "--wait", "--timeout", "10m"),
-    )
-    assert out.returncode == 0, out.stderr
-    wait_until(lambda: incluster.pods_ready(release.client, NS), 300, 2, "CPS1 pods Ready after the upgrade")
-    release.record("upgrade_to_every_pod_ready_seconds", round(time.monotonic() - start, 1))
+    with OpenSession(_ssh_argv(release, tmp_path, key, name)) as session:
+        start = time.monotonic()
+        out = incluster.helm(
+            release.cluster,
+            *("upgrade", incluster.RELEASE, str(incluster.CHART), "--namespace", NS, "--reuse-values"),
+            *("--set", "image.tag=0.1.0-upgrade", "--wait", "--timeout", "10m"),
+        )
+        assert out.returncode == 0, out.stderr
+        wait_until(lambda: incluster.pods_ready(release.client, NS), 300, 2, "CPS1 pods Ready after the upgrade")
+        upgraded = time.monotonic()
+        # The old gateway pods drain their sessions before they go: wait until they are gone.
+        wait_until(
+            lambda: not [p for p in release.pods("gateway") if p["metadata"]["uid"] in old_pods],
+            120,
+            1,
+            "the old gateway pods gone",
+        )
+        drained = time.monotonic()
+        wait_until(lambda: session.ticks[-1] > drained, 120, 0.5, "the SSH session ticking after the drain")
+        outage = session.longest_silence(start)
+    release.record("upgrade_to_every_pod_ready_seconds", round(upgraded - start, 1))
+    gateway_restart = max(_ready_seconds(p) for p in release.pods("gateway") if p["metadata"]["uid"] not in old_pods)
+    release.record("upgrade_gateway_pod_start_to_ready_seconds", round(gateway_restart, 1))
+    release.record("upgrade_ssh_session_outage_seconds", round(outage, 1))
+    release.record("upgrade_ssh_sessions_used", session.sessions)
+    assert session.sessions >= 2, "the session outlived its gateway pod: the drain was not measured"
+    assert outage <= gateway_restart, (outage, gateway_restart)
     for pod in release.pods():
         live = pod["status"].get("phase") == "Running" and not pod["metadata"].get("deletionTimestamp")
         if live and pod["metadata"]["labels"].get("app.kubernetes.io/name") == "cps1":
@@ -246,6 +379,34 @@ def test_upgrade_rolls_cps1_pods_and_leaves_workspaces_running(release: Release,
     assert after["metadata"]["uid"] == before["metadata"]["uid"]
     restarts = [c["restartCount"] for c in after["status"]["containerStatuses"]]
     assert restarts == [c["restartCount"] for c in before["status"]["containerStatuses"]]
+
+
+def _ready_seconds(pod: dict) -> float:
+    """From the pod's creation to its Ready condition, by the API server's clock."""
+    ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready" and c["status"] == "True")
+    created, became_ready = (
+        timefmt.parse_time(t) for t in (pod["metadata"]["creationTimestamp"], ready["lastTransitionTime"])
+    )
+    assert created is not None and became_ready is not None, pod["status"]
+    return (became_ready - created).total_seconds()
+
+
+def test_network_policy_keeps_workspaces_from_the_api_and_the_hooks(release: Release) -> None:
+    name = "ic-upgrade"  # Running since the upgrade test
+    pod = _workspace_pod(release, name)["metadata"]["name"]
+    argv = [str(kubectl()), f"--kubeconfig={release.cluster.kubeconfig}", "-n", f"ws-{name}", "exec", pod, "--"]
+
+    def probe(address: str, port: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*argv, "python3", "-c", PROBE, address, port], capture_output=True, text=True, timeout=60
+        )
+
+    own_sshd = probe("127.0.0.1", "2222")  # the template's sshd port
+    assert own_sshd.returncode == 0 and "open" in own_sshd.stdout, own_sshd.stderr  # the probe works
+    for component in ("api", "hooks"):
+        target = release.running_pod(component)["status"]["podIP"]
+        denied = probe(target, "8080")
+        assert denied.returncode != 0 and "open" not in denied.stdout, (component, denied.stdout, denied.stderr)
 
 
 def test_uninstall_removes_the_release_and_keeps_workspaces_and_their_data(release: Release) -> None:

@@ -10,12 +10,11 @@ import json
 import socket
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
 import kubeclient as kube
-from cps1.localcluster import node
+from cps1.localcluster import node, processes
 from cps1.localcluster.cluster import LocalCluster
 from tests.support import node as node_support
 from tests.support.cluster import found, wait_until
@@ -179,7 +178,7 @@ def test_a_crashed_node_is_cleaned_up_by_the_next_start(client, real_cluster: Lo
     started = time.monotonic()
     node.start(real_cluster)
     print(f"real node restart after a crash, to Ready: {time.monotonic() - started:.1f}s")
-    assert not any(Path(f"/proc/{pid}").exists() for pid in before | set(shims))
+    assert not any(processes.alive(pid) for pid in before | set(shims))
     uid = found(kube.get(client, "v1", "Pod", "survivor", NS))["metadata"]["uid"]
     wait_until(
         lambda: probe(real_cluster, "survivor", "127.0.0.1:8080") or None,
