@@ -1,0 +1,196 @@
+"""Sign-in through a real OpenID Provider (oidc-provider on 127.0.0.1, cps1/localcluster/idp.py):
+headless Chromium signs in on the provider's own login page and lands in the console; groups
+make admins and open or close templates; a disabled user stays out; sign-out ends the session
+here and at the provider; the CLI signs in with the device authorization grant, its
+verification page driven by Chromium. The API runs under gunicorn on the local control plane.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, expect
+
+import kubeclient as kube
+from api import identity
+from apiclient.client import ApiClient
+from apiclient.errors import ApiError
+from cps1 import dev
+from cps1.localcluster import idp, install
+from tests.support import workspaces as ws
+from tests.support.cluster import ARTIFACTS, Env, wait_until
+
+SYSTEM_NS = "cps1-oidc-test"
+ADMIN_TOKEN = "cps1_0d0d0d0d0d0d_" + "o" * 40
+PROVIDER_NAME = idp.PROVIDER_NAME
+RESTRICTED = "oidc-admins-only"
+SHOTS = ARTIFACTS / "oidc"
+WAIT_MS = 60_000
+
+expect.set_options(timeout=WAIT_MS)
+
+
+@dataclass(frozen=True)
+class Setup:
+    api_url: str
+    console_url: str
+
+    def admin(self) -> ApiClient:
+        return ApiClient(self.api_url, token=ADMIN_TOKEN, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def setup(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    """The provider, the API pointed at it and the console, each on its own loopback port."""
+    run_dir = tmp_path_factory.mktemp("oidc")
+    kube.apply(env.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NS}})
+    ws.template(env, RESTRICTED, access={"groups": ["platform-admins"]})
+    api, api_url = install.gunicorn_process(run_dir, app="api.wsgi:app")
+    console, console_url = dev.console_process(run_dir, api_url)
+    provider, oidc_env = idp.local_provider(run_dir, api_url, console_url)
+    api.env.update(
+        {
+            "CPS1_API_KUBECONFIG": str(env.cluster.kubeconfig),
+            "CPS1_API_SYSTEM_NAMESPACE": SYSTEM_NS,
+            "CPS1_API_BOOTSTRAP_ADMIN": "root",
+            "CPS1_API_BOOTSTRAP_TOKEN": ADMIN_TOKEN,
+            **oidc_env,
+        }
+    )
+    started = []
+    try:
+        for proc in (provider, api, console):
+            proc.start()
+            started.append(proc)
+        for proc in started:
+            proc.wait_ready(90)
+        yield Setup(api_url, console_url)
+    finally:
+        for proc in reversed(started):
+            proc.stop()
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def provider_login(page: Page, login: str) -> None:
+    """The provider's own login page (oidc-provider's development interactions)."""
+    expect(page.locator("input[name=login]")).to_be_visible()
+    page.locator("input[name=login]").fill(login)
+    page.locator("input[name=password]").fill("any password")
+    page.locator("button[type=submit]").click()
+
+
+def browser_sign_in(browser: Browser, setup: Setup, login: str) -> Page:
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(setup.console_url)
+    page.get_by_text(f"Sign in with {PROVIDER_NAME}").click()
+    provider_login(page, login)
+    return page
+
+
+def session_token(page: Page) -> dict:
+    [cookie] = [c for c in page.context.cookies() if c["name"] == "cps1_session"]
+    return dict(cookie)
+
+
+def test_the_console_offers_the_provider_and_a_person_signs_in_to_their_workspaces(
+    chromium: Browser, setup: Setup
+) -> None:
+    page = browser_sign_in(chromium, setup, "alice")
+    expect(page.get_by_role("heading", name="My workspaces", exact=True)).to_be_visible()
+    expect(page.get_by_text("Signed in as alice · admin")).to_be_visible()  # platform-admins
+    shot(page, "alice-workspaces")
+    cookie = session_token(page)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert cookie["value"] not in page.content()  # the token never reaches the page
+    assert "cps1_session" not in page.evaluate("document.cookie")  # nor its scripts
+    me = ApiClient(setup.api_url, token=cookie["value"]).me()
+    assert me["admin"] and "platform-admins" in me["groups"]
+
+
+def test_a_group_not_allowed_a_template_is_refused_it_in_words(chromium: Browser, setup: Setup) -> None:
+    page = browser_sign_in(chromium, setup, "bob")
+    expect(page.get_by_text("Signed in as bob", exact=True)).to_be_visible()  # not an admin
+    bob = ApiClient(setup.api_url, token=session_token(page)["value"])
+    assert bob.me()["groups"] == ["developers"]
+    with pytest.raises(ApiError) as refused:
+        bob.create_workspace({"name": "bob-oidc", "template": RESTRICTED})
+    assert refused.value.status == 403
+    assert f"template {RESTRICTED!r} is not available to bob; ask an admin" in str(refused.value)
+
+
+def test_sign_out_revokes_the_session_here_and_at_the_provider(chromium: Browser, setup: Setup) -> None:
+    page = browser_sign_in(chromium, setup, "bob")
+    expect(page.get_by_role("heading", name="My workspaces", exact=True)).to_be_visible()
+    token = session_token(page)["value"]
+    page.get_by_text("Sign out", exact=True).click()
+    page.get_by_role("button", name=re.compile("Yes, sign me out", re.I)).click()  # the provider asks
+    expect(page.get_by_text(f"Sign in with {PROVIDER_NAME}")).to_be_visible()
+    assert not [c for c in page.context.cookies() if c["name"] == "cps1_session"]
+    # Revoked at once in the worker that signed out, within the token cache's seconds in the other.
+    wait_until(
+        lambda: _status(setup, token) == 401, timeout=identity.TOKEN_CACHE_SECONDS + 10, what="a revoked session"
+    )
+    page.get_by_text(f"Sign in with {PROVIDER_NAME}").click()  # the provider's session ended too
+    expect(page.locator("input[name=login]")).to_be_visible()
+
+
+def _status(setup: Setup, token: str) -> int:
+    return requests.get(
+        f"{setup.api_url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).status_code
+
+
+def test_a_disabled_user_cannot_sign_in_again(chromium: Browser, setup: Setup) -> None:
+    page = browser_sign_in(chromium, setup, "carol")
+    expect(page.get_by_text("Signed in as carol", exact=True)).to_be_visible()
+    setup.admin().call("PATCH", "/users/carol", body={"disabled": True})
+    again = browser_sign_in(chromium, setup, "carol")
+    expect(again.get_by_text("is disabled; ask an admin")).to_be_visible()
+    shot(again, "carol-disabled")
+
+
+def test_the_cli_signs_in_with_the_device_grant(chromium: Browser, setup: Setup, tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "cps1.cli", "login", "--oidc", "--url", setup.api_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "CPS1_CONFIG": str(config)},
+    )
+    try:
+        assert cli.stdout is not None
+        url = ""
+        for line in cli.stdout:
+            found = re.search(r"(http://\S+/device\?user_code=\S+)", line)
+            if found:
+                url = found.group(1)
+                break
+        assert url, "the CLI printed no verification address"
+        page = chromium.new_context().new_page()
+        page.goto(url)
+        page.get_by_role("button", name="Continue").click()  # the provider shows the code to confirm
+        provider_login(page, "bob")
+        expect(page.get_by_text(re.compile("Sign-in Success|success", re.I)).first).to_be_visible()
+        out, _ = cli.communicate(timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+        if cli.stdout:
+            cli.stdout.close()
+    assert cli.returncode == 0, out
+    assert "logged in as bob" in out
+    saved = ApiClient(setup.api_url, token=json.loads(config.read_text())["token"])
+    assert saved.me()["name"] == "bob"
