@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 
 from api.errors import Conflict, NotFound
-from common import accounts
+from common import accounts, usersecrets
 
 
 def _b64(text: str) -> str:
@@ -19,6 +19,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], dict] = {}
         self.fail_next: Exception | None = None  # raised by the next write, as Kubernetes would
+        self.version = 0  # every write gets the next resourceVersion, as in Kubernetes
 
     def _get(self, kind: str, name: str) -> dict | None:
         found = self.objects.get((kind, name))
@@ -36,8 +37,11 @@ class MemoryStore:
             raise Conflict("it already exists or changed meanwhile; retry")
         if not create and (kind, name) not in self.objects:
             raise NotFound("not found")
-        self.objects[(kind, name)] = copy.deepcopy(body)
-        return copy.deepcopy(body)
+        self.version += 1
+        stored = copy.deepcopy(body)
+        stored["metadata"]["resourceVersion"] = str(self.version)
+        self.objects[(kind, name)] = stored
+        return copy.deepcopy(stored)
 
     def _delete(self, kind: str, name: str) -> None:
         if self.objects.pop((kind, name), None) is None:
@@ -58,6 +62,9 @@ class MemoryStore:
         current = self._get("Workspace", name)
         if current is None:
             raise NotFound("not found")
+        expected = (patch.get("metadata") or {}).get("resourceVersion")
+        if expected and expected != current["metadata"]["resourceVersion"]:
+            raise Conflict("it already exists or changed meanwhile; retry")
         return self._put("Workspace", _merge(current, patch), create=False)
 
     def delete_workspace(self, name: str) -> None:
@@ -92,9 +99,10 @@ class MemoryStore:
         disabled: bool | None = None,
         limits: dict | None = None,
         groups: list[str] | None = None,
+        subject: str | None = None,
     ) -> dict:
         existing = self.user_configmap(name)
-        data = accounts.user_data((existing or {}).get("data"), admin, disabled, limits, groups)
+        data = accounts.user_data((existing or {}).get("data"), admin, disabled, limits, groups, subject)
         body = {
             "metadata": {
                 "name": accounts.user_configmap(name),
@@ -140,6 +148,36 @@ class MemoryStore:
 
     def delete_token(self, token_id: str) -> None:
         self._delete("Secret", accounts.token_secret(token_id))
+
+    def _put_string_data(self, body: dict) -> None:
+        """Store a Secret written with stringData as Kubernetes would: base64 `data`."""
+        stored = {k: v for k, v in body.items() if k != "stringData"}
+        stored["data"] = {k: _b64(v) for k, v in body["stringData"].items()}
+        name = body["metadata"]["name"]
+        self._put("Secret", stored, create=("Secret", name) not in self.objects)
+
+    def user_secrets(self, user: str) -> list[usersecrets.UserSecret]:
+        records = map(usersecrets.secret_record, self._list("Secret"))
+        return [r for r in records if r is not None and r.user == user]
+
+    def save_user_secret(self, secret: usersecrets.UserSecret) -> None:
+        self._put_string_data(usersecrets.secret_body("cps1-system", secret))
+
+    def delete_user_secret(self, user: str, name: str) -> None:
+        self._delete("Secret", usersecrets.secret_object(user, name))
+
+    def mark_secrets_used(self, user: str, secret_names: list[str], when: str) -> None:
+        for name in secret_names:
+            found = self._get("Secret", usersecrets.secret_object(user, name))
+            if found:
+                found["data"]["lastUsed"] = _b64(when)
+                self._put("Secret", found, create=False)
+
+    def profile(self, user: str) -> dict[str, str]:
+        return usersecrets.profile_of(self._get("Secret", usersecrets.profile_object(user)))
+
+    def save_profile(self, user: str, profile: dict[str, str]) -> None:
+        self._put_string_data(usersecrets.profile_body("cps1-system", user, profile))
 
 
 def _merge(target: dict, patch: dict) -> dict:
