@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: setup system-packages controlplane node images run stop test test-faults test-unit lint clean
+.PHONY: setup system-packages idp controlplane node images run stop test test-faults test-unit lint clean
 
 $(BIN)/cps1: setup.cfg pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,11 @@ setup: $(BIN)/cps1
 # sshd and chromium for the gateway and browser tests (Debian packages; installed when root).
 system-packages:
 	bash scripts/system-packages.sh
+
+# The local OpenID Provider (oidc-provider from npm, `npm ci` into the cache) for the sign-in
+# tests and `cps1 dev up`.
+idp: setup system-packages
+	$(BIN)/python -m cps1.localcluster.idp >/dev/null
 
 controlplane:
 	bash cps1/localcluster/build.sh kubernetes etcd kwok metacontroller helm caddy actionlint >/dev/null
@@ -33,14 +38,14 @@ images: setup system-packages
 	$(BIN)/python -m cps1.localcluster.images >/dev/null
 
 # Set up and run CPS1 on the local control plane (or explain Helm when KUBECONFIG is set).
-run: setup controlplane node images
+run: setup idp controlplane node images
 	$(BIN)/cps1 dev up
 
 stop:
 	$(BIN)/cps1 dev down
 
 # Unit tests and end-to-end tests against the local control plane.
-test: setup system-packages controlplane node images lint
+test: setup system-packages idp controlplane node images lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # The opt-in fault tier: a storm of changes while components crash, hang and fail.

@@ -15,7 +15,7 @@ from prometheus_client import Counter, Histogram
 from werkzeug.exceptions import HTTPException
 
 import kubeclient
-from api import views_accounts, views_templates, views_workspaces
+from api import views_accounts, views_oidc, views_preview, views_secrets, views_templates, views_workspaces
 from api.context import Clock, Context
 from api.errors import Conflict, NotFound, Rejected
 from api.identity import Authenticator
@@ -145,7 +145,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, clo
         body, content_type = metrics_page.exposition()
         return Response(body, content_type=content_type)
 
-    for module in (views_workspaces, views_templates, views_accounts):
+    for module in (views_workspaces, views_templates, views_accounts, views_secrets, views_preview, views_oidc):
         app.register_blueprint(module.bp)
     bootstrap(store, settings)
     return app

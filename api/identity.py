@@ -108,7 +108,8 @@ class Authenticator:
             FailureThrottle(settings.max_failed_auth, settings.failed_auth_window_seconds),
         )
 
-    def _user(self, name: str) -> User | None:
+    def user(self, name: str) -> User | None:
+        """`name` as a user who may act now (exists, not disabled), from the short cache."""
         configmap = self.users.get(name, lambda: self.store.user_configmap(name))
         if configmap is None or accounts.is_disabled(configmap):
             return None
@@ -125,7 +126,7 @@ class Authenticator:
         expires = parse_time(record.expires)
         if expires and expires <= now:
             return None
-        return self._user(record.user)
+        return self.user(record.user)
 
     def from_proxy(self, remote: str | None, name: str, secret: str) -> User | None:
         """The identity header counts only from a trusted network *and* with the proxy's secret."""
@@ -142,7 +143,7 @@ class Authenticator:
         if self.users.get(name, lambda: self.store.user_configmap(name)) is None:
             self.store.ensure_user(name)
             self.users.drop(name)
-        return self._user(name)
+        return self.user(name)
 
     def forget_token(self, token_id: str) -> None:
         self.tokens.drop(token_id)

@@ -5,7 +5,7 @@ from apiflask import Schema
 from apiflask.fields import Boolean, Dict, Integer, List, Nested, Raw, String
 from apiflask.validators import Length, OneOf, Range, Regexp
 
-from common import names
+from common import names, previews, usersecrets
 
 DNS_LABEL = Regexp(
     names.DNS_LABEL.pattern, error="lower-case letters, digits and '-', starting and ending alphanumeric"
@@ -14,11 +14,34 @@ QUANTITY = Regexp(r"^[0-9]+(\.[0-9]+)?([KMGTPE]i|[kMGTPE])?$", error="a storage 
 REQUEST = Regexp(r"^[0-9]+(\.[0-9]+)?(m|[KMGTPE]i|[kMGTPE])?$", error="a quantity such as 4, 500m or 16Gi")
 LABEL_TEXT = Regexp(r"^[A-Za-z0-9][A-Za-z0-9 ._@:+/-]*$", error="letters, digits, spaces and . _ @ : + / -")
 MAX_IDLE = 7 * 24 * 3600
+SECRET_NAME = Regexp(usersecrets.NAME.pattern, error="letters, digits and '_', not starting with a digit")
+
+
+def secret_names() -> List:
+    """A Workspace's `secrets`: names of its owner's secrets it receives."""
+    return List(String(validate=SECRET_NAME), validate=Length(max=usersecrets.MAX_SECRETS))
 
 
 class Storage(Schema):
     size = String(validate=QUANTITY, metadata={"description": "home volume size; may only grow"})
     onDelete = String(validate=OneOf(["Delete", "Retain"]))
+
+
+class PortSpec(Schema):
+    port = Integer(required=True, validate=Range(1024, 65535))
+    name = String(validate=[Length(1, 32), DNS_LABEL])
+    share = String(load_default="owner", validate=OneOf(list(previews.SHARE_LEVELS)))
+    protocol = String(load_default="http", validate=OneOf(["http"]))
+
+
+class PortStatus(Schema):
+    port = Integer()
+    name = String()
+    share = String(metadata={"description": "the level it is served at (the template may cap it)"})
+    url = String()
+
+
+PORTS = List(Nested(PortSpec), validate=Length(max=16), metadata={"description": "web apps to publish"})
 
 
 class WorkspaceCreate(Schema):
@@ -28,7 +51,9 @@ class WorkspaceCreate(Schema):
     running = Boolean(load_default=True)
     sshAuthorizedKeys = List(String(validate=Length(1, 16384)), validate=Length(max=32))
     idleTimeoutSeconds = Integer(validate=Range(0, MAX_IDLE))
+    secrets = secret_names()
     storage = Nested(Storage)
+    ports = PORTS
 
 
 class WorkspaceUpdate(Schema):
@@ -36,7 +61,17 @@ class WorkspaceUpdate(Schema):
     running = Boolean()
     sshAuthorizedKeys = List(String(validate=Length(1, 16384)), validate=Length(max=32))
     idleTimeoutSeconds = Integer(validate=Range(0, MAX_IDLE))
+    secrets = secret_names()
     storage = Nested(Storage)
+    ports = PORTS
+
+
+class PreviewGrantIn(Schema):
+    url = String(required=True, validate=Length(1, 2048), metadata={"description": "a Workspace's IDE or port URL"})
+
+
+class PreviewGrant(Schema):
+    url = String(metadata={"description": "opens `url` signed in as the caller; valid one minute"})
 
 
 class KeepAlive(Schema):
@@ -59,6 +94,7 @@ class Workspace(Schema):
     parameters = Dict()
     running = Boolean()
     sshAuthorizedKeys = List(String())
+    secrets = List(String(), metadata={"description": "names of the owner's secrets it receives"})
     idleTimeoutSeconds = Integer(allow_none=True)
     storage = Dict()
     phase = String()
@@ -67,6 +103,8 @@ class Workspace(Schema):
     conditions = List(Nested(Condition))
     ideURL = String()
     sshCommand = String()
+    ports = List(Nested(PortSpec), metadata={"description": "declared in spec"})
+    previews = List(Nested(PortStatus), metadata={"description": "served, with their URLs"})
     lastActivity = String()
     keepAliveUntil = String()
     updatePending = Boolean()
@@ -212,3 +250,57 @@ class UserUpdate(Schema):
 
 class UserList(Schema):
     items = List(Nested(User))
+
+
+class SecretIn(Schema):
+    kind = String(required=True, validate=OneOf(list(usersecrets.KINDS)))
+    value = String(
+        required=True, validate=Length(1, usersecrets.MAX_VALUE_BYTES), metadata={"description": "write-only"}
+    )
+    host = String(validate=Length(1, 260), metadata={"description": "git-credential: the Git host, e.g. github.com"})
+    username = String(validate=[Length(1, 63), LABEL_TEXT], metadata={"description": "git-credential: user name"})
+
+
+class Secret(Schema):
+    name = String()
+    kind = String()
+    created = String()
+    lastUsed = String()
+    host = String()
+
+
+class SecretItem(Secret):
+    """One element of a list."""
+
+
+class SecretList(Schema):
+    items = List(Nested(SecretItem))
+
+
+class Profile(Schema):
+    gitName = String(validate=Length(0, 200))
+    gitEmail = String(validate=Length(0, 254))
+    dotfiles = String(
+        validate=Regexp(r"^$|^(https|ssh|git)://[^\s]+$|^git@[^\s:]+:[^\s]+$", error="a Git URL (https://...)"),
+        metadata={"description": "Git repository applied at each Workspace's first start"},
+    )
+
+
+class OidcConfig(Schema):
+    enabled = Boolean(required=True)
+    provider = String(metadata={"description": "what the sign-in button calls the identity provider"})
+    issuer = String()
+    loginUrl = String()
+    logoutUrl = String()
+    cliClientId = String(metadata={"description": "the public client for the device authorization grant"})
+    scopes = String()
+
+
+class IdTokenIn(Schema):
+    idToken = String(required=True, validate=Length(1, 16384), metadata={"description": "from the device sign-in"})
+
+
+class OidcSession(Schema):
+    user = String()
+    token = String(metadata={"description": "a CPS1 session token (Bearer), shown once"})
+    expires = String()

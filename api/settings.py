@@ -33,6 +33,14 @@ class Settings:
     max_failed_auth: int = 20
     failed_auth_window_seconds: float = 60.0
     max_body_bytes: int = 64 * 1024
+    # Preview URLs and the IDE behind /preview/auth (api/preview_auth.py): the IDE domain the
+    # hooks publish Workspaces under, the key that signs grants and session cookies (off when
+    # empty), where a signed-out browser is sent (the console, which sends it back), and how
+    # long a Workspace read serves the per-request checks (a share change applies within it).
+    preview_domain: str = ""
+    preview_secret: str = ""
+    preview_sign_in_url: str = ""
+    preview_cache_seconds: float = 2.0
     # Bounds of a keep-alive a user may ask for.
     max_keep_alive_seconds: int = 7 * 24 * 3600
     # Every user's limits unless an admin set their own (common/workspace_limits.py); 0: no limit.
@@ -43,6 +51,29 @@ class Settings:
     max_cpu_per_user: str = ""
     max_memory_per_user: str = ""
     max_storage_per_user: str = ""
+    # Sign-in through the company's OpenID Provider (docs/sso.md); off while the issuer is empty.
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    # The public client `cps1 login --oidc` uses (device authorization grant); empty: no CLI sign-in.
+    oidc_cli_client_id: str = ""
+    oidc_scopes: str = "openid email profile groups"
+    # The claim that names the user (preferred_username, or email: its local part), and the one
+    # that lists their groups; members of oidc_admin_groups are admins (refreshed each sign-in).
+    oidc_username_claim: str = "preferred_username"
+    oidc_groups_claim: str = "groups"
+    oidc_admin_groups: tuple[str, ...] = ()
+    # What the console's "Sign in with ..." button calls the provider.
+    oidc_provider_name: str = "SSO"
+    # The api's URL as browsers reach it (the provider sends them back to <it>/api/v1/oidc/callback).
+    public_url: str = ""
+    # The console's URL as browsers reach it: where sign-in and sign-out end.
+    console_url: str = ""
+    # How long a browser or CLI sign-in lasts; ID tokens may be this many seconds off our clock.
+    oidc_session_hours: int = 12
+    oidc_leeway_seconds: int = 60
+    # The session cookie is sent over HTTPS only (off only for plain-HTTP loopback setups).
+    session_cookie_secure: bool = True
 
     @classmethod
     def from_env(cls, prefix: str = "CPS1_API_") -> "Settings":
@@ -60,6 +91,10 @@ class Settings:
             self.max_storage_per_user,
         )
 
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
+
     def check(self) -> None:
         """Refuse settings that would open a hole (a proxy header without the proxy's secret) or
         that cannot be read (a limit that is not a quantity)."""
@@ -67,8 +102,20 @@ class Settings:
             value = getattr(self, field)
             if value and not is_quantity_limit(value):
                 raise ValueError(f"CPS1_API_{field.upper()}: {value!r} is not a quantity (examples: 8, 500m, 16Gi)")
+        if self.preview_secret and (len(self.preview_secret) < MIN_PROXY_SECRET or not self.preview_domain):
+            raise ValueError(
+                f"CPS1_API_PREVIEW_SECRET needs {MIN_PROXY_SECRET}+ characters and CPS1_API_PREVIEW_DOMAIN "
+                "(the hooks' IDE domain)"
+            )
         if self.proxy_user_header and len(self.proxy_secret) < MIN_PROXY_SECRET:
             raise ValueError(
                 f"CPS1_API_PROXY_USER_HEADER needs CPS1_API_PROXY_SECRET ({MIN_PROXY_SECRET}+ characters), "
                 f"which the proxy sends in {self.proxy_secret_header}"
             )
+        if self.oidc_enabled:
+            missing = [
+                f for f in ("oidc_client_id", "oidc_client_secret", "public_url", "console_url") if not getattr(self, f)
+            ]
+            if missing:
+                names = ", ".join(f"CPS1_API_{f.upper()}" for f in missing)
+                raise ValueError(f"CPS1_API_OIDC_ISSUER needs {names}")

@@ -1,5 +1,6 @@
 """The api's Kubernetes I/O: Workspaces, templates, events, and the account store
-(users as ConfigMaps, tokens as Secrets; see common/accounts.py). The kubernetes client's
+(users as ConfigMaps, tokens as Secrets; see common/accounts.py; users' own secrets and
+profiles as Secrets, see common/usersecrets.py). The kubernetes client's
 exceptions stay in here: a refused write leaves as api.errors (NotFound, Conflict, Rejected)."""
 
 import base64
@@ -14,7 +15,7 @@ from kubernetes.dynamic.exceptions import ConflictError, NotFoundError
 
 import kubeclient as kube
 from api.errors import Conflict, NotFound, Rejected
-from common import accounts, crd, names
+from common import accounts, crd, names, usersecrets
 from common.timefmt import format_time
 
 # Records that the first admin and its token were made, so they are made only once.
@@ -133,11 +134,12 @@ class Store:
         disabled: bool | None = None,
         limits: dict | None = None,
         groups: list[str] | None = None,
+        subject: str | None = None,
     ) -> dict:
-        """Create the user's ConfigMap if missing; set `admin`, `disabled`, `limits` and
-        `groups` when given."""
+        """Create the user's ConfigMap if missing; set `admin`, `disabled`, `limits`, `groups`
+        and the identity provider's `subject` when given."""
         existing = self.user_configmap(name)
-        data = accounts.user_data((existing or {}).get("data"), admin, disabled, limits, groups)
+        data = accounts.user_data((existing or {}).get("data"), admin, disabled, limits, groups, subject)
         if existing and existing.get("data") == data:
             return existing
         return self._write(
@@ -222,3 +224,37 @@ class Store:
 
     def delete_token(self, token_id: str) -> None:
         self._write(lambda: self._res("v1", "Secret").delete(name=accounts.token_secret(token_id), namespace=self.ns))
+
+    # Users' own secrets and profiles -----------------------------------------------------------
+
+    def user_secrets(self, user: str) -> list[usersecrets.UserSecret]:
+        """The user's secrets, only those the api wrote (see usersecrets.secret_record)."""
+        selector = ",".join(f"{k}={v}" for k, v in usersecrets.labels(user).items())
+        items = self._res("v1", "Secret").get(namespace=self.ns, label_selector=selector).to_dict()["items"]
+        return [r for r in map(usersecrets.secret_record, items) if r is not None and r.user == user]
+
+    def save_user_secret(self, secret: usersecrets.UserSecret) -> None:
+        self._write(lambda: kube.apply(self.client, usersecrets.secret_body(self.ns, secret)))
+
+    def delete_user_secret(self, user: str, name: str) -> None:
+        self._write(
+            lambda: self._res("v1", "Secret").delete(name=usersecrets.secret_object(user, name), namespace=self.ns)
+        )
+
+    def mark_secrets_used(self, user: str, secret_names: list[str], when: str) -> None:
+        for name in secret_names:
+            with contextlib.suppress(NotFound):
+                self._write(
+                    lambda name=name: self._res("v1", "Secret").patch(
+                        name=usersecrets.secret_object(user, name),
+                        namespace=self.ns,
+                        body={"stringData": {"lastUsed": when}},
+                        content_type="application/merge-patch+json",
+                    )
+                )
+
+    def profile(self, user: str) -> dict[str, str]:
+        return usersecrets.profile_of(kube.get(self.client, "v1", "Secret", usersecrets.profile_object(user), self.ns))
+
+    def save_profile(self, user: str, profile: dict[str, str]) -> None:
+        self._write(lambda: kube.apply(self.client, usersecrets.profile_body(self.ns, user, profile)))

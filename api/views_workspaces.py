@@ -10,8 +10,9 @@ from flask import g
 from api import presenters, schemas
 from api.auth import auth, authorize, current_user
 from api.context import context
-from common import activity, crd, names, parameters, policy
+from common import activity, crd, names, parameters, policy, previews
 from common import workspace_limits as limits
+from common.timefmt import format_time
 
 
 def _visible(name: str) -> dict:
@@ -21,6 +22,17 @@ def _visible(name: str) -> dict:
     if obj is None or not (user.admin or (obj.get("spec") or {}).get("owner") == user.name):
         abort(404, f"workspace {name!r} not found")
     return obj
+
+
+def _port_problems(spec: dict, template_spec: dict) -> dict[str, str]:
+    """The Workspace's own ports that ask for more than the template allows (a default port
+    of the template is the admin's own choice), under the field `ports`."""
+    own = {int(p["port"]) for p in spec.get("ports") or []}
+    declared = [p for p in previews.declared_ports(spec, template_spec) if p.port in own]
+    tports = template_spec.get("ports") or {}
+    reserved = {"IDE": tports.get("ide", 8080), "sshd": tports.get("ssh", 2222)}
+    problems = {**previews.share_problems(declared, template_spec), **previews.reserved_problems(declared, reserved)}
+    return {"ports": "; ".join(problems[n] for n in sorted(problems))} if problems else {}
 
 
 def _check_against_template(
@@ -43,6 +55,7 @@ def _check_against_template(
     resolved = parameters.resolve(specs, given)
     fields = {f"parameters.{name}": problem for name, problem in resolved.problems.items()}
     fields.update(policy.template_limit_problems(spec, template_spec))
+    fields.update(_port_problems(spec, template_spec))
     if previous is not None:
         for param in specs:
             name = param.get("name")
@@ -77,6 +90,27 @@ def _check_limits(name: str, spec: dict, starts: bool) -> None:
         _refuse(limits.start_problem(owner, workspaces, own, name))
     templates = {t["metadata"]["name"]: t for t in store.templates()}
     _refuse(limits.request_problem(owner, workspaces, templates, own, name, spec))
+
+
+def _check_secrets(owner: str, wanted: list[str] | None) -> None:
+    """422 naming each secret the owner does not have (a Workspace receives its owner's only)."""
+    if not wanted:
+        return
+    have = {s.name for s in context().store.user_secrets(owner)}
+    missing = {
+        f"secrets.{name}": "no such secret; store it first (PUT /api/v1/me/secrets/<name>)"
+        for name in wanted
+        if name not in have
+    }
+    if missing:
+        abort(422, "unknown secrets: " + ", ".join(n for n in wanted if n not in have), detail={"fields": missing})
+
+
+def _mark_used(spec: dict) -> None:
+    """Record when the secrets of a Workspace that starts were last handed out."""
+    ctx = context()
+    if spec.get("running", True) and spec.get("secrets"):
+        ctx.store.mark_secrets_used(spec.get("owner", ""), list(spec["secrets"]), format_time(ctx.now()))
 
 
 # For the routes that take a body: another user's Workspace is a 404 before the body is read.
@@ -119,6 +153,7 @@ def create_workspace(json_data: dict) -> dict:
     user = current_user().name
     _refuse(limits.create_problem(user, ctx.store.workspaces(), _limits_of(user), json_data["running"]))
     spec["owner"] = user
+    _check_secrets(user, spec.get("secrets"))
     _check_limits(json_data["name"], spec, starts=False)
     body = {
         "apiVersion": crd.API_VERSION,
@@ -126,7 +161,9 @@ def create_workspace(json_data: dict) -> dict:
         "metadata": {"name": json_data["name"], **activity.activity_patch(ctx.now(), "api")["metadata"]},
         "spec": spec,
     }
-    return presenters.workspace(ctx.store.create_workspace(body))
+    created = ctx.store.create_workspace(body)
+    _mark_used(spec)
+    return presenters.workspace(created)
 
 
 @bp.get("/<name>")
@@ -145,13 +182,16 @@ def get_workspace(name: str) -> dict:
 @bp.output(schemas.Workspace)
 @bp.doc(responses=[200, 401, 404, 409, 422])
 def update_workspace(name: str, json_data: dict) -> dict:
-    """Change parameters, run state, keys, idle timeout or storage size."""
+    """Change parameters, run state, keys, idle timeout, storage size or the secrets it receives."""
     ctx = context()
     obj = _visible(name)
     spec = obj.get("spec") or {}
     after = {**spec, **json_data, "storage": {**(spec.get("storage") or {}), **(json_data.get("storage") or {})}}
     _check_against_template(spec.get("template", ""), after, spec.get("parameters") or {}, tuple(json_data))
+    _check_secrets(spec.get("owner", ""), json_data.get("secrets"))
     _check_limits(name, after, starts=bool(json_data.get("running")))
+    if json_data.get("running") or "secrets" in json_data:
+        _mark_used(after)
     patch = {"spec": dict(json_data), **activity.activity_patch(ctx.now(), "api")}
     if "parameters" in json_data:
         # Merge-patch semantics would keep removed keys; replace the map as a whole.
@@ -165,6 +205,7 @@ def _set_running(name: str, running: bool) -> dict:
     obj = _visible(name)
     if running:
         _check_limits(name, {**(obj.get("spec") or {}), "running": True}, starts=True)
+        _mark_used({**(obj.get("spec") or {}), "running": True})
     return presenters.workspace(
         ctx.store.patch_workspace(name, {"spec": {"running": running}, **activity.activity_patch(ctx.now(), "api")})
     )

@@ -71,6 +71,14 @@ class ApiClient:
     def me(self) -> dict[str, Any]:
         return self.call("GET", "/me")
 
+    def oidc_config(self) -> dict[str, Any]:
+        """Whether the API signs people in through an identity provider, and where."""
+        return self.call("GET", "/oidc")
+
+    def oidc_token(self, id_token: str) -> dict[str, Any]:
+        """A CPS1 session token ({user, token, expires}) for the ID token of a device sign-in."""
+        return self.call("POST", "/oidc/token", body={"idToken": id_token})
+
     # Workspaces ---------------------------------------------------------------------------
 
     def workspaces(self, *, owner: str = "", template: str = "", phase: str = "") -> list[dict[str, Any]]:
@@ -98,6 +106,10 @@ class ApiClient:
 
     def ide_password(self, name: str) -> str:
         return str(self.call("GET", f"/workspaces/{_seg(name)}/ide-password")["password"])
+
+    def preview_grant(self, url: str) -> str:
+        """A link that opens the Workspace `url` (IDE or port) signed in as this client's user."""
+        return str(self.call("POST", "/preview/grants", body={"url": url})["url"])
 
     def events(self, name: str) -> list[dict[str, Any]]:
         return self.call("GET", f"/workspaces/{_seg(name)}/events")["items"]
@@ -135,6 +147,26 @@ class ApiClient:
     def remove_key(self, fingerprint: str) -> None:
         # A fingerprint holds '/' and '+': the API's route takes the rest of the path.
         self.call("DELETE", f"/me/keys/{quote(fingerprint, safe='/:')}")
+
+    # Your secrets and profile --------------------------------------------------------------
+
+    def secrets(self) -> list[dict[str, Any]]:
+        """Your secrets' names, kinds and dates (the api never returns a value)."""
+        return self.call("GET", "/me/secrets")["items"]
+
+    def set_secret(self, name: str, kind: str, value: str, host: str = "", username: str = "") -> dict[str, Any]:
+        body = {"kind": kind, "value": value, **({"host": host} if host else {})}
+        body.update({"username": username} if username else {})
+        return self.call("PUT", f"/me/secrets/{_seg(name)}", body=body)
+
+    def remove_secret(self, name: str) -> None:
+        self.call("DELETE", f"/me/secrets/{_seg(name)}")
+
+    def profile(self) -> dict[str, Any]:
+        return self.call("GET", "/me/profile")
+
+    def set_profile(self, profile: dict[str, str]) -> dict[str, Any]:
+        return self.call("PUT", "/me/profile", body=profile)
 
     # Users (admins) -----------------------------------------------------------------------
 

@@ -36,6 +36,9 @@ TOKEN_TYPE = f"{crd.GROUP}/api-token"
 # console, which forwards it with the identity header).
 PROXY_SECRET_HEADER = "X-CPS1-Proxy-Secret"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+# The identity-provider account a user signed in with first (api/oidc.py): a later sign-in
+# under the same name from another account is refused.
+SUBJECT_KEY = "oidc-subject"
 API_MANAGER = "cps1-api"
 TOKEN_PATTERN = re.compile(r"^cps1_([a-z0-9]{12})_([A-Za-z0-9_-]{32,64})$")
 KEY_TYPES = (
@@ -180,9 +183,10 @@ def user_data(
     disabled: bool | None = None,
     limits: dict[str, Any] | None = None,
     groups: list[str] | None = None,
+    subject: str | None = None,
 ) -> dict[str, str]:
     """A user ConfigMap's data: `existing`'s (or a new user's), with `admin`, `disabled`,
-    `limits` and `groups` set where given."""
+    `limits`, `groups` and the identity provider's `subject` set where given."""
     data = dict(existing or {"admin": "false", "keys.json": "[]"})
     if admin is not None:
         data["admin"] = "true" if admin else "false"
@@ -192,7 +196,14 @@ def user_data(
         data["limits.json"] = json.dumps(limits, sort_keys=True)
     if groups is not None:
         data["groups.json"] = json.dumps(sorted(set(groups)))
+    if subject is not None:
+        data[SUBJECT_KEY] = subject
     return data
+
+
+def subject_of(configmap: dict[str, Any] | None) -> str:
+    """The identity-provider account (`<issuer> <sub>`) this user is bound to, or ""."""
+    return str(((configmap or {}).get("data") or {}).get(SUBJECT_KEY) or "")
 
 
 def is_admin(configmap: dict[str, Any] | None) -> bool:

@@ -13,6 +13,9 @@ ANNOTATION_LAST_ACTIVITY = f"{GROUP}/last-activity"
 ANNOTATION_LAST_ACTIVITY_SOURCE = f"{GROUP}/last-activity-source"
 # A keep-alive (RFC 3339 time) lets a long job outlive the idle timeout.
 ANNOTATION_KEEP_ALIVE_UNTIL = f"{GROUP}/keep-alive-until"
+# Set on a Workspace's Ingress: the URL the ingress controller asks before each request
+# (Caddy's forward_auth in cps1/localcluster/ingress.py; ingress-nginx's auth-url equivalent).
+ANNOTATION_FORWARD_AUTH_URL = f"{GROUP}/forward-auth-url"
 # Set on the Deployment: which template revision its pod template was rendered from.
 ANNOTATION_TEMPLATE_HASH = f"{GROUP}/template-hash"
 

@@ -7,6 +7,11 @@ proxy's identity header of the page request is forwarded to the API instead, tog
 proxy's shared secret (X-CPS1-Proxy-Secret) from the same request; the API trusts the identity
 only with that secret and from CPS1_API_PROXY_TRUSTED_NETWORKS (which must hold the console's
 address), so a browser that reaches the console without the proxy cannot name itself.
+
+With sign-in through the company's identity provider (the API's /api/v1/oidc), the API hands
+the browser a CPS1 session token in the HTTP-only ``cps1_session`` cookie: the browser sends it
+with every page request, this module reads it server-side (``st.context.cookies``) and uses it
+as the bearer token; no page script can read it, and signing out at the API clears it.
 """
 
 import streamlit as st
@@ -19,6 +24,8 @@ from console.settings import Settings
 TOKEN = "cps1.token"
 USER = "cps1.user"
 NOTICE = "cps1.signin-notice"
+SSO = "cps1.sso"
+SESSION_COOKIE = "cps1_session"
 
 
 def settings() -> Settings:
@@ -38,11 +45,18 @@ def proxy_secret() -> str:
     return str(st.context.headers.get(accounts.PROXY_SECRET_HEADER) or "")
 
 
+def sso_token() -> str:
+    """The session token the API's identity-provider sign-in set in this browser's cookie."""
+    value = dict(st.context.cookies).get(SESSION_COOKIE)  # AppTest's cookies answer .get() with a mock
+    return value if isinstance(value, str) else ""
+
+
 def client() -> ApiClient:
-    """A client with this session's credential: the token signed in with, else the proxy's
-    identity, else none (every call then answers 401)."""
+    """A client with this session's credential: the token signed in with, else the identity
+    provider's session cookie, else the proxy's identity, else none (every call then answers
+    401)."""
     config = settings()
-    token = st.session_state.get(TOKEN, "")
+    token = st.session_state.get(TOKEN, "") or sso_token()
     return ApiClient(
         config.api_url,
         token=token,
@@ -60,14 +74,20 @@ def current_user() -> dict | None:
     if USER in st.session_state:
         return st.session_state[USER]
     config = settings()
-    if TOKEN in st.session_state or not proxy_user(config):
+    by_sso = bool(sso_token())
+    if TOKEN in st.session_state or not (by_sso or proxy_user(config)):
         return None
     try:
         me = client().me()
     except errors.ApiError as err:
-        st.session_state[NOTICE] = f"Your sign-in through the proxy was not accepted: {errors.describe(err)}"
+        st.session_state[NOTICE] = (
+            f"Your sign-in has ended ({errors.describe(err)}); sign in again."
+            if by_sso
+            else f"Your sign-in through the proxy was not accepted: {errors.describe(err)}"
+        )
         return None
     st.session_state[USER] = me
+    st.session_state[SSO] = by_sso
     return me
 
 
@@ -90,4 +110,17 @@ def sign_out(notice: str = "") -> None:
 
 
 def signed_in_by_proxy() -> bool:
-    return USER in st.session_state and TOKEN not in st.session_state
+    return USER in st.session_state and TOKEN not in st.session_state and not st.session_state.get(SSO)
+
+
+def signed_in_by_sso() -> bool:
+    return USER in st.session_state and bool(st.session_state.get(SSO))
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def oidc_config(api_url: str) -> dict:
+    """The API's identity-provider sign-in ({"enabled": False} when off or unreachable)."""
+    try:
+        return ApiClient(api_url, timeout=5).oidc_config()
+    except errors.ApiError:
+        return {"enabled": False}

@@ -8,7 +8,7 @@ to admins; the API enforces that too). Streamlit serves its own health check at
 
 import streamlit as st
 
-from console import session, widgets
+from console import ports, session, widgets
 
 st.set_page_config(page_title="CPS1", page_icon=":material/deployed_code:", layout="wide")
 
@@ -23,6 +23,7 @@ else:
             st.Page("app_pages/workspaces.py", title="My workspaces", icon=":material/computer:", default=True),
             st.Page("app_pages/create.py", title="New workspace", icon=":material/add_circle:"),
             st.Page("app_pages/keys.py", title="SSH keys", icon=":material/key:"),
+            st.Page("app_pages/secrets.py", title="Secrets", icon=":material/lock:"),
         ]
     }
     if user.get("admin"):
@@ -35,6 +36,10 @@ else:
         st.markdown(f"Signed in as **{user['name']}**" + (" · admin" if user.get("admin") else ""))
         if session.signed_in_by_proxy():
             st.caption("by your organisation's sign-in")
+        elif session.signed_in_by_sso():
+            sso = session.oidc_config(session.settings().api_url)
+            st.caption(f"through {sso.get('provider', 'your identity provider')}")
+            widgets.same_tab_link("Sign out", str(sso.get("logoutUrl", "")))
         elif st.button("Sign out", icon=":material/logout:"):
             session.sign_out()
             st.rerun()
@@ -42,4 +47,6 @@ else:
 
 navigation = st.navigation(pages)
 widgets.show_flash()
+if user is not None:
+    ports.continue_after_sign_in()
 navigation.run()

@@ -1,6 +1,8 @@
 """Small Streamlit pieces every page uses: showing an API failure, messages that survive a
-rerun, the phase badge, a colour-coded Workspace table, and one widget per template parameter."""
+rerun, the phase badge, a colour-coded Workspace table, one widget per template parameter, and
+a link that leaves for another site in the same tab (sign-in and sign-out)."""
 
+import html
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -122,3 +124,13 @@ def field_errors(problems: dict[str, str], *names: str) -> None:
     for name in names:
         if name in problems:
             st.error(problems[name], icon=":material/warning:")
+
+
+def same_tab_link(label: str, url: str) -> None:
+    """A button-like link opened in this tab (st.link_button always opens a new one), for the
+    identity provider's pages, which come back to the console."""
+    st.markdown(
+        f'<a href="{html.escape(url, quote=True)}" target="_self" style="display:inline-block;padding:0.4rem 0.9rem;'
+        f'border-radius:0.5rem;background:#ff4b4b;color:white;text-decoration:none">{html.escape(label)}</a>',
+        unsafe_allow_html=True,
+    )

@@ -10,7 +10,7 @@ import streamlit as st
 
 from apiclient.client import ApiClient
 from common import crd
-from console import display, errors, forms, session, ssh, widgets
+from console import display, errors, forms, ports, session, ssh, widgets
 
 EVENTS_SHOWN = 20
 
@@ -33,6 +33,7 @@ def details(name: str, *, refresh_seconds: float) -> None:
         _summary(workspace)
         _actions(client, workspace)
         _access(workspace)
+        ports.section(client, workspace)
         _ide_password(client, workspace)
         _explain(client, workspace)
 

@@ -13,6 +13,7 @@ import yaml
 import kubeclient as kube
 from apiclient.client import ApiClient
 from apiclient.errors import ApiError, NotSent, describe
+from common import previews
 
 # Where `--wait` stops: the phase asked for, or a failure.
 WAIT_FOR = {"create": "Running", "start": "Running", "stop": "Stopped"}
@@ -102,9 +103,60 @@ def ssh_config(ws: dict) -> str:
     )
 
 
+def url_of(ws: dict, port: int | None) -> str:
+    """The Workspace's IDE URL, or the URL of its exposed `port`."""
+    if port is None:
+        return str(ws.get("ideURL") or "")
+    for served in ws.get("previews") or []:
+        if served["port"] == port:
+            return str(served["url"])
+    raise CommandFailed(f"{ws['name']} does not serve port {port}; expose it with `cps1 ws port {ws['name']} {port}`")
+
+
+def port_command(args: argparse.Namespace) -> int:
+    """Preview ports: expose, share, list and open the web apps of a Workspace."""
+    api = client()
+    ws = api.workspace(args.name)
+    if args.ws_command == "port":
+        ports = previews.with_port(
+            ws.get("ports") or [], args.port, share=args.share, name=args.label, remove=args.remove
+        )
+        ws = api.update_workspace(args.name, {"ports": ports})
+        verb = "removed" if args.remove else f"shared {args.share or 'as before'}"
+        print(f"port {args.port} of {args.name}: {verb}")
+        return 0
+    if args.ws_command == "ports":
+        served = {p["port"]: p for p in ws.get("previews") or []}
+        _print_table(
+            [
+                [
+                    str(p["port"]),
+                    p.get("name", ""),
+                    served.get(p["port"], {}).get("share", "(not served)"),
+                    served.get(p["port"], {}).get("url", ""),
+                ]
+                for p in ws.get("ports") or []
+            ],
+            ["PORT", "NAME", "SHARE", "URL"],
+        )
+        return 0
+    print(api.preview_grant(url_of(ws, args.port)))
+    return 0
+
+
 def login(args: argparse.Namespace) -> int:
-    me = client(args.url, args.token).me()
-    path = save_login(args.url, args.token)
+    token = args.token
+    if args.oidc:
+        from cps1 import device_login
+
+        try:
+            token = device_login.device_login(ApiClient(args.url, use_environment=True), print)["token"]
+        except device_login.DeviceLoginFailed as err:
+            raise CommandFailed(str(err)) from err
+    if not token:
+        raise CommandFailed("give --token TOKEN, or --oidc to sign in through your identity provider")
+    me = client(args.url, token).me()
+    path = save_login(args.url, token)
     print(f"logged in as {me['name']}{' (admin)' if me['admin'] else ''}; saved to {path}")
     return 0
 
@@ -125,6 +177,8 @@ def ws_command(args: argparse.Namespace) -> int:
             "parameters": _params(args.param),
             "running": not args.stopped,
         }
+        if args.secret:
+            body["secrets"] = args.secret
         ws = api.create_workspace(body)
         print(f"created {ws['name']} from {ws['template']}")
     elif args.ws_command in ("start", "stop"):
@@ -160,6 +214,42 @@ def key_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def secret_command(args: argparse.Namespace) -> int:
+    """Your secrets: write-only; the value comes from a file or stdin, never the command line
+    (where shell history and `ps` would keep it)."""
+    api = client()
+    if args.secret_command == "set":
+        value = Path(args.from_file).expanduser().read_text() if args.from_file else sys.stdin.read()
+        if args.kind != "file":
+            value = value.rstrip("\n")
+        secret = api.set_secret(args.name, args.kind, value, args.host or "", args.username or "")
+        print(f"stored {args.kind} secret {secret['name']}; Workspaces that name it get it at their next start")
+    elif args.secret_command == "rm":
+        api.remove_secret(args.name)
+        print(f"removed secret {args.name}")
+    else:
+        _print_table(
+            [[s["name"], s["kind"], s.get("host", ""), s["created"], s["lastUsed"]] for s in api.secrets()],
+            ["NAME", "KIND", "HOST", "CREATED", "LAST USED"],
+        )
+    return 0
+
+
+PROFILE_FLAGS = {"git_name": "gitName", "git_email": "gitEmail", "dotfiles": "dotfiles"}
+
+
+def profile_command(args: argparse.Namespace) -> int:
+    """Show your profile, or change the fields given (the others are kept)."""
+    api = client()
+    profile = api.profile()
+    changes = {field: getattr(args, flag) for flag, field in PROFILE_FLAGS.items() if getattr(args, flag) is not None}
+    if changes:
+        profile = api.set_profile({**profile, **changes})
+    for field in PROFILE_FLAGS.values():
+        print(f"{field}: {profile.get(field, '')}")
+    return 0
+
+
 def template_command(args: argparse.Namespace) -> int:
     api = client()
     if args.template_command == "list":
@@ -187,7 +277,9 @@ def template_command(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     log_in = sub.add_parser("login", help="save the API address and a token")
     log_in.add_argument("--url", required=True)
-    log_in.add_argument("--token", required=True)
+    how = log_in.add_mutually_exclusive_group(required=True)
+    how.add_argument("--token", help="an API token an admin issued")
+    how.add_argument("--oidc", action="store_true", help="sign in through the identity provider (device code)")
     log_in.set_defaults(func=login)
 
     ws = sub.add_parser("ws", help="your Workspaces").add_subparsers(dest="ws_command", required=True)
@@ -198,6 +290,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     create.add_argument("--template", required=True)
     create.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     create.add_argument("--stopped", action="store_true", help="create without starting")
+    create.add_argument("--secret", action="append", default=[], metavar="NAME", help="one of your secrets it gets")
     for verb in ("start", "stop", "delete", "ssh-config", "ide-password"):
         ws.add_parser(verb).add_argument("name")
     for name in WAIT_FOR:
@@ -205,6 +298,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ws.choices[name].add_argument("--timeout", type=float, default=300)
     for cmd in ws.choices.values():
         cmd.set_defaults(func=ws_command)
+    port = ws.add_parser("port", help="expose a web app's port, change its share level, or --remove it")
+    port.add_argument("name")
+    port.add_argument("port", type=int)
+    port.add_argument("--share", choices=["owner", "authenticated", "public"], default="")
+    port.add_argument("--name", dest="label", default="", help="a label for people (e.g. web)")
+    port.add_argument("--remove", action="store_true")
+    ws.add_parser("ports", help="the exposed ports and their URLs").add_argument("name")
+    opener = ws.add_parser("open", help="print a link that opens the IDE or a port signed in (valid a minute)")
+    opener.add_argument("name")
+    opener.add_argument("port", type=int, nargs="?")
+    for verb in ("port", "ports", "open"):
+        ws.choices[verb].set_defaults(func=port_command)
 
     key = sub.add_parser("key", help="your SSH public keys").add_subparsers(dest="key_command", required=True)
     add = key.add_parser("add", help="register a public key (e.g. ~/.ssh/id_ed25519.pub)")
@@ -213,6 +318,25 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     key.add_parser("list")
     for cmd in key.choices.values():
         cmd.set_defaults(func=key_command)
+
+    secret = sub.add_parser("secret", help="your secrets (write-only)").add_subparsers(
+        dest="secret_command", required=True
+    )
+    put = secret.add_parser("set", help="store or replace a secret; the value is read from stdin or --from-file")
+    put.add_argument("name", help="env variable or file name: letters, digits and _")
+    put.add_argument("--kind", choices=["env", "file", "git-credential"], default="env")
+    put.add_argument("--from-file", help="read the value from this file")
+    put.add_argument("--host", help="git-credential: the Git host, e.g. github.com")
+    put.add_argument("--username", help="git-credential: the user name Git sends (default: git)")
+    secret.add_parser("list")
+    secret.add_parser("rm").add_argument("name")
+    for cmd in secret.choices.values():
+        cmd.set_defaults(func=secret_command)
+    profile = sub.add_parser("profile", help="show or set your Git identity and dotfiles repository")
+    profile.add_argument("--git-name")
+    profile.add_argument("--git-email")
+    profile.add_argument("--dotfiles", help="a Git URL applied at each Workspace's first start ('' to clear)")
+    profile.set_defaults(func=profile_command)
 
     template = sub.add_parser("template", help="Workspace templates").add_subparsers(
         dest="template_command", required=True

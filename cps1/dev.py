@@ -1,6 +1,8 @@
 """`cps1 dev up|down|status`: CPS1 on a local control plane, for trying it and developing it."""
 
 import argparse
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -38,6 +40,12 @@ def kept_secrets(run_dir: Path) -> dict[str, str]:
     with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
         json.dump(kept, out)
     return kept
+
+
+def preview_secret(seed: str) -> str:
+    """The key of preview grants and cookies, derived from the kept seed (a state directory
+    from before preview URLs has no key of its own, and a new one would sign everyone out)."""
+    return hmac.new(seed.encode(), b"cps1 preview urls", hashlib.sha256).hexdigest()
 
 
 def console_process(run_dir: Path, api_url: str, env: dict[str, str] | None = None) -> tuple[processes.Process, str]:
@@ -108,10 +116,22 @@ def up(args: argparse.Namespace) -> int:
         ing = ingress.start(cluster, binaries(("caddy",))["caddy"])
         kept = kept_secrets(run_dir)
         gateway_keys, gateway_port = gateway.upstream_keys(run_dir), gateway.pick_port()
+        admin_token = kept["admin_token"]
+        api_env = {
+            "CPS1_API_KUBECONFIG": str(cluster.kubeconfig),
+            "CPS1_API_SYSTEM_NAMESPACE": SYSTEM_NAMESPACE,
+            "CPS1_API_BOOTSTRAP_ADMIN": "admin",
+            "CPS1_API_BOOTSTRAP_TOKEN": admin_token,
+            # Preview URLs (docs/preview-urls.md): the API checks every request to a Workspace URL.
+            "CPS1_API_PREVIEW_DOMAIN": ingress.LOCAL_DOMAIN,
+            "CPS1_API_PREVIEW_SECRET": preview_secret(kept["seed"]),
+        }
+        api, api_url = install.gunicorn_process(run_dir, api_env, app="api.wsgi:app")
         hooks_env = {
             "CPS1_HOOKS_SECRET_SEED": kept["seed"],
             "CPS1_HOOKS_GATEWAY_PUBLIC_KEY": gateway_keys.public_line,
             "CPS1_HOOKS_GATEWAY_PORT": str(gateway_port),
+            "CPS1_HOOKS_FORWARD_AUTH_URL": f"{api_url}/preview/auth",
             **ing.hooks_env(),
         }
         hooks, hooks_url = install.gunicorn_process(run_dir, hooks_env)
@@ -122,16 +142,15 @@ def up(args: argparse.Namespace) -> int:
         for template in install.load_yaml_dir(install.EXAMPLE_TEMPLATES):
             kube.apply(client, template)
         kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}})
-        admin_token = kept["admin_token"]
-        api_env = {
-            "CPS1_API_KUBECONFIG": str(cluster.kubeconfig),
-            "CPS1_API_SYSTEM_NAMESPACE": SYSTEM_NAMESPACE,
-            "CPS1_API_BOOTSTRAP_ADMIN": "admin",
-            "CPS1_API_BOOTSTRAP_TOKEN": admin_token,
-        }
-        api, api_url = install.gunicorn_process(run_dir, api_env, app="api.wsgi:app")
-        cluster.launch(api)
         console, console_url = console_process(run_dir, api_url)
+        api.env["CPS1_API_PREVIEW_SIGN_IN_URL"] = console_url  # signed-out browsers sign in there
+        if args.oidc:
+            from cps1.localcluster import idp
+
+            provider, oidc_env = idp.local_provider(run_dir, api_url, console_url)
+            api.env.update(oidc_env)
+            cluster.launch(provider)
+        cluster.launch(api)
         cluster.launch(console)
         if args.real_node:
             cluster.launch(prober_process(run_dir, cluster.kubeconfig))
@@ -143,6 +162,12 @@ def up(args: argparse.Namespace) -> int:
         cluster.stop()
         raise
     nodes = "a real node (cps1-node, pods really run) and " if args.real_node else ""
+    sso = (
+        "\n    SSO:        the console's 'Sign in with the local IdP': alice (admin), bob or carol, any password;"
+        f"\n                cps1 login --oidc --url {api_url}"
+        if args.oidc
+        else ""
+    )
     print(f"""CPS1 is running on a local control plane with {nodes}{args.nodes} simulated node(s).
     export KUBECONFIG={cluster.kubeconfig}
     hooks:      {hooks_url}  (/healthz /readyz /metrics)
@@ -150,8 +175,9 @@ def up(args: argparse.Namespace) -> int:
     console:    {console_url}  (sign in with the admin token below)
     ssh:        127.0.0.1:{gateway_port}  (the gateway: add a key, then `cps1 ws ssh-config NAME`)
     IDEs:       {ing.workspace_url("<workspace>")}  (ingress class {ingress.CLASS_NAME}, on 127.0.0.1)
+    previews:   {ing.workspace_url("<port>--<workspace>")}  (cps1 ws port NAME 3000; cps1 ws open NAME 3000)
     log in:     cps1 login --url {api_url} --token {admin_token}
-                (the first admin's token, kept in {run_dir / "secrets.json"})
+                (the first admin's token, kept in {run_dir / "secrets.json"}){sso}
     templates:  python, node, go  (from examples/templates)
     try:        cps1 render examples/workspaces examples/templates
                 kubectl apply -f examples/workspaces/alice-api.yaml && kubectl get ws -w
@@ -244,6 +270,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                 help="run a real node (containerd, kubelet) where pods really run (default: on)",
             )
             cmd.add_argument("--force-local", action="store_true", help="ignore KUBECONFIG")
+            cmd.add_argument(
+                "--oidc",
+                action="store_true",
+                help="also run a local OpenID Provider (oidc-provider) and sign in through it (docs/sso.md)",
+            )
             cmd.add_argument(
                 "--in-cluster",
                 action="store_true",

@@ -18,6 +18,7 @@ from common import metrics as common_metrics
 from hooks import metrics
 from hooks.protocol import SyncRequest, SyncResponse
 from hooks.reconcile import safety, workspace
+from hooks.render import usersecrets
 from hooks.settings import Settings
 
 log = logging.getLogger("cps1.hooks")
@@ -48,10 +49,11 @@ def _read(body: object) -> tuple[SyncRequest, dict[str, Any]]:
     return cast(SyncRequest, body), parent
 
 
-def customize_answer(parent: dict[str, Any]) -> dict[str, Any]:
+def customize_answer(parent: dict[str, Any], system_namespace: str) -> dict[str, Any]:
     """Bring in the Workspace's template by name, the storage classes (whether a class allows
-    volume expansion decides whether a bigger home volume can be asked for), and its namespace
-    by name (one retained from an earlier Workspace of the same name is not ours to create)."""
+    volume expansion decides whether a bigger home volume can be asked for), its namespace
+    by name (one retained from an earlier Workspace of the same name is not ours to create),
+    and its owner's profile and the secrets it names, from the system namespace."""
     rules: list[dict[str, Any]] = [
         {"apiVersion": "storage.k8s.io/v1", "resource": "storageclasses", "labelSelector": {}}
     ]
@@ -60,6 +62,9 @@ def customize_answer(parent: dict[str, Any]) -> dict[str, Any]:
     template = (parent.get("spec") or {}).get("template")
     if isinstance(template, str) and template:
         rules.insert(0, {"apiVersion": crd.API_VERSION, "resource": crd.TEMPLATE_PLURAL, "names": [template]})
+    owners = usersecrets.related_rule(parent, system_namespace)
+    if owners:
+        rules.append(owners)
     return {"relatedResources": rules}
 
 
@@ -115,7 +120,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @app.post("/customize")
     def customize() -> tuple[Response, int]:
-        return answer("customize", lambda body, parent: customize_answer(parent))
+        return answer("customize", lambda body, parent: customize_answer(parent, settings.system_namespace))
 
     @app.get("/healthz")
     def healthz() -> Response:

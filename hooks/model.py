@@ -3,10 +3,10 @@
 import hashlib
 import ipaddress
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from common import labels, names, parameters, policy
+from common import labels, names, parameters, policy, previews, usersecrets
 from common.quantity import parse_quantity
 
 
@@ -44,6 +44,16 @@ class WorkspaceModel:
     tolerations: list[dict[str, Any]]
     running: bool = True
     egress_allow: tuple[EgressRule, ...] = ()
+    # Exposed ports, each with the share level it is served at (capped by the template).
+    preview_ports: tuple[previews.Port, ...] = ()
+    # The owner's secrets this Workspace names and the owner's Git identity (added by the sync
+    # hook from related objects, hooks/render/usersecrets.py); their dotfiles replace `dotfiles`.
+    user_secrets: tuple[usersecrets.UserSecret, ...] = ()
+    git_name: str = ""
+    git_email: str = ""
+    # Why a declared port is not served as asked (above the template's maximum share, or the
+    # IDE's or sshd's own port): reported in status, never a reason to fail the Workspace.
+    port_problems: tuple[str, ...] = ()
 
     @property
     def namespace(self) -> str:
@@ -114,6 +124,20 @@ def _egress_rules(network: object, errors: list[str]) -> tuple[EgressRule, ...]:
     return tuple(rules)
 
 
+def _preview_ports(
+    spec: dict[str, Any], tspec: dict[str, Any], reserved: dict[str, int]
+) -> tuple[tuple[previews.Port, ...], tuple[str, ...]]:
+    """The ports to serve, each at its share level capped by the template, and the problems:
+    a share above the cap is served at the cap; the IDE's or sshd's own port is not served."""
+    declared = previews.declared_ports(spec, tspec)
+    refused = previews.reserved_problems(declared, reserved)
+    maximum = previews.max_share(tspec)
+    widened = {n: f"{m}; it is served as {maximum}" for n, m in previews.share_problems(declared, tspec).items()}
+    served = tuple(replace(p, share=previews.capped(p.share, maximum)) for p in declared if p.port not in refused)
+    problems = {**widened, **refused}
+    return served, tuple(problems[number] for number in sorted(problems))
+
+
 def resolve(parent: dict[str, Any], template: dict[str, Any]) -> tuple[WorkspaceModel | None, list[str]]:
     """The model of `parent` made from `template`, or None with the reasons it cannot be."""
     meta = parent.get("metadata") or {}
@@ -151,6 +175,7 @@ def resolve(parent: dict[str, Any], template: dict[str, Any]) -> tuple[Workspace
     ide_port = _whole(ports.get("ide"), 8080, "the template's ports.ide", errors)
     ssh_port = _whole(ports.get("ssh"), 2222, "the template's ports.ssh", errors)
     egress_allow = _egress_rules(tspec.get("network"), errors)
+    preview_ports, port_problems = _preview_ports(spec, tspec, {"IDE": ide_port, "sshd": ssh_port})
     if errors:
         return None, errors
     return (
@@ -179,6 +204,8 @@ def resolve(parent: dict[str, Any], template: dict[str, Any]) -> tuple[Workspace
             tolerations=list(tspec.get("tolerations") or []),
             running=bool(spec.get("running", True)),
             egress_allow=egress_allow,
+            preview_ports=preview_ports,
+            port_problems=port_problems,
         ),
         [],
     )

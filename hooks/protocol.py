@@ -26,6 +26,15 @@ class StatusCondition(TypedDict):
     observedGeneration: int
 
 
+class PortStatus(TypedDict):
+    """An exposed port as served: its share level after the template's cap, and its URL."""
+
+    port: int
+    name: str
+    share: str
+    url: str
+
+
 class WorkspaceStatus(TypedDict, total=False):
     """Every field of a Workspace's status (all optional: a failed or deleted Workspace sets few)."""
 
@@ -36,6 +45,7 @@ class WorkspaceStatus(TypedDict, total=False):
     namespace: str
     ideURL: str
     sshCommand: str
+    ports: list[PortStatus]
     sshHostKey: str
     lastActivity: str
     lastActivitySource: str

@@ -28,6 +28,11 @@ class Settings:
     # than the scheme's (the local cluster's controller); 0: the scheme's.
     ide_port: int = 0
     ingress_class: str = ""
+    # The api's forward-auth endpoint (e.g. http://api.cps1-system.svc/preview/auth): when set,
+    # each Workspace's Ingress asks the ingress controller to check every request with it (IDE
+    # owner-only, preview ports at their share level). Empty: no check by the platform, and no
+    # preview URL is published (a port would be open to anyone who can reach the ingress).
+    forward_auth_url: str = ""
     # Serve the IDE hosts over TLS with the ingress controller's default certificate (a
     # wildcard for *.<ide_domain>): a Secret named here could not be used, since each
     # Workspace's Ingress lives in the Workspace's own namespace.

@@ -14,6 +14,7 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 [ -f /usr/include/seccomp.h ] || missing+=(libseccomp-dev)
 command -v /usr/sbin/sshd >/dev/null || missing+=(openssh-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)  # the path the browser tests use
+command -v npm >/dev/null || missing+=(npm)  # the local OpenID Provider (cps1/localcluster/idp.py)
 command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

@@ -14,6 +14,7 @@ NAME = "create.name"
 TEMPLATE = "create.template"
 RUNNING = "create.running"
 RETAIN = "create.retain"
+SECRETS = "create.secrets"
 CREATED = "cps1.created"
 # The conditions a new Workspace reports on its way to Running, in order.
 STEPS = ("TemplateResolved", "StorageReady", "Ready")
@@ -41,6 +42,8 @@ def create(template: dict, form_fields: list[forms.Field]) -> None:
     }
     if st.session_state.get(RETAIN):
         body["storage"] = {"onDelete": "Retain"}
+    if st.session_state.get(SECRETS):
+        body["secrets"] = list(st.session_state[SECRETS])
     if widgets.submit(FORM, lambda: client.create_workspace(body), f"Created workspace {name}."):
         st.session_state[CREATED] = name
         st.session_state[NAME] = ""
@@ -111,6 +114,9 @@ with st.form(FORM):
     for field in form_fields:
         widgets.parameter_input(field, field_key(chosen, field.name), forms.initial(field))
         widgets.field_errors(problems, f"parameters.{field.name}")
+    own_secrets = [s["name"] for s in widgets.load("list your secrets", client.secrets)]
+    if own_secrets:
+        st.multiselect("Secrets it gets", own_secrets, key=SECRETS, help="Stored on the Secrets page.")
     st.checkbox("Start it now", value=True, key=RUNNING)
     st.checkbox("Keep its home volume when the workspace is deleted", key=RETAIN)
     st.form_submit_button("Create workspace", type="primary", on_click=create, args=(template, form_fields))

@@ -1,9 +1,11 @@
-"""Sign in with an API token (an admin issues one; the CLI's `cps1 login` takes the same). It
-is checked with the API and kept in this browser tab's session only."""
+"""Sign in through the company's identity provider when the API offers it (the provider's pages,
+then back here with an HTTP-only session cookie), or with an API token (an admin issues one;
+the CLI's `cps1 login` takes the same), checked with the API and kept in this browser tab's
+session only."""
 
 import streamlit as st
 
-from console import errors, session
+from console import errors, session, widgets
 
 TOKEN_INPUT = "signin.token"
 FAILED = "signin.failed"
@@ -35,6 +37,10 @@ if config.proxy_user_header and not session.proxy_user(config):
         f"This console expects your organisation's sign-in to name you in the "
         f"`{config.proxy_user_header}` header, and this request had none. You can sign in with an API token."
     )
+sso = session.oidc_config(config.api_url)
+if sso.get("enabled"):
+    widgets.same_tab_link(f"Sign in with {sso.get('provider', 'SSO')}", str(sso.get("loginUrl", "")))
+    st.caption("Or, for automation and admins, with an API token:")
 with st.form("signin"):
     st.text_input(
         "API token",

@@ -17,8 +17,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import kubeclient as kube
+from common import crd
 from cps1.localcluster.processes import LOOPBACK, Process, free_port, http_ok
 
 if TYPE_CHECKING:
@@ -52,12 +54,15 @@ def ingress_class(name: str = CLASS_NAME) -> dict:
 @dataclass(frozen=True)
 class Route:
     """One Ingress path: requests for `host` (any host when empty) under `path` go to `upstreams`
-    ("ip:port"); no upstreams means the backend has no ready endpoint (503)."""
+    ("ip:port"); no upstreams means the backend has no ready endpoint (503). With `auth_url`,
+    each request is first asked about there."""
 
     host: str
     path: str
     exact: bool
     upstreams: tuple[str, ...]
+    # The Ingress's forward-auth URL (annotation cps1.io/forward-auth-url), "" for none.
+    auth_url: str = ""
 
 
 def object_key(obj: dict) -> tuple[str, str]:
@@ -132,6 +137,7 @@ def routes(
         if spec.get("ingressClassName") != class_name:
             continue
         namespace = ing["metadata"]["namespace"]
+        auth_url = (ing["metadata"].get("annotations") or {}).get(crd.ANNOTATION_FORWARD_AUTH_URL, "")
         for rule in spec.get("rules") or []:
             for path in (rule.get("http") or {}).get("paths") or []:
                 out.append(
@@ -140,9 +146,46 @@ def routes(
                         path=path.get("path") or "/",
                         exact=path.get("pathType") == "Exact",
                         upstreams=upstreams(namespace, path["backend"], services, slices, networks),
+                        auth_url=auth_url,
                     )
                 )
     return sorted(set(out), key=lambda r: (r.host == "", not r.exact, -len(r.path), r.host, r.path))
+
+
+def forward_auth(url: str) -> dict:
+    """Caddy's `forward_auth` directive, expanded: a GET of `url` with the original request's
+    method and URI in X-Forwarded-Method/-Uri (X-Forwarded-Host/-Proto and the cookies go with
+    it); a 2xx answer lets the request through with the user's name for the app, anything else
+    (a redirect to sign in, a 403) is sent to the browser as it is."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"forward-auth URL {url!r}: only http://host:port/path")
+    user = "X-CPS1-User"
+    return {
+        "handler": "reverse_proxy",
+        "upstreams": [{"dial": _dial(parts.hostname, parts.port or 80)}],
+        "rewrite": {"method": "GET", "uri": (parts.path or "/") + (f"?{parts.query}" if parts.query else "")},
+        "headers": {
+            "request": {
+                "set": {"X-Forwarded-Method": ["{http.request.method}"], "X-Forwarded-Uri": ["{http.request.uri}"]}
+            }
+        },
+        "handle_response": [
+            {
+                "match": {"status_code": [2]},
+                "routes": [
+                    {
+                        "handle": [
+                            {
+                                "handler": "headers",
+                                "request": {"set": {user: [f"{{http.reverse_proxy.header.{user}}}"]}},
+                            }
+                        ]
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def _caddy_route(route: Route) -> dict:
@@ -164,7 +207,13 @@ def _caddy_route(route: Route) -> dict:
         if route.upstreams
         else {"handler": "static_response", "status_code": 503, "body": "no ready endpoint\n"}
     )
-    return {"match": [match] if match else [], "handle": [handler], "terminal": True}
+    handlers = [handler]
+    if route.auth_url:
+        try:
+            handlers.insert(0, forward_auth(route.auth_url))
+        except ValueError:  # fail closed: never serve a route whose check cannot run
+            handlers = [{"handler": "static_response", "status_code": 502, "body": "bad forward-auth URL\n"}]
+    return {"match": [match] if match else [], "handle": handlers, "terminal": True}
 
 
 def caddy_config(

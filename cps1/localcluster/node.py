@@ -28,6 +28,7 @@ import yaml
 
 from cps1.localcluster import credentials, processes
 from cps1.localcluster.processes import LOOPBACK, Process, free_port, http_ok
+from kubeclient.wait import poll
 
 if TYPE_CHECKING:
     from cps1.localcluster.cluster import LocalCluster
@@ -430,9 +431,14 @@ def shim_pids(paths: Paths) -> list[int]:
 
 
 def _kill(pids: list[int]) -> None:
+    """SIGKILL `pids` and wait until they are dead (they may stay zombies: a dead shim's
+    orphans are PID 1's to reap, so only their state says they stopped running)."""
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    for _ in poll(10.0, 0.05):
+        if not any(processes.alive(pid) for pid in pids):
+            return
 
 
 def _unmount_all(run_dir: Path) -> None:

@@ -132,12 +132,13 @@ def stop_pid(pid: int, grace: float = 10.0) -> None:
         except ProcessLookupError:
             return
         for _ in poll(wait, 0.1):
-            if not _alive(pid):
+            if not alive(pid):
                 return
 
 
-def _alive(pid: int) -> bool:
-    """Whether `pid` still runs: an exited child of ours that is not reaped yet (a zombie) does not."""
+def alive(pid: int) -> bool:
+    """Whether `pid` still runs: an exited process that is not reaped yet (a zombie) does not.
+    Killed orphans are reaped by PID 1, which on some machines takes its time."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:

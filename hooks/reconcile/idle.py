@@ -42,13 +42,29 @@ def activity_of(parent: dict[str, Any], now: datetime) -> Activity:
     )
 
 
+def ready_since(status: dict[str, Any], now: datetime) -> datetime | None:
+    """When the Workspace last became Ready, as its status says: `now` while it is still
+    starting (the idle clock waits for a start slower than the timeout, e.g. a long image
+    pull), the Ready condition's transition once it runs, None when it is not Ready."""
+    if status.get("phase") in (crd.PHASE_PENDING, crd.PHASE_STARTING):
+        return now
+    ready: dict[str, Any] = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+    return parse_time(ready.get("lastTransitionTime")) if ready.get("status") == "True" else None
+
+
 def idle_deadline(
-    activity: Activity, started: datetime | None, created: datetime | None, timeout_seconds: int, now: datetime
+    activity: Activity,
+    started: datetime | None,
+    created: datetime | None,
+    ready: datetime | None,
+    timeout_seconds: int,
+    now: datetime,
 ) -> datetime | None:
-    """When the Workspace becomes idle, or None when the policy never stops it."""
+    """When the Workspace becomes idle, or None when the policy never stops it: its timeout
+    after the latest of its last activity, start, creation and becoming Ready."""
     if timeout_seconds <= 0:
         return None
-    moments = [m for m in (plausible(m, now) for m in (activity.last, started, created)) if m is not None]
+    moments = [m for m in (plausible(m, now) for m in (activity.last, started, created, ready)) if m is not None]
     if not moments:
         return None
     try:

@@ -9,6 +9,7 @@ no randomness; the same request and `now` always give the same answer.
 """
 
 import base64
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ from hooks import access, model
 from hooks.protocol import SyncResponse, WorkspaceStatus
 from hooks.reconcile import conditions, idle, observed
 from hooks.reconcile.conditions import Condition
+from hooks.render import usersecrets
 from hooks.render.deployment import render_deployment
 from hooks.render.ingress import render_ingress
 from hooks.render.namespace import render_namespace
@@ -64,9 +66,10 @@ def render_children(
             settings.gateway_public_key,
             observed.get(children, observed.SECRET, names.SECRET, ns),
         ),
+        *([usersecrets.render_user_secret(ws)] if usersecrets.wanted(ws) else []),
         render_pvc(ws, observed.get(children, observed.PVC, names.PVC, ns), grow_volume),
         render_deployment(ws, replicas),
-        render_service(ws),
+        render_service(ws, settings),
         render_ingress(ws, settings),
     ]
 
@@ -91,9 +94,12 @@ def _in_creation_order(desired: list[dict[str, Any]], children: dict[str, Any], 
         meta = child["metadata"]
         return observed.get(children, observed.child_key(child), meta["name"], meta.get("namespace")) is not None
 
+    prerequisites = list(POD_PREREQUISITES)
+    if any(c["kind"] == "Secret" and c["metadata"]["name"] == names.USER_SECRET for c in desired):
+        prerequisites.append((observed.SECRET, names.USER_SECRET))
     if observed.get(children, observed.NAMESPACE, ns) is None:
         wave = {"Namespace"}
-    elif all(observed.get(children, key, name, ns) for key, name in POD_PREREQUISITES):
+    elif all(observed.get(children, key, name, ns) for key, name in prerequisites):
         return desired
     else:
         wave = {c["kind"] for c in desired} - {"Deployment"}
@@ -202,7 +208,7 @@ def _failed(
             "updatePending": bool(previous.get("updatePending", False)),
         }
     )
-    for key in ("lastStartTime", "templateHash", "sshHostKey"):
+    for key in ("lastStartTime", "templateHash", "sshHostKey", "ports"):
         if previous.get(key):
             status[key] = previous[key]
     ns = names.namespace_for(meta.get("name", ""))
@@ -245,7 +251,12 @@ def decide_run(parent: dict[str, Any], ws: model.WorkspaceModel, *, now: datetim
     if ws.running and stopped_before == crd.STOPPED_BY_USER:
         started = now
     deadline = idle.idle_deadline(
-        idle.activity_of(parent, now), started, parse_time(meta.get("creationTimestamp")), ws.idle_timeout_seconds, now
+        idle.activity_of(parent, now),
+        started,
+        parse_time(meta.get("creationTimestamp")),
+        idle.ready_since(previous, now),
+        ws.idle_timeout_seconds,
+        now,
     )
     running = ws.running and not (deadline is not None and now >= deadline)
     if running and (stopped_before or started is None):
@@ -278,7 +289,7 @@ def render_desired(
     seen_deploy = observed.get(children, observed.DEPLOYMENT, names.DEPLOYMENT, ns)
     deploy = next((c for c in desired if c["kind"] == "Deployment"), None)
     pending = running and deploy is not None and _keep_running_pod(deploy, seen_deploy, ws.template_hash)
-    secret = next(c for c in rendered if c["kind"] == "Secret")
+    secret = next(c for c in rendered if c["kind"] == "Secret" and c["metadata"]["name"] == names.SECRET)
     host_key = base64.b64decode(secret["data"][HOST_KEY_PUB]).decode().strip()
     return Desired(desired, host_key, pending, resize_problem)
 
@@ -301,6 +312,14 @@ def phase_of(
     if state in ("absent", "scaled-down"):
         return crd.PHASE_STOPPED, Condition("Ready", False, stopped_reason, f"the workspace is {why}")
     return crd.PHASE_STOPPING, Condition("Ready", False, "Stopping", f"the workspace is being {why}")
+
+
+def _ports_condition(ws: model.WorkspaceModel) -> Condition:
+    """Whether every declared port is served as asked; a GitOps-applied Workspace is never
+    refused for its ports, it is told here."""
+    if ws.port_problems:
+        return Condition("PortsAllowed", False, "NotAsDeclared", "; ".join(ws.port_problems))
+    return Condition("PortsAllowed", True, "AsDeclared", "every declared port is served as declared")
 
 
 def build_status(
@@ -330,6 +349,12 @@ def build_status(
     )
     if run.started:
         status["lastStartTime"] = format_time(run.started)
+    ports = access.served_ports(ws, settings)
+    if ports:
+        status["ports"] = [
+            {"port": p.port, "name": p.name, "share": p.share, "url": access.preview_url(ws.name, p.port, settings)}
+            for p in ports
+        ]
     update = (
         Condition(
             "UpdatePending", True, "TemplateChanged", "the template changed; the update applies on the next start"
@@ -344,6 +369,7 @@ def build_status(
             _storage_condition(seen_pvc, desired.resize_problem),
             condition,
             update,
+            _ports_condition(ws),
         ],
         meta.get("generation", 0),
         now,
@@ -380,6 +406,22 @@ def sync(
     ws, errors = model.resolve(parent, template)
     if ws is None:
         return _failed(parent, children, "InvalidParameters", errors, now=now, settings=settings)
+    owners = usersecrets.inputs(parent, related, settings.system_namespace)
+    if owners.missing:
+        message = (
+            f"secrets {', '.join(owners.missing)} of {ws.owner} do not exist; store them (cps1 secret set) "
+            "or remove them from the workspace's secrets"
+        )
+        return _failed(
+            parent, children, "SecretsUnavailable", [message], now=now, settings=settings, template_resolved=True
+        )
+    ws = dataclasses.replace(
+        ws,
+        user_secrets=owners.secrets,
+        git_name=owners.profile["gitName"],
+        git_email=owners.profile["gitEmail"],
+        dotfiles=owners.profile["dotfiles"] or ws.dotfiles,
+    )
     conflict = retained_namespace(parent, children, related)
     if conflict:
         message = (

@@ -8,7 +8,7 @@ from typing import Any
 
 from common import crd, labels, names
 from hooks.model import WorkspaceModel
-from hooks.render import secret
+from hooks.render import secret, usersecrets
 
 HOME = "/home/coder"
 SECRET_DIR = "/etc/cps1"
@@ -37,14 +37,29 @@ def _env(ws: WorkspaceModel) -> list[dict[str, Any]]:
     env += [{"name": k, "value": v} for k, v in sorted(ws.parameter_env.items())]
     reserved = {item["name"] for item in env}
     env += [item for item in ws.env if item.get("name") not in reserved]
+    taken = {item["name"] for item in env}
+    env += [item for item in usersecrets.env(ws) if item["name"] not in taken]
     return env
 
 
+# The dotfiles step of the image's cps1-init-home, for a template without a repository to clone
+# (its script requires one): a user's dotfiles still apply at the first start, without an image change.
+DOTFILES_ONLY = (
+    'if [ ! -d "$HOME/.dotfiles" ]; then '
+    'git clone -- "$CPS1_DOTFILES" "$HOME/.dotfiles" '
+    '|| { echo "cps1-init-home: git clone $CPS1_DOTFILES failed; starting without it" >&2; exit 0; }; '
+    "for s in install.sh install bootstrap.sh setup.sh; do "
+    'if [ -x "$HOME/.dotfiles/$s" ]; then (cd "$HOME/.dotfiles" && "./$s"); break; fi; done; fi'
+)
+
+
 def _init_containers(ws: WorkspaceModel, mounts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    if not ws.git_repository:
+    if not ws.git_repository and not ws.dotfiles:
         return []
-    env = [{"name": "CPS1_GIT_REPOSITORY", "value": ws.git_repository}, {"name": "HOME", "value": HOME}]
-    if ws.git_ref:
+    env = [{"name": "HOME", "value": HOME}]
+    if ws.git_repository:
+        env.insert(0, {"name": "CPS1_GIT_REPOSITORY", "value": ws.git_repository})
+    if ws.git_ref and ws.git_repository:
         env.append({"name": "CPS1_GIT_REF", "value": str(ws.git_ref)})
     if ws.dotfiles:
         env.append({"name": "CPS1_DOTFILES", "value": ws.dotfiles})
@@ -53,7 +68,7 @@ def _init_containers(ws: WorkspaceModel, mounts: list[dict[str, Any]]) -> list[d
             "name": "init-home",
             "image": ws.image,
             "imagePullPolicy": ws.image_pull_policy,
-            "command": ["cps1-init-home"],
+            "command": ["cps1-init-home"] if ws.git_repository else ["bash", "-c", DOTFILES_ONLY],
             "env": env,
             "volumeMounts": mounts,
             "securityContext": CONTAINER_SECURITY,
@@ -79,6 +94,8 @@ def render_deployment(ws: WorkspaceModel, replicas: int) -> dict[str, Any]:
         {"name": "tmp", "mountPath": "/tmp"},
         {"name": "secret", "mountPath": SECRET_DIR, "readOnly": True},
     ]
+    extra_mounts = usersecrets.mounts() if usersecrets.wanted(ws) else []
+    mounts += extra_mounts
     container = {
         "name": "workspace",
         "image": ws.image,
@@ -115,7 +132,7 @@ def render_deployment(ws: WorkspaceModel, replicas: int) -> dict[str, Any]:
             "fsGroup": UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "initContainers": _init_containers(ws, mounts[:2]),
+        "initContainers": _init_containers(ws, [*mounts[:2], *extra_mounts]),
         "containers": [container],
         "volumes": [
             {"name": "home", "persistentVolumeClaim": {"claimName": names.PVC}},
@@ -136,6 +153,7 @@ def render_deployment(ws: WorkspaceModel, replicas: int) -> dict[str, Any]:
                     ],
                 },
             },
+            *([usersecrets.volume(ws)] if usersecrets.wanted(ws) else []),
         ],
     }
     if not pod_spec["initContainers"]:

@@ -1,6 +1,7 @@
 """Default-deny NetworkPolicy of a Workspace.
 
-In: the IDE port from the ingress controller and the IDE prober, the SSH port from the gateway.
+In: the IDE port from the ingress controller and the IDE prober, the SSH port from the gateway,
+each served preview port from the ingress controller (no other port of the pod is reachable).
 Out: the cluster DNS, and the internet, which excludes the cluster's own pod, Service and node
 ranges and link-local (cloud metadata): code in a Workspace is untrusted and must not reach
 the Kubernetes API, kubelets, node ports or other tenants' Services. A template may allow
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from common import labels, names
+from hooks import access
 from hooks.model import EgressRule, WorkspaceModel
 from hooks.settings import Settings
 
@@ -64,6 +66,7 @@ def render_network_policy(ws: WorkspaceModel, settings: Settings) -> dict[str, A
         ],
         "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
     }
+    preview_ports = access.served_ports(ws, settings)
     blocked = [*settings.cluster_pod_cidrs, *settings.cluster_service_cidrs, *settings.cluster_node_cidrs, *LINK_LOCAL]
     return {
         "apiVersion": "networking.k8s.io/v1",
@@ -74,6 +77,11 @@ def render_network_policy(ws: WorkspaceModel, settings: Settings) -> dict[str, A
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [
                 {"from": [from_ingress, from_prober], "ports": [{"protocol": "TCP", "port": "ide"}]},
+                *(
+                    [{"from": [from_ingress], "ports": [{"protocol": "TCP", "port": p.port} for p in preview_ports]}]
+                    if preview_ports
+                    else []
+                ),
                 {"from": [from_gateway], "ports": [{"protocol": "TCP", "port": "ssh"}]},
             ],
             "egress": [to_dns, {"to": internet_blocks(blocked)}, *(_allowed(rule) for rule in ws.egress_allow)],

@@ -1,12 +1,14 @@
-"""The Service in front of the workspace pod: the IDE port and the SSH port."""
+"""The Service in front of the workspace pod: the IDE port, the SSH port and the served preview ports."""
 
 from typing import Any
 
-from common import labels, names
+from common import labels, names, previews
+from hooks import access
 from hooks.model import WorkspaceModel
+from hooks.settings import Settings
 
 
-def render_service(ws: WorkspaceModel) -> dict[str, Any]:
+def render_service(ws: WorkspaceModel, settings: Settings) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
@@ -17,6 +19,15 @@ def render_service(ws: WorkspaceModel) -> dict[str, Any]:
             "ports": [
                 {"name": "ide", "port": ws.ide_port, "targetPort": "ide", "protocol": "TCP"},
                 {"name": "ssh", "port": 22, "targetPort": "ssh", "protocol": "TCP"},
+                *(
+                    {
+                        "name": previews.service_port_name(p.port),
+                        "port": p.port,
+                        "targetPort": p.port,
+                        "protocol": "TCP",
+                    }
+                    for p in access.served_ports(ws, settings)
+                ),
             ],
         },
     }

@@ -234,6 +234,28 @@ def test_a_workspace_from_create_to_delete(env: Env, api_url: str, dana: str) ->
         ws.template(env, support.TEMPLATE)
 
 
+def test_ports_expose_reshare_and_remove(env: Env, api_url: str, dana: str) -> None:
+    """The Ports section of the Workspace view. Here no forward-auth runs, so a port is
+    declared but not served (tests/e2e/test_preview_*.py open served ones)."""
+    name = "con-ports"
+    ApiClient(api_url, token=dana).create_workspace({"name": name, "template": support.TEMPLATE, "running": False})
+    try:
+        at = goto(signed_in(dana), "app_pages/workspaces.py")
+        at.number_input(key=f"ports:{name}:port").set_value(3000)
+        at.selectbox(key=f"ports:{name}:share").set_value("authenticated")
+        at.text_input(key=f"ports:{name}:name").input("web")
+        click(at, "Expose or re-share")
+        assert ws.get(env, name)["spec"]["ports"] == [
+            {"port": 3000, "name": "web", "share": "authenticated", "protocol": "http"}
+        ]
+        assert "authenticated (not served yet)" in text(at)
+        at.number_input(key=f"ports:{name}:port").set_value(3000)
+        click(at, "Remove")
+        assert not ws.get(env, name)["spec"].get("ports")
+    finally:
+        ws.delete(env, name)
+
+
 def _changed_template() -> dict:
     spec = dict(ws.PYTHON["spec"])
     spec["image"] = "cps1/workspace-python:0.2.0"
@@ -272,6 +294,28 @@ def test_ssh_keys_add_list_remove(dana: str) -> None:
     assert "**dana@laptop** · ssh-ed25519" in text(at)
     click(at, "Remove")
     assert f"Removed key {fingerprint}." in text(at) and "No keys yet." in text(at)
+
+
+def test_secrets_add_list_remove_and_profile(dana: str, api_url: str) -> None:
+    value = "dana-console-secret-3f9e"
+    at = goto(signed_in(dana), "app_pages/secrets.py")
+    assert "No secrets yet." in text(at)
+    at.text_input(key="secrets.name").input("9bad")
+    at.text_input(key="secrets.value").input(value)
+    click(at, "Store secret")
+    assert "Could not store the secret" in at.error[0].value and "(HTTP 422)" in at.error[0].value
+    assert at.text_input(key="secrets.value").value == ""  # a value is never kept in the page
+    at.text_input(key="secrets.name").input("NPM_TOKEN")
+    at.text_input(key="secrets.value").input(value)
+    click(at, "Store secret")
+    assert "Stored the secret." in text(at) and "**NPM_TOKEN** · Environment variable" in text(at)
+    assert value not in text(at) and not [k for k, v in at.session_state.to_dict().items() if value in str(v)]
+    at.text_input(key="profile.gitName").input("Dana D")
+    click(at, "Save profile")
+    assert "Saved your profile." in text(at)
+    assert ApiClient(api_url, token=dana, timeout=30).profile()["gitName"] == "Dana D"
+    click(at, "Remove")
+    assert "Removed secret NPM_TOKEN." in text(at) and "No secrets yet." in text(at)
 
 
 # Admin -----------------------------------------------------------------------------------------

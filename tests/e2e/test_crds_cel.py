@@ -45,6 +45,11 @@ def test_examples_are_accepted_with_defaults(env: Env) -> None:
         ({"spec": {"owner": "Alice"}}, "spec.owner"),
         ({"spec": {"sshAuthorizedKeys": ["password123"]}}, "sshAuthorizedKeys"),
         ({"spec": {"storage": {"size": "lots"}}}, "spec.storage.size"),
+        ({"metadata": {"name": "3000--alice-dev"}}, "names a preview port's host"),
+        ({"spec": {"ports": [{"port": 3000}, {"port": 3000, "share": "public"}]}}, "each port is listed once"),
+        ({"spec": {"ports": [{"port": 8080}]}}, "cannot be exposed"),
+        ({"spec": {"ports": [{"port": 80}]}}, "spec.ports[0].port"),
+        ({"spec": {"ports": [{"port": 3000, "share": "everyone"}]}}, "spec.ports[0].share"),
     ],
 )
 def test_bad_workspaces_are_rejected(env: Env, change: dict, message: str) -> None:
@@ -111,6 +116,8 @@ def test_bad_templates_are_rejected(env: Env, spec: dict, message: str) -> None:
         ({"idleTimeoutSeconds": 0, "maxIdleTimeoutSeconds": 3600}, "between 1 and maxIdleTimeoutSeconds"),
         ({"idleTimeoutSeconds": 7200, "maxIdleTimeoutSeconds": 3600}, "between 1 and maxIdleTimeoutSeconds"),
         ({"network": {"egressAllow": [{"cidr": "10.0.0.0/8", "ports": [0]}]}}, "spec.network.egressAllow"),
+        ({"previews": {"maxShare": "world"}}, "spec.previews.maxShare"),
+        ({"previews": {"defaultPorts": [{"port": 3000}, {"port": 3000}]}}, "each default port is listed once"),
     ],
 )
 def test_templates_keep_within_their_own_maxima(env: Env, spec: dict, message: str) -> None:

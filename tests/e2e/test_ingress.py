@@ -10,8 +10,6 @@ beyond its own /30 link.
 import http.client
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,34 +28,11 @@ NAMESPACE = "ingress-test"
 HOST_SIDE, BACKEND_ADDRESS = "10.244.255.1/30", "10.244.255.2"
 
 
-def ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def backend() -> Iterator[tuple[str, int]]:
     """(address, port) of the echo server in its own network namespace, removed afterwards."""
-    netns, veth = f"cps1-ingress-{os.getpid()}", f"cing{os.getpid() % 100000}"
-    ip("netns", "add", netns)
-    server = None
-    try:
-        ip("link", "add", f"{veth}h", "type", "veth", "peer", "name", f"{veth}n", "netns", netns)
-        ip("addr", "add", HOST_SIDE, "dev", f"{veth}h")
-        ip("link", "set", f"{veth}h", "up")
-        for args in (("addr", "add", f"{BACKEND_ADDRESS}/30", "dev", f"{veth}n"), ("link", "set", f"{veth}n", "up")):
-            ip("netns", "exec", netns, "ip", *args)
-        server = subprocess.Popen(
-            ["ip", "netns", "exec", netns, sys.executable, http_backend.__file__, BACKEND_ADDRESS],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert server.stdout is not None
-        yield BACKEND_ADDRESS, int(server.stdout.readline())
-    finally:
-        if server is not None:
-            server.kill()
-            server.communicate()
-        ip("netns", "del", netns)  # takes the veth pair with it
+    with http_backend.in_netns(HOST_SIDE, BACKEND_ADDRESS) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -57,6 +57,7 @@ def test_create_runs_with_every_child(env: Env, base_template: str, cleanup: lis
         "StorageReady": "True",
         "Ready": "True",
         "UpdatePending": "False",
+        "PortsAllowed": "True",
     }
     assert status["namespace"] == "ws-life-create"
     assert status["observedGeneration"] == 1

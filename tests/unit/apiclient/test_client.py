@@ -21,10 +21,11 @@ class Recorder(BaseHTTPRequestHandler):
 
     answers: ClassVar[list[tuple[int, str, bytes]]] = []
     seen: ClassVar[list[tuple[str, str, dict]]] = []
+    bodies: ClassVar[list[bytes]] = []
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
+        Recorder.bodies.append(self.rfile.read(length))
         Recorder.seen.append((self.command, self.path, dict(self.headers)))
         status, content_type, body = Recorder.answers.pop(0)
         self.send_response(status)
@@ -33,7 +34,7 @@ class Recorder(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_GET = do_POST = do_DELETE = _answer
+    do_GET = do_POST = do_PUT = do_DELETE = _answer
 
     def log_message(self, *args: object) -> None:
         pass
@@ -41,7 +42,7 @@ class Recorder(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    Recorder.answers, Recorder.seen = [], []
+    Recorder.answers, Recorder.seen, Recorder.bodies = [], [], []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

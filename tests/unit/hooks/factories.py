@@ -80,16 +80,21 @@ READY_STATUS: dict[str, dict[str, Any]] = {
 
 
 def converged(
-    parent_obj: dict, template: dict, settings: Settings = SETTINGS, now: datetime = NOW
+    parent_obj: dict,
+    template: dict,
+    settings: Settings = SETTINGS,
+    now: datetime = NOW,
+    more_related: dict | None = None,
 ) -> tuple[SyncResponse, dict[str, Any]]:
     """Run sync until every desired child exists and is ready, like a healthy cluster would.
     Returns (final response, the children map it saw)."""
     children = children_map([])
+    seen = {**related(template), **(more_related or {})}
     for _ in range(5):
-        answer = workspace.sync(parent_obj, children, related(template), now=now, settings=settings)
+        answer = workspace.sync(parent_obj, children, seen, now=now, settings=settings)
         objs = [stored(c, **READY_STATUS.get(c["kind"], {})) for c in answer["children"]]
         if len(objs) == sum(len(g) for g in children.values()):
             return answer, children
         children = children_map(objs)
-    answer = workspace.sync(parent_obj, children, related(template), now=now, settings=settings)
+    answer = workspace.sync(parent_obj, children, seen, now=now, settings=settings)
     return answer, children

@@ -6,6 +6,7 @@ import random
 import pytest
 from flask.testing import FlaskClient
 
+from common import usersecrets
 from hooks import app as hooks_app
 from hooks.reconcile import workspace
 from tests.unit.hooks import factories
@@ -34,13 +35,21 @@ def test_finalizing_request_is_answered_by_finalize(client: FlaskClient) -> None
     assert answer["finalized"] is True
 
 
-def test_customize_relates_the_template_storage_classes_and_namespace(client: FlaskClient) -> None:
-    answer = client.post("/customize", json={"controller": {}, "parent": parent(template="go")}).get_json()
+def test_customize_relates_the_template_storage_classes_namespace_and_owners_secrets(client: FlaskClient) -> None:
+    workspace = parent(template="go")
+    workspace["spec"]["secrets"] = ["NPM_TOKEN"]
+    answer = client.post("/customize", json={"controller": {}, "parent": workspace}).get_json()
     assert answer == {
         "relatedResources": [
             {"apiVersion": "cps1.io/v1alpha1", "resource": "workspacetemplates", "names": ["go"]},
             {"apiVersion": "storage.k8s.io/v1", "resource": "storageclasses", "labelSelector": {}},
             {"apiVersion": "v1", "resource": "namespaces", "names": ["ws-alice-dev"]},
+            {
+                "apiVersion": "v1",
+                "resource": "secrets",
+                "namespace": "cps1-system",
+                "names": ["cps1-profile-alice", usersecrets.secret_object("alice", "NPM_TOKEN")],
+            },
         ]
     }
 

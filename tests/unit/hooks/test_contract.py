@@ -84,4 +84,4 @@ def test_customize_request_and_answer() -> None:
     answer = replay(record)
     assert set(answer) == {"relatedResources"}
     resources = {rule["resource"] for rule in answer["relatedResources"]}
-    assert resources == {"workspacetemplates", "storageclasses", "namespaces"}
+    assert resources == {"workspacetemplates", "storageclasses", "namespaces", "secrets"}

@@ -62,6 +62,7 @@ def test_converged_workspace_is_running(python_template: dict) -> None:
         "StorageReady": ("True", "Bound"),
         "Ready": ("True", "Available"),
         "UpdatePending": ("False", "UpToDate"),
+        "PortsAllowed": ("True", "AsDeclared"),
     }
     assert status["namespace"] == "ws-alice-dev"
     assert status["sshCommand"] == "ssh -p 2222 alice-dev@127.0.0.1"
@@ -242,6 +243,31 @@ def test_user_restart_after_a_long_stop_is_not_idle(python_template: dict) -> No
     assert answer["status"]["lastStartTime"] == "2026-11-22T12:00:00Z"
 
 
+def test_the_idle_clock_waits_for_a_slow_start(python_template: dict) -> None:
+    """A start slower than the idle timeout (a long image pull, a loaded node) is not stopped
+    as it becomes Ready: the timeout counts from Ready."""
+    answer, children = factories.converged(parent(idleTimeoutSeconds=600), python_template)
+    starting = parent(idleTimeoutSeconds=600)
+    starting["status"] = {**answer["status"], "phase": crd.PHASE_STARTING, "conditions": []}
+    became_ready = NOW + timedelta(minutes=15)  # started at NOW, ten minutes of timeout ago
+    ready = workspace.sync(starting, children, related(python_template), now=became_ready, settings=SETTINGS)
+    assert (ready["status"]["phase"], ready["status"]["stoppedReason"]) == (crd.PHASE_RUNNING, "")
+    patient = replace(SETTINGS, max_resync_seconds=3600)
+    again = workspace.sync(starting, children, related(python_template), now=became_ready, settings=patient)
+    assert again["resyncAfterSeconds"] == 601  # just after the idle deadline, counted from Ready
+    running = parent(idleTimeoutSeconds=600)
+    running["status"] = ready["status"]
+
+    def stopped_reason(minutes: float) -> str:
+        now = became_ready + timedelta(minutes=minutes)
+        return workspace.sync(running, children, related(python_template), now=now, settings=SETTINGS)["status"][
+            "stoppedReason"
+        ]
+
+    assert stopped_reason(9) == ""
+    assert stopped_reason(10.1) == crd.STOPPED_BY_IDLE
+
+
 def test_transition_times_survive_unchanged_conditions(python_template: dict) -> None:
     answer, children = factories.converged(parent(), python_template)
     again = parent()
@@ -359,12 +385,12 @@ def test_idle_policy_ignores_activity_far_in_the_future() -> None:
 
     def deadline(last: str) -> object:
         ws = {"metadata": {"annotations": {"cps1.io/last-activity": last}}}
-        return idle.idle_deadline(idle.activity_of(ws, NOW), None, NOW - timedelta(hours=2), 3600, NOW)
+        return idle.idle_deadline(idle.activity_of(ws, NOW), None, NOW - timedelta(hours=2), None, 3600, NOW)
 
     assert deadline("9999-12-31T23:59:59Z") == NOW - timedelta(hours=1)
     assert deadline(format_time(NOW + timedelta(minutes=2))) == NOW + timedelta(hours=1)
     ws: dict[str, Any] = {"metadata": {"annotations": {}}}
-    assert idle.idle_deadline(idle.activity_of(ws, NOW), NOW, None, 10**30, NOW) is None
+    assert idle.idle_deadline(idle.activity_of(ws, NOW), NOW, None, None, 10**30, NOW) is None
 
 
 def test_a_workspace_over_its_template_maxima_fails_readably(python_template: dict) -> None:

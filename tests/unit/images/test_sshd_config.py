@@ -54,7 +54,7 @@ def test_the_image_renders_it_with_the_same_script() -> None:
 def test_the_loopback_tier_only_adds_what_it_says(secret_dir: Path) -> None:
     config = secret_dir / "sshd_config"
     config.write_text(
-        gs.LOOPBACK_FIRST.format(dir=secret_dir)
+        gs.LOOPBACK_FIRST.format(dir=secret_dir, home=secret_dir / "home")
         + gs.workspace_sshd_config(secret_dir, secret_dir, 2222, "127.0.0.1")
         + gs.LOOPBACK_AFTER
     )
@@ -64,5 +64,5 @@ def test_the_loopback_tier_only_adds_what_it_says(secret_dir: Path) -> None:
     image.write_text(gs.workspace_sshd_config(secret_dir, secret_dir, 2222, "127.0.0.1"))
     baseline = effective(image)
     changed = {key for key in seen.keys() | baseline.keys() if seen.get(key) != baseline.get(key)}
-    assert changed == {"permitrootlogin", "authorizedkeysfile", "maxstartups", "maxsessions", "loglevel"}
+    assert changed == {"permitrootlogin", "authorizedkeysfile", "setenv", "maxstartups", "maxsessions", "loglevel"}
     assert seen["acceptenv"] == baseline["acceptenv"]

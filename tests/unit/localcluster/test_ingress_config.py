@@ -131,3 +131,17 @@ def test_the_hooks_ingress_for_the_local_cluster_is_served_and_its_url_has_the_p
     ]
     assert access.ide_url("demo", settings) == "http://demo.localhost:8443/"
     assert access.ide_url("demo", dataclasses.replace(settings, ide_port=0)) == "http://demo.localhost/"
+
+
+def test_forward_auth_annotation_puts_the_check_before_the_proxy() -> None:
+    guarded = ingress_obj("3000--ws.localhost")
+    guarded["metadata"]["annotations"] = {"cps1.io/forward-auth-url": "http://127.0.0.1:5000/preview/auth"}
+    route = ingress.routes([guarded], SERVICES, SLICES)[0]
+    assert route.auth_url == "http://127.0.0.1:5000/preview/auth"
+    check, proxy = ingress._caddy_route(route)["handle"]
+    assert check["upstreams"] == [{"dial": "127.0.0.1:5000"}]
+    assert check["rewrite"] == {"method": "GET", "uri": "/preview/auth"}
+    assert check["handle_response"][0]["match"] == {"status_code": [2]}
+    assert proxy["handler"] == "reverse_proxy"
+    broken = dataclasses.replace(route, auth_url="ftp://x")
+    assert [h["status_code"] for h in ingress._caddy_route(broken)["handle"]] == [502]

@@ -21,6 +21,40 @@
       name: {{ required "api.proxySecretSecret: name the Secret (key `secret`) the proxy's shared secret is in" .Values.api.proxySecretSecret }}
       key: secret
 {{- end }}
+{{- with .Values.api.oidc }}
+{{- if .issuer }}
+{{- $url := printf "%s://%s" (ternary "https" "http" $.Values.ingress.tls.enabled) $.Values.ingress.host }}
+- name: CPS1_API_OIDC_ISSUER
+  value: {{ .issuer | quote }}
+- name: CPS1_API_OIDC_CLIENT_ID
+  value: {{ required "api.oidc.clientId: the client id registered at the provider" .clientId | quote }}
+- name: CPS1_API_OIDC_CLIENT_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "api.oidc.existingSecret: name the Secret (key `clientSecret`) holding the client secret" .existingSecret }}
+      key: clientSecret
+- name: CPS1_API_OIDC_CLI_CLIENT_ID
+  value: {{ .cliClientId | quote }}
+- name: CPS1_API_OIDC_SCOPES
+  value: {{ .scopes | quote }}
+- name: CPS1_API_OIDC_USERNAME_CLAIM
+  value: {{ .usernameClaim | quote }}
+- name: CPS1_API_OIDC_GROUPS_CLAIM
+  value: {{ .groupsClaim | quote }}
+- name: CPS1_API_OIDC_ADMIN_GROUPS
+  value: {{ join "," .adminGroups | quote }}
+- name: CPS1_API_OIDC_PROVIDER_NAME
+  value: {{ .providerName | quote }}
+- name: CPS1_API_OIDC_SESSION_HOURS
+  value: {{ .sessionHours | quote }}
+- name: CPS1_API_PUBLIC_URL
+  value: {{ $url | quote }}
+- name: CPS1_API_CONSOLE_URL
+  value: {{ printf "%s/" $url | quote }}
+- name: CPS1_API_SESSION_COOKIE_SECURE
+  value: {{ $.Values.ingress.tls.enabled | quote }}
+{{- end }}
+{{- end }}
 - name: CPS1_API_FORWARDED_TRUSTED_NETWORKS
   value: {{ join "," .Values.api.forwardedTrustedNetworks | quote }}
 - name: CPS1_API_MAX_WORKSPACES_PER_USER
