@@ -1,5 +1,5 @@
-{{- /* The api's environment: who the first admin is, its token, and whom to trust for the
-       identity and client address headers. */ -}}
+{{- /* The api's environment: who the first admin is, its token, whom to trust for the
+       identity and client address headers, sign-in, preview URLs and user limits. */ -}}
 {{- define "cps1.apiEnv" -}}
 - name: CPS1_API_SYSTEM_NAMESPACE
   value: {{ .Release.Namespace }}
@@ -55,6 +55,21 @@
   value: {{ $.Values.ingress.tls.enabled | quote }}
 {{- end }}
 {{- end }}
+{{- with .Values.previews }}
+{{- if .enabled }}
+- name: CPS1_API_PREVIEW_DOMAIN
+  value: {{ $.Values.workspaces.ideDomain | quote }}
+- name: CPS1_API_PREVIEW_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "cps1.previewSecretName" $ }}
+      key: secret
+- name: CPS1_API_PREVIEW_SIGN_IN_URL
+  value: {{ include "cps1.previewSignInURL" $ | quote }}
+- name: CPS1_API_PREVIEW_CACHE_SECONDS
+  value: {{ .cacheSeconds | quote }}
+{{- end }}
+{{- end }}
 - name: CPS1_API_FORWARDED_TRUSTED_NETWORKS
   value: {{ join "," .Values.api.forwardedTrustedNetworks | quote }}
 - name: CPS1_API_MAX_WORKSPACES_PER_USER
@@ -68,3 +83,21 @@
 - name: CPS1_API_MAX_STORAGE_PER_USER
   value: {{ .Values.userLimits.storage | quote }}
 {{- end }}
+
+{{- /* Preview URLs: the Secret with the signing key (an existing one, else the chart's), where
+       signed-out browsers go (the console unless set), and the forward-auth URL the hooks give
+       every Workspace Ingress: the api Service in-cluster, as the ingress controller reaches it. */ -}}
+{{- define "cps1.previewSecretName" -}}{{ .Values.previews.existingSecret | default (include "cps1.name" (dict "root" . "component" "preview")) }}{{- end -}}
+
+{{- define "cps1.previewSignInURL" -}}
+{{- if .Values.previews.signInUrl -}}
+{{- .Values.previews.signInUrl -}}
+{{- else -}}
+{{- if not .Values.console.enabled }}{{ fail "previews.signInUrl: the console is off, so name where signed-out browsers sign in" }}{{ end -}}
+{{- printf "%s/" (include "cps1.ideBaseURL" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "cps1.forwardAuthURL" -}}
+{{- printf "http://%s.%s.svc:8080/preview/auth" (include "cps1.name" (dict "root" . "component" "api")) .Release.Namespace -}}
+{{- end -}}
