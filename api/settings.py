@@ -2,9 +2,10 @@
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 
 from common import accounts, envconfig
-from common.workspace_limits import Limits, is_quantity_limit
+from common.workspace_limits import GroupLimits, Limits, is_quantity_limit, parse_group_limits
 
 MIN_PROXY_SECRET = 16
 
@@ -51,6 +52,9 @@ class Settings:
     max_cpu_per_user: str = ""
     max_memory_per_user: str = ""
     max_storage_per_user: str = ""
+    # Limits per group, over the defaults above (JSON: {"developers": {"running": 3}}; see
+    # common/workspace_limits.py for how a user's own, their groups' and the default combine).
+    group_limits: str = ""
     # Sign-in through the company's OpenID Provider (docs/sso.md); off while the issuer is empty.
     oidc_issuer: str = ""
     oidc_client_id: str = ""
@@ -91,6 +95,10 @@ class Settings:
             self.max_storage_per_user,
         )
 
+    @cached_property
+    def limits_by_group(self) -> GroupLimits:
+        return parse_group_limits(self.group_limits)
+
     @property
     def oidc_enabled(self) -> bool:
         return bool(self.oidc_issuer)
@@ -102,6 +110,10 @@ class Settings:
             value = getattr(self, field)
             if value and not is_quantity_limit(value):
                 raise ValueError(f"CPS1_API_{field.upper()}: {value!r} is not a quantity (examples: 8, 500m, 16Gi)")
+        try:
+            parse_group_limits(self.group_limits)
+        except ValueError as err:
+            raise ValueError(f"CPS1_API_GROUP_LIMITS: {err}") from err
         if self.preview_secret and (len(self.preview_secret) < MIN_PROXY_SECRET or not self.preview_domain):
             raise ValueError(
                 f"CPS1_API_PREVIEW_SECRET needs {MIN_PROXY_SECRET}+ characters and CPS1_API_PREVIEW_DOMAIN "

@@ -71,7 +71,7 @@ def _check_against_template(
 
 def _limits_of(user: str) -> limits.Limits:
     ctx = context()
-    return limits.limits_of(ctx.store.user_configmap(user), ctx.settings.default_limits())
+    return limits.limits_of(ctx.store.user_configmap(user), ctx.settings.default_limits(), ctx.settings.limits_by_group)
 
 
 def _refuse(problem: str | None) -> None:

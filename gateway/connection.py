@@ -347,6 +347,7 @@ class Connection:
             timeout=self.settings.start_timeout_seconds,
             restart_grace=self.settings.restart_grace_seconds,
             limits=Limits(workspaces=0, running=self.settings.max_running_per_user),
+            group_limits=self.settings.limits_by_group,
             progress=progress,
             on_start=started,
             cancelled=cancelled or self.closing.is_set,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from common import crd
-from common.workspace_limits import Limits, limits_of, start_problem
+from common.workspace_limits import GroupLimits, Limits, limits_of, start_problem
 from gateway.cluster import Cluster, ClusterError, activity_patch
 from gateway.routing import Action, WorkspaceView, start_plan
 
@@ -27,10 +27,12 @@ class StartFailed(Exception):
     """The Workspace cannot be used now; the text is for the client."""
 
 
-def start_refusal(cluster: Cluster, ws: WorkspaceView, default: Limits) -> str | None:
+def start_refusal(
+    cluster: Cluster, ws: WorkspaceView, default: Limits, group_limits: GroupLimits | None = None
+) -> str | None:
     """Why starting `ws` would break its owner's running limit, or None."""
     try:
-        limits = limits_of(cluster.user(ws.owner), default)
+        limits = limits_of(cluster.user(ws.owner), default, group_limits)
         if not limits.running:
             return None
         return start_problem(ws.owner, cluster.workspaces(), limits, ws.name)
@@ -46,14 +48,15 @@ def ensure_running(
     timeout: float,
     restart_grace: float,
     limits: Limits,
+    group_limits: GroupLimits | None = None,
     progress: Progress | None = None,
     on_start: Callable[[], None] | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> float:
     """Return when the Workspace is Running (seconds spent starting it, 0 when it already ran);
     StartFailed otherwise. `interactive`: a real session (see routing.start_plan); `limits`:
-    the installation's default per-user limits; `progress` receives one line per change of
-    phase."""
+    the installation's default per-user limits, `group_limits` its per-group ones; `progress`
+    receives one line per change of phase."""
     say = progress or (lambda text: None)
     try:
         obj = cluster.workspace(name)
@@ -69,7 +72,7 @@ def ensure_running(
         raise StartFailed(plan.message)
     started = time.monotonic()
     if plan.action is Action.START:
-        refused = start_refusal(cluster, ws, limits)
+        refused = start_refusal(cluster, ws, limits, group_limits)
         if refused:
             log.info("start refused", extra={"workspace": name, "reason": refused})
             raise StartFailed(refused)

@@ -7,8 +7,10 @@ sets the listen addresses, the key paths and the limits.
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from common import envconfig, names
+from common.workspace_limits import GroupLimits, parse_group_limits
 from gateway.limits import MaxStartups
 
 
@@ -83,6 +85,8 @@ class Settings:
     # Workspaces a user may run at once unless an admin set their own limit (0: no limit);
     # the same default as the API's, so connecting never starts more than the console would.
     max_running_per_user: int = 5
+    # ... and per group (JSON, the API's CPS1_API_GROUP_LIMITS; only "running" matters here).
+    group_limits: str = ""
     # A Workspace stopped as idle less than this long ago is restarted only by a real session
     # (shell, exec, subsystem), not by a port-forward or a bare reconnect.
     restart_grace_seconds: float = 300.0
@@ -126,6 +130,14 @@ class Settings:
         if min(counts) < 1 or self.max_channels_per_user < 1 or self.buffer_budget_mib < 1:
             raise ValueError("connection limits must be at least 1")
         MaxStartups.parse(self.max_startups)
+        try:
+            parse_group_limits(self.group_limits)
+        except ValueError as err:
+            raise ValueError(f"CPS1_GATEWAY_GROUP_LIMITS: {err}") from err
+
+    @cached_property
+    def limits_by_group(self) -> GroupLimits:
+        return parse_group_limits(self.group_limits)
 
     def upstream_address(self, workspace: str, service_ip: Callable[[str], str] | None = None) -> tuple[str, int]:
         """Where the Workspace's sshd listens, from the `upstream` format string; `service_ip`

@@ -47,9 +47,17 @@ def store() -> MemoryStore:
     return store
 
 
+SETTINGS = Settings(system_namespace="cps1-system", bootstrap_admin="root", bootstrap_token=ROOT_TOKEN)
+
+
 @pytest.fixture
-def callers(store: MemoryStore) -> Iterator[dict[str, Caller]]:
-    settings = Settings(system_namespace="cps1-system", bootstrap_admin="root", bootstrap_token=ROOT_TOKEN)
+def settings() -> Settings:
+    """The api's settings; a test parametrizes `settings` to change them."""
+    return SETTINGS
+
+
+@pytest.fixture
+def callers(store: MemoryStore, settings: Settings) -> Iterator[dict[str, Caller]]:
     app = create_app(settings, store, clock=lambda: NOW)  # type: ignore[arg-type]  # memory_store stands in for api.store.Store
     client = app.test_client()
     out = {"anonymous": Caller(client), "root": Caller(client, ROOT_TOKEN)}

@@ -3,12 +3,13 @@ nothing more when they may not), how each mistake is answered (a 4xx with a mess
 500), and the audit line every change leaves. The same routes against the real control plane
 are tests/e2e/test_api*.py."""
 
+import dataclasses
 import logging
 
 import pytest
 
 from api.errors import Conflict, NotFound, Rejected
-from tests.unit.api.conftest import Caller
+from tests.unit.api.conftest import SETTINGS, Caller
 from tests.unit.api.memory_store import MemoryStore
 
 # (method, path, body) -> expected status for anonymous, alice (the owner), bob, root (admin).
@@ -128,6 +129,20 @@ def test_aggregate_limits_are_a_readable_409(callers: dict[str, Caller]) -> None
         409,
         "alice's Workspaces would request 3 CPU of alice's 2 CPU limit; stop one first",
     )
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [dataclasses.replace(SETTINGS, group_limits='{"contractors": {"workspaces": 1}, "leads": {"workspaces": 5}}')],
+)
+def test_a_groups_limit_applies_to_its_members_and_follows_their_groups(callers: dict[str, Caller]) -> None:
+    root, alice = callers["root"], callers["alice"]
+    assert root("PATCH", "/users/alice", {"groups": ["contractors"]})[0] == 200
+    status, answer = alice("POST", "/workspaces", {"name": "w2", "template": "go", "running": False})
+    assert (status, answer["message"]) == (409, "alice already has 1 of 1 Workspaces; delete one first")
+    assert root("PATCH", "/users/alice", {"groups": ["contractors", "leads"]})[0] == 200
+    assert alice("POST", "/workspaces", {"name": "w2", "template": "go", "running": False})[0] == 201
+    assert callers["bob"]("POST", "/workspaces", {"name": "w3", "template": "go", "running": False})[0] == 201
 
 
 def test_every_change_leaves_an_audit_line_and_reads_leave_none(

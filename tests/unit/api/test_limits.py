@@ -107,3 +107,63 @@ def test_no_quantity_limit_and_unreadable_ones_fall_back() -> None:
     assert limits.request_problem("alice", existing, TEMPLATES, DEFAULT, "new", spec()) is None
     configmap = {"data": {"limits.json": json.dumps({"cpu": "lots", "memory": "16Gi", "storage": 5})}}
     assert limits.limits_of(configmap, CAPPED) == limits.Limits(0, 0, cpu="4", memory="16Gi", storage="50Gi")
+
+
+def member(*groups: str, own: dict | None = None) -> dict:
+    data = {"groups.json": json.dumps(list(groups))}
+    if own is not None:
+        data["limits.json"] = json.dumps(own)
+    return {"data": data}
+
+
+GROUPS = limits.parse_group_limits(
+    json.dumps(
+        {
+            "developers": {"running": 4, "cpu": 8, "memory": "16Gi"},
+            "leads": {"running": 6, "cpu": "12", "storage": ""},
+            "contractors": {"workspaces": 1, "running": 1},
+            "unbounded": {"running": 0, "memory": "0"},
+        }
+    )
+)
+BOUNDED = limits.Limits(workspaces=3, running=2, cpu="2", memory="4Gi", storage="20Gi")
+
+
+def test_a_group_limit_replaces_the_default_for_its_members_up_or_down() -> None:
+    assert limits.limits_of(member("developers"), BOUNDED, GROUPS) == limits.Limits(3, 4, "8", "16Gi", "20Gi")
+    assert limits.limits_of(member("contractors"), BOUNDED, GROUPS) == limits.Limits(1, 1, "2", "4Gi", "20Gi")
+    assert limits.limits_of(member("strangers"), BOUNDED, GROUPS) == BOUNDED
+    assert limits.limits_of(member("developers"), BOUNDED) == BOUNDED  # no group limits configured
+
+
+def test_of_several_groups_the_most_generous_value_wins_and_no_limit_beats_any() -> None:
+    both = limits.limits_of(member("developers", "leads", "contractors"), BOUNDED, GROUPS)
+    assert both == limits.Limits(workspaces=1, running=6, cpu="12", memory="16Gi", storage="")
+    free = limits.limits_of(member("developers", "unbounded"), BOUNDED, GROUPS)
+    assert (free.running, free.memory) == (0, "0")
+    assert limits.start_problem("alice", [ws(str(i)) for i in range(9)], free, "new") is None
+
+
+def test_a_users_own_limit_wins_over_their_groups() -> None:
+    own = limits.limits_of(member("leads", own={"running": 1}), BOUNDED, GROUPS)
+    assert (own.running, own.cpu) == (1, "12")
+    assert limits.start_problem("alice", [ws("a")], own, "b") == "alice already runs 1 of 1 Workspaces; stop one first"
+
+
+def test_group_limits_that_cannot_be_read_are_refused_with_the_group_named() -> None:
+    for text, words in (
+        ("[1]", "a JSON object"),
+        ("{", "not JSON"),
+        ('{"devs": 3}', "group 'devs'"),
+        ('{"devs": {"running": -1}}', "running is a whole number"),
+        ('{"devs": {"running": true}}', "running is a whole number"),
+        ('{"devs": {"cpu": "lots"}}', "cpu is a quantity"),
+        ('{"devs": {"gpus": 1}}', "unknown limit 'gpus'"),
+    ):
+        try:
+            limits.parse_group_limits(text)
+        except ValueError as err:
+            assert words in str(err), (text, err)
+        else:
+            raise AssertionError(f"{text} was accepted")
+    assert limits.parse_group_limits("") == {}

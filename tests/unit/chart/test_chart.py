@@ -12,6 +12,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from common.workspace_limits import parse_group_limits
 from cps1.localcluster.cluster import binaries
 from tests.conftest import ROOT
 
@@ -248,6 +249,16 @@ def test_user_limits_reach_the_api_and_the_gateway() -> None:
     assert api["CPS1_API_MAX_WORKSPACES_PER_USER"] == "20" and api["CPS1_API_MAX_MEMORY_PER_USER"] == ""
     assert gateway["CPS1_GATEWAY_MAX_RUNNING_PER_USER"] == "2"
     assert run_helm("template", "t", str(CHART), "--kube-version", "1.36.3", "--set", "userLimits.cpu=lots").returncode
+
+
+def test_group_limits_reach_the_api_and_the_gateway_and_bad_ones_are_refused() -> None:
+    docs = render(None, "groupLimits.developers.running=3", "groupLimits.developers.cpu=8")
+    for suffix, variable in (("-api", "CPS1_API_GROUP_LIMITS"), ("-gateway", "CPS1_GATEWAY_GROUP_LIMITS")):
+        container = by_name(docs, "Deployment", suffix)["spec"]["template"]["spec"]["containers"][0]
+        given = next(e["value"] for e in container["env"] if e["name"] == variable)
+        assert parse_group_limits(given) == {"developers": {"running": 3, "cpu": "8"}}
+    for bad in ("groupLimits.devs.running=-1", "groupLimits.devs.gpus=1", "groupLimits.devs.memory=lots"):
+        assert run_helm("template", "t", str(CHART), "--kube-version", "1.36.3", "--set", bad).returncode, bad
 
 
 def test_the_api_reads_only_secrets_named_workspace_outside_its_namespace() -> None:

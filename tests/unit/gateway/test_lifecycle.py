@@ -30,15 +30,22 @@ class Script:
         *objects: dict[str, Any] | Exception | None,
         others: list[dict] | None = None,
         own_limits: dict | None = None,
+        groups: list[str] | None = None,
     ) -> None:
         self.objects = list(objects)
         self.patches: list[dict] = []
         # The owner's other Workspaces, and the limits an admin set for them.
         self.others = others or []
         self.own_limits = own_limits
+        self.groups = groups
 
     def user(self, name: str) -> dict | None:
-        return {"data": {"limits.json": json.dumps(self.own_limits)}} if self.own_limits is not None else None
+        data = {}
+        if self.own_limits is not None:
+            data["limits.json"] = json.dumps(self.own_limits)
+        if self.groups is not None:
+            data["groups.json"] = json.dumps(self.groups)
+        return {"data": data} if data else None
 
     def workspaces(self) -> list[Any]:
         return [self.objects[0], *self.others]
@@ -62,7 +69,11 @@ NO_LIMITS = Limits(0, 0)
 
 
 def run(
-    script: Script, interactive: bool = True, timeout: float = 5, limits: Limits = NO_LIMITS
+    script: Script,
+    interactive: bool = True,
+    timeout: float = 5,
+    limits: Limits = NO_LIMITS,
+    group_limits: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[float, list[str]]:
     lines: list[str] = []
     spent = ensure_running(
@@ -72,6 +83,7 @@ def run(
         timeout=timeout,
         restart_grace=300,
         limits=limits,
+        group_limits=group_limits,
         progress=lines.append,
     )
     return spent, lines
@@ -176,6 +188,23 @@ def test_starting_respects_the_owners_running_limit(
     else:
         run(script, limits=Limits(0, default))
         assert len(script.patches) == 1
+
+
+def test_a_group_limit_replaces_the_default_running_limit_at_start() -> None:
+    def stopped(groups: list[str]) -> Script:
+        return Script(
+            obj(crd.PHASE_STOPPED, running=False, reason=crd.STOPPED_BY_USER),
+            obj(crd.PHASE_RUNNING),
+            others=RUNNING_TWO,
+            groups=groups,
+        )
+
+    by_group = {"leads": {"running": 3}, "contractors": {"running": 1}}
+    raised = stopped(["leads"])
+    run(raised, limits=Limits(0, 2), group_limits=by_group)
+    assert len(raised.patches) == 1
+    with pytest.raises(StartFailed, match="alice already runs 2 of 1 Workspaces"):
+        run(stopped(["contractors"]), limits=Limits(0, 5), group_limits=by_group)
 
 
 def test_a_running_workspace_is_never_refused_by_the_limit() -> None:

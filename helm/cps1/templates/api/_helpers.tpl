@@ -82,6 +82,8 @@
   value: {{ .Values.userLimits.memory | quote }}
 - name: CPS1_API_MAX_STORAGE_PER_USER
   value: {{ .Values.userLimits.storage | quote }}
+- name: CPS1_API_GROUP_LIMITS
+  value: {{ .Values.groupLimits | toJson | quote }}
 {{- end }}
 
 {{- /* Preview URLs: the Secret with the signing key (an existing one, else the chart's), where
