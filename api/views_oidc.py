@@ -5,7 +5,8 @@ and nonce kept in a short-lived signed cookie), `callback` exchanges the code (A
 checks the ID token (api/oidc.py), creates or refreshes the user and hands the console a CPS1
 session token in the HTTP-only `cps1_session` cookie (the console reads it server-side; no
 page script ever sees it), `logout` revokes that token, clears the cookie and ends the
-provider's session. The CLI signs in with the device authorization grant itself and trades the
+provider's session (a navigation from another site only gets a page asking to confirm with a
+POST: no other site can sign a person out). The CLI signs in with the device authorization grant itself and trades the
 ID token for a session token at `token`. Provider tokens are never stored: the session is
 ours, and it ends when it expires or the user signs out.
 """
@@ -23,6 +24,7 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from flask import current_app, redirect, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from api import oidc, schemas
@@ -199,9 +201,35 @@ def callback() -> Response:
     return response
 
 
+CONFIRM_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Sign out of CPS1</title></head>
+<body><form method="post"><p>Sign out of CPS1?</p><button type="submit">Sign out</button></form></body></html>"""
+
+
+def cross_site(headers: Headers) -> bool:
+    """A request another site started (Fetch Metadata, sent by every current browser): a link or
+    script there must not end a session here. Same-site covers a console on another port."""
+    return headers.get("Sec-Fetch-Site", "").lower() == "cross-site"
+
+
 @bp.get("/logout")
 @bp.doc(hide=True)  # a browser redirect, not an API operation
-def logout() -> Response:
+def logout_link() -> Response:
+    """The console's Sign out link; a navigation from another site gets a confirm page."""
+    if cross_site(request.headers):
+        return Response(CONFIRM_PAGE, status=200, content_type="text/html; charset=utf-8")
+    return _logout()
+
+
+@bp.post("/logout")
+@bp.doc(hide=True)  # a browser form, not an API operation
+def logout_form() -> Response:
+    """The confirm page's form (the session cookie is SameSite=Lax: another site's POST has none)."""
+    if cross_site(request.headers):
+        abort(403, "sign out from CPS1's own pages")
+    return _logout()
+
+
+def _logout() -> Response:
     ctx = context()
     settings = ctx.settings
     token = request.cookies.get(SESSION_COOKIE, "")
@@ -219,7 +247,7 @@ def logout() -> Response:
     if end:
         query = {"client_id": settings.oidc_client_id, "post_logout_redirect_uri": settings.console_url}
         target = f"{end}?{urlencode(query)}"
-    response = redirect(target)
+    response = redirect(target, code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=settings.session_cookie_secure, httponly=True)
     return response
 

@@ -147,11 +147,12 @@ def port_command(args: argparse.Namespace) -> int:
 def login(args: argparse.Namespace) -> int:
     token = args.token
     if args.oidc:
-        from cps1 import device_login
+        from cps1 import oidc_login
 
         try:
-            token = device_login.device_login(ApiClient(args.url, use_environment=True), print)["token"]
-        except device_login.DeviceLoginFailed as err:
+            api = ApiClient(args.url, use_environment=True)
+            token = oidc_login.oidc_login(api, print, browser=args.browser)["token"]
+        except oidc_login.OidcLoginFailed as err:
             raise CommandFailed(str(err)) from err
     if not token:
         raise CommandFailed("give --token TOKEN, or --oidc to sign in through your identity provider")
@@ -279,7 +280,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     log_in.add_argument("--url", required=True)
     how = log_in.add_mutually_exclusive_group(required=True)
     how.add_argument("--token", help="an API token an admin issued")
-    how.add_argument("--oidc", action="store_true", help="sign in through the identity provider (device code)")
+    how.add_argument(
+        "--oidc",
+        action="store_true",
+        help="sign in through the identity provider: a device code, or a browser on this machine where the provider "
+        "does not offer the CLI the device grant",
+    )
+    log_in.add_argument("--browser", action="store_true", help="with --oidc: sign in with a browser on this machine")
     log_in.set_defaults(func=login)
 
     ws = sub.add_parser("ws", help="your Workspaces").add_subparsers(dest="ws_command", required=True)

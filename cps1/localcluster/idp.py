@@ -17,6 +17,9 @@ from cps1.localcluster.images import CACHE
 SOURCE = Path(__file__).with_name("oidc_provider")
 CLIENT_ID = "cps1"
 CLI_CLIENT_ID = "cps1-cli"
+# A CLI client the provider does not allow the device grant: `cps1 login --oidc` falls back to
+# the loopback redirect (the tests check it does).
+BROWSER_CLI_CLIENT_ID = "cps1-cli-browser"
 ADMIN_GROUP = "platform-admins"
 PROVIDER_NAME = "the local IdP"
 FILES = ("package.json", "package-lock.json", "provider.mjs")
@@ -82,12 +85,16 @@ def web_client(client_id: str, secret: str, redirect_uris: list[str], logout_uri
     }
 
 
-def device_client(client_id: str) -> dict[str, object]:
-    """A public client for the device authorization grant (the CLI)."""
+def cli_client(client_id: str, device_grant: bool = True) -> dict[str, object]:
+    """A public native client (the CLI): the device authorization grant, and the authorization
+    code flow with PKCE to a loopback redirect on any port (RFC 8252 section 7.3)."""
+    device = ["urn:ietf:params:oauth:grant-type:device_code"] if device_grant else []
     return {
         "client_id": client_id,
-        "grant_types": ["urn:ietf:params:oauth:grant-type:device_code"],
-        "response_types": [],
+        "application_type": "native",
+        "grant_types": [*device, "authorization_code"],
+        "response_types": ["code"],
+        "redirect_uris": [f"http://{processes.LOOPBACK}/callback"],
         "token_endpoint_auth_method": "none",
     }
 
@@ -114,14 +121,16 @@ def provider_process(
 
 
 def local_provider(run_dir: Path, api_url: str, console_url: str) -> tuple[processes.Process, dict[str, str]]:
-    """The provider with CPS1's two clients (the API's, the CLI's), and the API's environment
+    """The provider with CPS1's clients (the API's, the CLI's, and a CLI one without the device
+    grant), and the API's environment
     that signs people in through it (members of ADMIN_GROUP are admins)."""
     secret = secrets.token_urlsafe(32)
     proc, issuer = provider_process(
         run_dir,
         [
             web_client(CLIENT_ID, secret, [f"{api_url}/api/v1/oidc/callback"], [console_url]),
-            device_client(CLI_CLIENT_ID),
+            cli_client(CLI_CLIENT_ID),
+            cli_client(BROWSER_CLI_CLIENT_ID, device_grant=False),
         ],
     )
     env = {

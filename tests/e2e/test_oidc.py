@@ -1,8 +1,10 @@
 """Sign-in through a real OpenID Provider (oidc-provider on 127.0.0.1, cps1/localcluster/idp.py):
 headless Chromium signs in on the provider's own login page and lands in the console; groups
 make admins and open or close templates; a disabled user stays out; sign-out ends the session
-here and at the provider; the CLI signs in with the device authorization grant, its
-verification page driven by Chromium. The API runs under gunicorn on the local control plane.
+here and at the provider, and another site cannot sign a person out; the CLI signs in with the
+device authorization grant, its verification page driven by Chromium, and, where the provider
+refuses its client that grant, through Chromium on this machine and a loopback redirect. The
+API runs under gunicorn on the local control plane.
 """
 
 import json
@@ -10,7 +12,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +43,8 @@ expect.set_options(timeout=WAIT_MS)
 class Setup:
     api_url: str
     console_url: str
+    # An API whose CLI client the provider does not allow the device grant.
+    browser_cli_api_url: str
 
     def admin(self) -> ApiClient:
         return ApiClient(self.api_url, token=ADMIN_TOKEN, timeout=30)
@@ -53,25 +57,28 @@ def setup(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]
     kube.apply(env.client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NS}})
     ws.template(env, RESTRICTED, access={"groups": ["platform-admins"]})
     api, api_url = install.gunicorn_process(run_dir, app="api.wsgi:app")
+    browser_cli_api, browser_cli_api_url = install.gunicorn_process(run_dir, app="api.wsgi:app")
     console, console_url = dev.console_process(run_dir, api_url)
     provider, oidc_env = idp.local_provider(run_dir, api_url, console_url)
-    api.env.update(
-        {
-            "CPS1_API_KUBECONFIG": str(env.cluster.kubeconfig),
-            "CPS1_API_SYSTEM_NAMESPACE": SYSTEM_NS,
-            "CPS1_API_BOOTSTRAP_ADMIN": "root",
-            "CPS1_API_BOOTSTRAP_TOKEN": ADMIN_TOKEN,
-            **oidc_env,
-        }
-    )
+    for proc in (api, browser_cli_api):
+        proc.env.update(
+            {
+                "CPS1_API_KUBECONFIG": str(env.cluster.kubeconfig),
+                "CPS1_API_SYSTEM_NAMESPACE": SYSTEM_NS,
+                "CPS1_API_BOOTSTRAP_ADMIN": "root",
+                "CPS1_API_BOOTSTRAP_TOKEN": ADMIN_TOKEN,
+                **oidc_env,
+            }
+        )
+    browser_cli_api.env["CPS1_API_OIDC_CLI_CLIENT_ID"] = idp.BROWSER_CLI_CLIENT_ID
     started = []
     try:
-        for proc in (provider, api, console):
+        for proc in (provider, api, browser_cli_api, console):
             proc.start()
             started.append(proc)
         for proc in started:
             proc.wait_ready(90)
-        yield Setup(api_url, console_url)
+        yield Setup(api_url, console_url, browser_cli_api_url)
     finally:
         for proc in reversed(started):
             proc.stop()
@@ -145,6 +152,22 @@ def test_sign_out_revokes_the_session_here_and_at_the_provider(chromium: Browser
     expect(page.locator("input[name=login]")).to_be_visible()
 
 
+def test_another_site_cannot_sign_a_person_out(chromium: Browser, setup: Setup) -> None:
+    """A page on another site (here the console named `localhost`, a different site from
+    127.0.0.1) that sends the browser to the sign-out link only gets a page asking to confirm."""
+    page = browser_sign_in(chromium, setup, "bob")
+    expect(page.get_by_role("heading", name="My workspaces", exact=True)).to_be_visible()
+    token = session_token(page)["value"]
+    page.goto(setup.console_url.replace("127.0.0.1", "localhost"))
+    page.evaluate("url => { window.location.href = url }", f"{setup.api_url}/api/v1/oidc/logout")
+    expect(page.get_by_text("Sign out of CPS1?")).to_be_visible()
+    assert _status(setup, token) == 200
+    page.get_by_role("button", name="Sign out").click()  # the person confirms: now it signs out
+    wait_until(
+        lambda: _status(setup, token) == 401, timeout=identity.TOKEN_CACHE_SECONDS + 10, what="a revoked session"
+    )
+
+
 def _status(setup: Setup, token: str) -> int:
     return requests.get(
         f"{setup.api_url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
@@ -160,10 +183,11 @@ def test_a_disabled_user_cannot_sign_in_again(chromium: Browser, setup: Setup) -
     shot(again, "carol-disabled")
 
 
-def test_the_cli_signs_in_with_the_device_grant(chromium: Browser, setup: Setup, tmp_path: Path) -> None:
-    config = tmp_path / "config.json"
+def cli_sign_in(api_url: str, config: Path, confirm: Callable[[list[str]], None]) -> str:
+    """`cps1 login --oidc` against `api_url`: `confirm` gets the lines the CLI printed up to its
+    first address and completes the sign-in in Chromium; the CLI's whole output."""
     cli = subprocess.Popen(
-        [sys.executable, "-m", "cps1.cli", "login", "--oidc", "--url", setup.api_url],
+        [sys.executable, "-m", "cps1.cli", "login", "--oidc", "--url", api_url],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -171,18 +195,13 @@ def test_the_cli_signs_in_with_the_device_grant(chromium: Browser, setup: Setup,
     )
     try:
         assert cli.stdout is not None
-        url = ""
+        lines: list[str] = []
         for line in cli.stdout:
-            found = re.search(r"(http://\S+/device\?user_code=\S+)", line)
-            if found:
-                url = found.group(1)
+            lines.append(line)
+            if "To sign in, open http" in line:
                 break
-        assert url, "the CLI printed no verification address"
-        page = chromium.new_context().new_page()
-        page.goto(url)
-        page.get_by_role("button", name="Continue").click()  # the provider shows the code to confirm
-        provider_login(page, "bob")
-        expect(page.get_by_text(re.compile("Sign-in Success|success", re.I)).first).to_be_visible()
+        assert lines and "To sign in, open http" in lines[-1], f"the CLI printed no address: {lines}"
+        confirm(lines)
         out, _ = cli.communicate(timeout=60)
     finally:
         if cli.poll() is None:
@@ -190,7 +209,48 @@ def test_the_cli_signs_in_with_the_device_grant(chromium: Browser, setup: Setup,
             cli.wait()
         if cli.stdout:
             cli.stdout.close()
-    assert cli.returncode == 0, out
+    assert cli.returncode == 0, "".join(lines) + out
+    return "".join(lines) + out
+
+
+def saved_user(api_url: str, config: Path) -> str:
+    return str(ApiClient(api_url, token=json.loads(config.read_text())["token"]).me()["name"])
+
+
+def test_the_cli_signs_in_with_the_device_grant(chromium: Browser, setup: Setup, tmp_path: Path) -> None:
+    def confirm(lines: list[str]) -> None:
+        found = re.search(r"(http://\S+/device\?user_code=\S+)", lines[-1])
+        assert found, lines
+        page = chromium.new_context().new_page()
+        page.goto(found.group(1))
+        page.get_by_role("button", name="Continue").click()  # the provider shows the code to confirm
+        provider_login(page, "bob")
+        expect(page.get_by_text(re.compile("Sign-in Success|success", re.I)).first).to_be_visible()
+
+    out = cli_sign_in(setup.api_url, tmp_path / "config.json", confirm)
     assert "logged in as bob" in out
-    saved = ApiClient(setup.api_url, token=json.loads(config.read_text())["token"])
-    assert saved.me()["name"] == "bob"
+    assert saved_user(setup.api_url, tmp_path / "config.json") == "bob"
+
+
+def test_without_the_device_grant_the_cli_signs_in_through_a_loopback_redirect(
+    chromium: Browser, setup: Setup, tmp_path: Path
+) -> None:
+    """The provider refuses the CLI's client the device grant (unauthorized_client): the CLI
+    listens on 127.0.0.1 and the browser brings the code back there (RFC 8252, PKCE)."""
+    landed: list[str] = []
+
+    def confirm(lines: list[str]) -> None:
+        assert f"does not allow the device grant to {idp.BROWSER_CLI_CLIENT_ID}" in "".join(lines)
+        url = lines[-1].split("To sign in, open ", 1)[1].strip()
+        assert "code_challenge_method=S256" in url and "redirect_uri=http%3A%2F%2F127.0.0.1%3A" in url
+        page = chromium.new_context().new_page()
+        page.goto(url)
+        provider_login(page, "bob")
+        expect(page.get_by_text("Signed in to CPS1. You can close this tab.")).to_be_visible()
+        landed.append(page.url)
+
+    config = tmp_path / "config.json"
+    out = cli_sign_in(setup.browser_cli_api_url, config, confirm)
+    assert "logged in as bob" in out
+    assert landed[0].startswith("http://127.0.0.1:") and "code=" in landed[0]
+    assert saved_user(setup.api_url, config) == "bob"
