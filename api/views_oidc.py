@@ -5,18 +5,20 @@ and nonce kept in a short-lived signed cookie), `callback` exchanges the code (A
 checks the ID token (api/oidc.py), creates or refreshes the user and hands the console a CPS1
 session token in the HTTP-only `cps1_session` cookie (the console reads it server-side; no
 page script ever sees it), `logout` revokes that token, clears the cookie and ends the
-provider's session (a navigation from another site only gets a page asking to confirm with a
-POST: no other site can sign a person out). The CLI signs in with the device authorization grant itself and trades the
-ID token for a session token at `token`. Provider tokens are never stored: the session is
-ours, and it ends when it expires or the user signs out.
+provider's session (a navigation from any page but CPS1's own only gets a page asking to
+confirm with a POST: no other page can sign a person out). The CLI signs in with the device
+authorization grant (or a loopback redirect) itself and trades the ID token for a session token
+at `token`. Provider tokens are never stored: the session is ours, and it ends when it expires
+or the user signs out.
 """
 
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, NoReturn
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from apiflask import APIBlueprint, abort
@@ -24,7 +26,6 @@ from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from flask import current_app, redirect, request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Response
 
 from api import oidc, schemas
@@ -205,17 +206,39 @@ CONFIRM_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Sign o
 <body><form method="post"><p>Sign out of CPS1?</p><button type="submit">Sign out</button></form></body></html>"""
 
 
-def cross_site(headers: Headers) -> bool:
-    """A request another site started (Fetch Metadata, sent by every current browser): a link or
-    script there must not end a session here. Same-site covers a console on another port."""
-    return headers.get("Sec-Fetch-Site", "").lower() == "cross-site"
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of `url` ("" when it has none)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def sign_out_allowed(method: str, headers: Mapping[str, str], own_origins: set[str]) -> bool:
+    """Whether a sign-out request comes from CPS1's own pages (logout CSRF). Same-site is not
+    enough: a public preview URL serves a Workspace's own pages on a sibling host. A link is
+    trusted when Fetch Metadata says same-origin or typed by the person ("none"), or its Referer
+    is the console's or the API's origin (the console on another port, as `cps1 dev up` runs it);
+    the confirm form's POST when it is same-origin or its Origin is one of ours."""
+    fetch_site = headers.get("Sec-Fetch-Site", "").lower()
+    if method == "GET":
+        return fetch_site in ("same-origin", "none") or origin_of(headers.get("Referer", "")) in own_origins
+    return fetch_site == "same-origin" or headers.get("Origin", "").lower() in own_origins
+
+
+def _headers() -> dict[str, str]:
+    """What sign_out_allowed reads of this request."""
+    return {name: request.headers.get(name, "") for name in ("Sec-Fetch-Site", "Referer", "Origin")}
+
+
+def _own_origins() -> set[str]:
+    settings = context().settings
+    return {origin for origin in (origin_of(settings.public_url), origin_of(settings.console_url)) if origin}
 
 
 @bp.get("/logout")
 @bp.doc(hide=True)  # a browser redirect, not an API operation
 def logout_link() -> Response:
-    """The console's Sign out link; a navigation from another site gets a confirm page."""
-    if cross_site(request.headers):
+    """The console's Sign out link; a navigation from any other page gets a confirm page."""
+    if not sign_out_allowed("GET", _headers(), _own_origins()):
         return Response(CONFIRM_PAGE, status=200, content_type="text/html; charset=utf-8")
     return _logout()
 
@@ -223,8 +246,8 @@ def logout_link() -> Response:
 @bp.post("/logout")
 @bp.doc(hide=True)  # a browser form, not an API operation
 def logout_form() -> Response:
-    """The confirm page's form (the session cookie is SameSite=Lax: another site's POST has none)."""
-    if cross_site(request.headers):
+    """The confirm page's form."""
+    if not sign_out_allowed("POST", _headers(), _own_origins()):
         abort(403, "sign out from CPS1's own pages")
     return _logout()
 

@@ -37,8 +37,7 @@ def kubectl(cluster: LocalCluster, *args: str, check: bool = True) -> subprocess
 
 
 def probe(cluster: LocalCluster, pod: str, address: str) -> bool:
-    """Whether `pod` can open a TCP connection to `address` (run inside the pod by exec)."""
-    return kubectl(cluster, "exec", pod, "--", "/netcheck", "probe", address, check=False).returncode == 0
+    return node_support.probe(cluster, NS, pod, address)
 
 
 def test_restricted_pod_runs_on_the_real_node_with_logs_and_exec(client, real_cluster: LocalCluster) -> None:

@@ -3,7 +3,9 @@ asking the real API), opened in headless Chromium: `python3 -m http.server` in a
 applied as YAML with `spec.ports` (the GitOps path: no API involved) gets its URL in status and
 opens for its owner; another signed-in user gets it only at `authenticated`; a signed-out
 browser only at `public`; the IDE is owner-only; an undeclared port has no route; opening the
-port records activity (source `port`) and an audit line naming who opened it.
+port records activity (source `port`) and an audit line naming who opened it; the Workspace's
+NetworkPolicy, enforced by the node's firewall, lets pods of the ingress controller's namespace
+reach the declared port and nothing else of it, and other namespaces' pods not even that.
 """
 
 import subprocess
@@ -22,10 +24,13 @@ from tests.conftest import ROOT
 from tests.e2e import preview_support as ps
 from tests.support import workspaces as ws
 from tests.support.cluster import Env, installed, wait_until
-from tests.support.node import kubectl
+from tests.support.node import kubectl, probe, ready_pod, restricted_namespace
 
 NAME, PORT = "pv-web", 3000
 START_SECONDS = 300
+# The hooks' default ingress controller namespace (CPS1_HOOKS_INGRESS_NAMESPACE_LABEL), and one
+# the policy does not name.
+INGRESS_NS, OTHER_NS = "ingress-nginx", "preview-outsider"
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +48,11 @@ def preview(real_cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
     ing.stop()
 
 
+def workspace_pod(env: Env) -> dict:
+    pods = kube.resource(env.client, "v1", "Pod").get(namespace=f"ws-{NAME}").to_dict()["items"]
+    return next(p for p in pods if not p["metadata"].get("deletionTimestamp"))
+
+
 def share(preview: dict, level: str) -> None:
     preview["users"]["alice"].update_workspace(NAME, {"ports": [{"port": PORT, "name": "web", "share": level}]})
 
@@ -54,9 +64,7 @@ def serving(preview: dict) -> Iterator[None]:
     env: Env = preview["env"]
     ws.workspace(env, NAME, "python", ports=[{"port": PORT, "name": "web", "share": "owner"}])
     ws.wait_phase(env, NAME, crd.PHASE_RUNNING, timeout=START_SECONDS)
-    pods = kube.resource(env.client, "v1", "Pod").get(namespace=f"ws-{NAME}").to_dict()["items"]
-    pod = next(p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp"))
-    exec_argv = ["exec", pod, "-c", "workspace", "--"]
+    exec_argv = ["exec", workspace_pod(env)["metadata"]["name"], "-c", "workspace", "--"]
     kubectl_bin = binaries(("kubernetes",))["kubernetes"] / "kubectl"
     server = subprocess.Popen(
         [
@@ -119,3 +127,38 @@ def test_the_ide_is_owner_only_and_an_undeclared_port_unreachable(
     assert ps.opens(chromium, preview["users"]["bob"], ide)[0] == 404
     assert ps.opens(chromium, preview["users"]["alice"], ide)[0] == 200  # code-server's own login page
     assert ps.anonymous(ps.url_of(preview["ingress"], NAME, 8000)).status_code == 404
+
+
+def test_the_policy_admits_the_ingress_namespace_to_declared_ports_only(preview: dict, serving: None) -> None:
+    """On the local node Caddy runs on the host, which the node's firewall lets reach pods, so
+    pods stand in for a controller running in the cluster: one in the namespace the hooks' policy
+    names reaches port 3000 (declared) but not sshd's 2222; one in another namespace neither."""
+    env: Env = preview["env"]
+    pod = workspace_pod(env)
+    target = pod["status"]["podIP"]
+    for namespace in (INGRESS_NS, OTHER_NS):
+        restricted_namespace(env.client, namespace)
+        ready_pod(env.client, "probe", {"app": "probe"}, namespace=namespace)
+    try:
+        assert probe(env.cluster, INGRESS_NS, "probe", f"{target}:{PORT}")
+        assert not probe(env.cluster, INGRESS_NS, "probe", f"{target}:2222")
+        assert not probe(env.cluster, OTHER_NS, "probe", f"{target}:{PORT}")
+        # sshd listens (the gateway reaches it): the refusal above is the policy's.
+        sshd = "import socket; socket.create_connection(('127.0.0.1', 2222), 5)"
+        listening = kubectl(
+            env.cluster,
+            f"ws-{NAME}",
+            "exec",
+            pod["metadata"]["name"],
+            "-c",
+            "workspace",
+            "--",
+            "python3",
+            "-c",
+            sshd,
+            check=False,
+        )
+        assert listening.returncode == 0, listening.stderr
+    finally:
+        for namespace in (INGRESS_NS, OTHER_NS):
+            kube.resource(env.client, "v1", "Namespace").delete(name=namespace)

@@ -19,19 +19,19 @@ RESTRICTED = {
 }
 
 
-def restricted_namespace(client) -> None:
-    """The namespace NS, where the restricted Pod Security level is enforced (so a pod that runs
+def restricted_namespace(client, namespace: str = NS) -> None:
+    """`namespace`, where the restricted Pod Security level is enforced (so a pod that runs
     there passed it)."""
     labels = {"pod-security.kubernetes.io/enforce": "restricted"}
-    kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS, "labels": labels}})
+    kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}})
 
 
-def netcheck_pod(name: str, labels: dict[str, str]) -> dict:
+def netcheck_pod(name: str, labels: dict[str, str], namespace: str = NS) -> dict:
     """A pod of our netcheck image serving TCP 8080, Ready when the port answers."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS, "labels": labels},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {
             "automountServiceAccountToken": False,
             "terminationGracePeriodSeconds": 1,
@@ -52,16 +52,21 @@ def netcheck_pod(name: str, labels: dict[str, str]) -> dict:
     }
 
 
-def ready_pod(client, name: str, labels: dict[str, str], timeout: float = 90) -> dict:
+def ready_pod(client, name: str, labels: dict[str, str], timeout: float = 90, namespace: str = NS) -> dict:
     """Create the pod and wait until it is Ready; returns it as then stored."""
-    kube.apply(client, netcheck_pod(name, labels))
+    kube.apply(client, netcheck_pod(name, labels, namespace))
 
     def ready() -> dict | None:
-        pod = kube.get(client, "v1", "Pod", name, NS) or {}
+        pod = kube.get(client, "v1", "Pod", name, namespace) or {}
         conditions = (pod.get("status") or {}).get("conditions") or []
         return pod if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions) else None
 
     return wait_until(ready, timeout=timeout, interval=0.1, what=f"pod {name} Ready")
+
+
+def probe(cluster: LocalCluster, namespace: str, pod: str, address: str) -> bool:
+    """Whether netcheck pod `pod` can open a TCP connection to `address` (host:port)."""
+    return kubectl(cluster, namespace, "exec", pod, "--", "/netcheck", "probe", address, check=False).returncode == 0
 
 
 def kubectl(cluster: LocalCluster, namespace: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import KeySet, OctKey, RSAKey
 
-from api import oidc
+from api import oidc, views_oidc
 from api.app import create_app
 from api.settings import Settings
 from common import accounts
@@ -215,3 +215,45 @@ def test_a_provider_out_of_reach_is_a_502_in_words() -> None:
     answer = client.get("/api/v1/oidc/login")
     assert answer.status_code == 502
     assert "could not be reached" in answer.get_json()["message"]
+
+
+OURS = {"https://cps1.example.com", "http://127.0.0.1:8501"}
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "allowed"),
+    [
+        ("GET", {"Sec-Fetch-Site": "same-origin"}, True),  # the console behind the same Ingress host
+        ("GET", {"Sec-Fetch-Site": "none"}, True),  # typed into the address bar
+        ("GET", {"Sec-Fetch-Site": "same-site", "Referer": "http://127.0.0.1:8501/"}, True),  # dev: console port
+        ("GET", {"Sec-Fetch-Site": "same-site", "Referer": "https://3000--ws.ide.example.com/"}, False),  # a preview
+        ("GET", {"Sec-Fetch-Site": "cross-site", "Referer": "https://evil.example/"}, False),
+        ("GET", {"Sec-Fetch-Site": "cross-site"}, False),
+        ("GET", {}, False),  # no Fetch Metadata and no Referer: ask
+        ("POST", {"Sec-Fetch-Site": "same-origin", "Origin": "https://cps1.example.com"}, True),  # the confirm form
+        ("POST", {"Origin": "https://cps1.example.com"}, True),
+        ("POST", {"Sec-Fetch-Site": "same-site", "Origin": "https://3000--ws.ide.example.com"}, False),
+        ("POST", {"Sec-Fetch-Site": "cross-site", "Origin": "null"}, False),
+        ("POST", {}, False),
+    ],
+)
+def test_only_cps1s_own_pages_sign_a_person_out_at_once(method: str, headers: dict[str, str], allowed: bool) -> None:
+    assert views_oidc.sign_out_allowed(method, headers, OURS) is allowed
+
+
+def test_a_sign_out_link_from_elsewhere_asks_and_the_confirm_form_signs_out() -> None:
+    client = _app(
+        oidc_issuer="http://127.0.0.1:9",  # nothing listens: no end-session endpoint to go to
+        oidc_client_id="cps1",
+        oidc_client_secret="s" * 32,
+        public_url="https://cps1.example.com",
+        console_url="https://cps1.example.com/",
+    )
+    asked = client.get("/api/v1/oidc/logout", headers={"Sec-Fetch-Site": "cross-site"})
+    assert asked.status_code == 200 and b'<form method="post">' in asked.data
+    assert "Set-Cookie" not in asked.headers
+    refused = client.post("/api/v1/oidc/logout", headers={"Origin": "https://evil.example"})
+    assert refused.status_code == 403 and "own pages" in refused.get_json()["message"]
+    done = client.post("/api/v1/oidc/logout", headers={"Sec-Fetch-Site": "same-origin"})
+    assert done.status_code == 303 and done.headers["Location"] == "https://cps1.example.com/"
+    assert "cps1_session=;" in done.headers["Set-Cookie"]
