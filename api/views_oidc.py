@@ -5,8 +5,8 @@ and nonce kept in a short-lived signed cookie), `callback` exchanges the code (A
 checks the ID token (api/oidc.py), creates or refreshes the user and hands the console a CPS1
 session token in the HTTP-only `cps1_session` cookie (the console reads it server-side; no
 page script ever sees it), `logout` revokes that token, clears the cookie and ends the
-provider's session (a navigation from any page but CPS1's own only gets a page asking to
-confirm with a POST: no other page can sign a person out). The CLI signs in with the device
+provider's session (without the proof only CPS1's pages can compute, a navigation gets a page
+asking to confirm: no other page can sign a person out). The CLI signs in with the device
 authorization grant (or a loopback redirect) itself and trades the ID token for a session token
 at `token`. Provider tokens are never stored: the session is ours, and it ends when it expires
 or the user signs out.
@@ -15,10 +15,9 @@ or the user signs out.
 import hashlib
 import hmac
 import secrets
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, NoReturn
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import requests
 from apiflask import APIBlueprint, abort
@@ -203,43 +202,30 @@ def callback() -> Response:
 
 
 CONFIRM_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Sign out of CPS1</title></head>
-<body><form method="post"><p>Sign out of CPS1?</p><button type="submit">Sign out</button></form></body></html>"""
+<body><form method="post"><p>Sign out of CPS1?</p><input type="hidden" name="proof" value="{proof}">
+<button type="submit">Sign out</button></form></body></html>"""
 
 
-def origin_of(url: str) -> str:
-    """scheme://host[:port] of `url` ("" when it has none)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
-
-
-def sign_out_allowed(method: str, headers: Mapping[str, str], own_origins: set[str]) -> bool:
-    """Whether a sign-out request comes from CPS1's own pages (logout CSRF). Same-site is not
-    enough: a public preview URL serves a Workspace's own pages on a sibling host. A link is
-    trusted when Fetch Metadata says same-origin or typed by the person ("none"), or its Referer
-    is the console's or the API's origin (the console on another port, as `cps1 dev up` runs it);
-    the confirm form's POST when it is same-origin or its Origin is one of ours."""
-    fetch_site = headers.get("Sec-Fetch-Site", "").lower()
-    if method == "GET":
-        return fetch_site in ("same-origin", "none") or origin_of(headers.get("Referer", "")) in own_origins
-    return fetch_site == "same-origin" or headers.get("Origin", "").lower() in own_origins
-
-
-def _headers() -> dict[str, str]:
-    """What sign_out_allowed reads of this request."""
-    return {name: request.headers.get(name, "") for name in ("Sec-Fetch-Site", "Referer", "Origin")}
-
-
-def _own_origins() -> set[str]:
-    settings = context().settings
-    return {origin for origin in (origin_of(settings.public_url), origin_of(settings.console_url)) if origin}
+def sign_out_allowed(fetch_site: str, proof: str, session_token: str) -> bool:
+    """Whether a sign-out comes from CPS1's own pages (logout CSRF): it carries the proof only
+    they can compute from the HTTP-only session cookie (the console's link, the confirm form),
+    or the browser says the person typed it or it came from this origin (Fetch Metadata). Same
+    site is not enough: a public preview URL serves a Workspace's own pages on a sibling host."""
+    if fetch_site.lower() in ("same-origin", "none"):
+        return True
+    return bool(session_token) and hmac.compare_digest(proof, accounts.sign_out_proof(session_token))
 
 
 @bp.get("/logout")
 @bp.doc(hide=True)  # a browser redirect, not an API operation
 def logout_link() -> Response:
-    """The console's Sign out link; a navigation from any other page gets a confirm page."""
-    if not sign_out_allowed("GET", _headers(), _own_origins()):
-        return Response(CONFIRM_PAGE, status=200, content_type="text/html; charset=utf-8")
+    """The console's Sign out link; any other page's gets a confirm page."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if not sign_out_allowed(request.headers.get("Sec-Fetch-Site", ""), request.args.get("proof", ""), token):
+        page = CONFIRM_PAGE.format(proof=accounts.sign_out_proof(token) if token else "")
+        # Never in another site's frame: a click there would be a click here.
+        headers = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
+        return Response(page, status=200, headers=headers, content_type="text/html; charset=utf-8")
     return _logout()
 
 
@@ -247,7 +233,8 @@ def logout_link() -> Response:
 @bp.doc(hide=True)  # a browser form, not an API operation
 def logout_form() -> Response:
     """The confirm page's form."""
-    if not sign_out_allowed("POST", _headers(), _own_origins()):
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if not sign_out_allowed(request.headers.get("Sec-Fetch-Site", ""), request.form.get("proof", ""), token):
         abort(403, "sign out from CPS1's own pages")
     return _logout()
 

@@ -68,6 +68,12 @@ def token_matches(token: str, stored_hash: str) -> bool:
     return hmac.compare_digest(token_hash(token), stored_hash)
 
 
+def sign_out_proof(session_token: str) -> str:
+    """What a sign-out link or form carries to show it comes from CPS1's own pages: derived from
+    the HTTP-only session cookie, which no other site can read (logout CSRF; api/views_oidc.py)."""
+    return hashlib.sha256(b"cps1-sign-out\0" + session_token.encode()).hexdigest()[:32]
+
+
 def token_id(token: str) -> str | None:
     """The id part of a well-formed token, or None."""
     match = TOKEN_PATTERN.match(token)

@@ -8,6 +8,7 @@ to admins; the API enforces that too). Streamlit serves its own health check at
 
 import streamlit as st
 
+from common import accounts
 from console import ports, session, widgets
 
 st.set_page_config(page_title="CPS1", page_icon=":material/deployed_code:", layout="wide")
@@ -39,7 +40,8 @@ else:
         elif session.signed_in_by_sso():
             sso = session.oidc_config(session.settings().api_url)
             st.caption(f"through {sso.get('provider', 'your identity provider')}")
-            widgets.same_tab_link("Sign out", str(sso.get("logoutUrl", "")))
+            proof = accounts.sign_out_proof(session.sso_token())  # the API then signs out without asking
+            widgets.same_tab_link("Sign out", f"{sso.get('logoutUrl', '')}?proof={proof}")
         elif st.button("Sign out", icon=":material/logout:"):
             session.sign_out()
             st.rerun()

@@ -34,6 +34,9 @@ SLOW_DOWN_SECONDS = 5
 LOOPBACK = "127.0.0.1"
 CALLBACK_PATH = "/callback"
 BROWSER_WAIT_SECONDS = 300
+# How providers refuse a client the device grant: RFC 6749's unauthorized_client (Keycloak, Okta),
+# or invalid_request (oidc-provider: "...device_code is not allowed for this client").
+REFUSED_GRANT = ("unauthorized_client", "invalid_request")
 DONE_PAGE = b"<!doctype html><title>CPS1</title><p>Signed in to CPS1. You can close this tab.</p>"
 FAILED_PAGE = b"<!doctype html><title>CPS1</title><p>The sign-in failed; see the terminal.</p>"
 
@@ -142,8 +145,10 @@ def _device_flow(
         timeout=HTTP_TIMEOUT,
     )
     grant = _json(started)
-    if grant.get("error") == "unauthorized_client":
-        raise DeviceGrantRefused(f"{config['issuer']} does not allow the device grant to {config['cliClientId']}")
+    if grant.get("error") in REFUSED_GRANT:
+        why = grant.get("error_description") or grant["error"]
+        client_id = config["cliClientId"]
+        raise DeviceGrantRefused(f"{config['issuer']} does not allow the device grant to {client_id} ({why})")
     if started.status_code != 200 or "device_code" not in grant:
         raise OidcLoginFailed(f"the identity provider refused to start: {grant.get('error_description') or grant}")
     where = grant.get("verification_uri_complete") or grant["verification_uri"]

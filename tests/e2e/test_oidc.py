@@ -97,6 +97,13 @@ def provider_login(page: Page, login: str) -> None:
     page.locator("button[type=submit]").click()
 
 
+def native_client_consent(page: Page) -> None:
+    """oidc-provider asks the person to confirm every sign-in of a native client (the CLI's:
+    anyone can claim to be it), as RFC 8252 section 8.6 advises."""
+    expect(page.get_by_role("heading", name="Authorize")).to_be_visible()
+    page.get_by_role("button", name="Continue").click()
+
+
 def browser_sign_in(browser: Browser, setup: Setup, login: str) -> Page:
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.goto(setup.console_url)
@@ -225,6 +232,7 @@ def test_the_cli_signs_in_with_the_device_grant(chromium: Browser, setup: Setup,
         page.goto(found.group(1))
         page.get_by_role("button", name="Continue").click()  # the provider shows the code to confirm
         provider_login(page, "bob")
+        native_client_consent(page)
         expect(page.get_by_text(re.compile("Sign-in Success|success", re.I)).first).to_be_visible()
 
     out = cli_sign_in(setup.api_url, tmp_path / "config.json", confirm)
@@ -246,6 +254,7 @@ def test_without_the_device_grant_the_cli_signs_in_through_a_loopback_redirect(
         page = chromium.new_context().new_page()
         page.goto(url)
         provider_login(page, "bob")
+        native_client_consent(page)
         expect(page.get_by_text("Signed in to CPS1. You can close this tab.")).to_be_visible()
         landed.append(page.url)
 

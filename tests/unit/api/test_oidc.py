@@ -217,28 +217,26 @@ def test_a_provider_out_of_reach_is_a_502_in_words() -> None:
     assert "could not be reached" in answer.get_json()["message"]
 
 
-OURS = {"https://cps1.example.com", "http://127.0.0.1:8501"}
+SESSION = "cps1_0123456789ab_" + "s" * 40
 
 
 @pytest.mark.parametrize(
-    ("method", "headers", "allowed"),
+    ("fetch_site", "proof", "session", "allowed"),
     [
-        ("GET", {"Sec-Fetch-Site": "same-origin"}, True),  # the console behind the same Ingress host
-        ("GET", {"Sec-Fetch-Site": "none"}, True),  # typed into the address bar
-        ("GET", {"Sec-Fetch-Site": "same-site", "Referer": "http://127.0.0.1:8501/"}, True),  # dev: console port
-        ("GET", {"Sec-Fetch-Site": "same-site", "Referer": "https://3000--ws.ide.example.com/"}, False),  # a preview
-        ("GET", {"Sec-Fetch-Site": "cross-site", "Referer": "https://evil.example/"}, False),
-        ("GET", {"Sec-Fetch-Site": "cross-site"}, False),
-        ("GET", {}, False),  # no Fetch Metadata and no Referer: ask
-        ("POST", {"Sec-Fetch-Site": "same-origin", "Origin": "https://cps1.example.com"}, True),  # the confirm form
-        ("POST", {"Origin": "https://cps1.example.com"}, True),
-        ("POST", {"Sec-Fetch-Site": "same-site", "Origin": "https://3000--ws.ide.example.com"}, False),
-        ("POST", {"Sec-Fetch-Site": "cross-site", "Origin": "null"}, False),
-        ("POST", {}, False),
+        ("same-origin", "", SESSION, True),  # the console behind the same Ingress host, the confirm form
+        ("none", "", SESSION, True),  # typed into the address bar
+        ("same-site", accounts.sign_out_proof(SESSION), SESSION, True),  # the console's link (dev: another port)
+        ("same-site", "", SESSION, False),  # a public preview on a sibling host
+        ("cross-site", "", SESSION, False),
+        ("cross-site", accounts.sign_out_proof("cps1_0123456789ab_" + "x" * 40), SESSION, False),  # another's
+        ("", "", SESSION, False),  # no Fetch Metadata and no proof: ask
+        ("cross-site", "", "", False),
     ],
 )
-def test_only_cps1s_own_pages_sign_a_person_out_at_once(method: str, headers: dict[str, str], allowed: bool) -> None:
-    assert views_oidc.sign_out_allowed(method, headers, OURS) is allowed
+def test_only_cps1s_own_pages_sign_a_person_out_at_once(
+    fetch_site: str, proof: str, session: str, allowed: bool
+) -> None:
+    assert views_oidc.sign_out_allowed(fetch_site, proof, session) is allowed
 
 
 def test_a_sign_out_link_from_elsewhere_asks_and_the_confirm_form_signs_out() -> None:
@@ -249,11 +247,14 @@ def test_a_sign_out_link_from_elsewhere_asks_and_the_confirm_form_signs_out() ->
         public_url="https://cps1.example.com",
         console_url="https://cps1.example.com/",
     )
+    client.set_cookie("cps1_session", SESSION)
     asked = client.get("/api/v1/oidc/logout", headers={"Sec-Fetch-Site": "cross-site"})
     assert asked.status_code == 200 and b'<form method="post">' in asked.data
-    assert "Set-Cookie" not in asked.headers
-    refused = client.post("/api/v1/oidc/logout", headers={"Origin": "https://evil.example"})
+    assert asked.headers["X-Frame-Options"] == "DENY" and "Set-Cookie" not in asked.headers
+    proof = accounts.sign_out_proof(SESSION)
+    assert f'value="{proof}"'.encode() in asked.data
+    refused = client.post("/api/v1/oidc/logout", data={"proof": "guess"}, headers={"Sec-Fetch-Site": "cross-site"})
     assert refused.status_code == 403 and "own pages" in refused.get_json()["message"]
-    done = client.post("/api/v1/oidc/logout", headers={"Sec-Fetch-Site": "same-origin"})
+    done = client.post("/api/v1/oidc/logout", data={"proof": proof}, headers={"Sec-Fetch-Site": "same-site"})
     assert done.status_code == 303 and done.headers["Location"] == "https://cps1.example.com/"
     assert "cps1_session=;" in done.headers["Set-Cookie"]
