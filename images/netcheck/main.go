@@ -2,6 +2,7 @@
 //
 //	netcheck serve PORT          answer every TCP connection with "ok <hostname>\n"
 //	netcheck probe HOST:PORT     exit 0 when HOST:PORT answers within 2 s, else print why, exit 1
+//	netcheck connect HOST:PORT   exit 0 when a TCP connection to HOST:PORT opens within 2 s (any server)
 //	netcheck cat FILE            print FILE (the image has no shell: /proc/net/route, for one)
 //
 // A NetworkPolicy test runs `probe` in one pod against `serve` in another.
@@ -17,7 +18,7 @@ import (
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: netcheck serve PORT | probe HOST:PORT | cat FILE")
+		fmt.Fprintln(os.Stderr, "usage: netcheck serve PORT | probe HOST:PORT | connect HOST:PORT | cat FILE")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -28,6 +29,14 @@ func main() {
 			fmt.Println(err)
 			os.Exit(1)
 		}
+		fmt.Println("ok")
+	case "connect":
+		conn, err := net.DialTimeout("tcp", os.Args[2], 2*time.Second)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		conn.Close()
 		fmt.Println("ok")
 	case "cat":
 		data, err := os.ReadFile(os.Args[2])

@@ -140,9 +140,9 @@ def test_the_policy_admits_the_ingress_namespace_to_declared_ports_only(preview:
         restricted_namespace(env.client, namespace)
         ready_pod(env.client, "probe", {"app": "probe"}, namespace=namespace)
     try:
-        assert probe(env.cluster, INGRESS_NS, "probe", f"{target}:{PORT}")
-        assert not probe(env.cluster, INGRESS_NS, "probe", f"{target}:2222")
-        assert not probe(env.cluster, OTHER_NS, "probe", f"{target}:{PORT}")
+        assert probe(env.cluster, INGRESS_NS, "probe", f"{target}:{PORT}", "connect")
+        assert not probe(env.cluster, INGRESS_NS, "probe", f"{target}:2222", "connect")
+        assert not probe(env.cluster, OTHER_NS, "probe", f"{target}:{PORT}", "connect")
         # sshd listens (the gateway reaches it): the refusal above is the policy's.
         sshd = "import socket; socket.create_connection(('127.0.0.1', 2222), 5)"
         listening = kubectl(

@@ -64,9 +64,10 @@ def ready_pod(client, name: str, labels: dict[str, str], timeout: float = 90, na
     return wait_until(ready, timeout=timeout, interval=0.1, what=f"pod {name} Ready")
 
 
-def probe(cluster: LocalCluster, namespace: str, pod: str, address: str) -> bool:
-    """Whether netcheck pod `pod` can open a TCP connection to `address` (host:port)."""
-    return kubectl(cluster, namespace, "exec", pod, "--", "/netcheck", "probe", address, check=False).returncode == 0
+def probe(cluster: LocalCluster, namespace: str, pod: str, address: str, mode: str = "probe") -> bool:
+    """Whether netcheck pod `pod` reaches `address` (host:port): a netcheck server's answer
+    (`probe`), or any TCP server's accept (`connect`)."""
+    return kubectl(cluster, namespace, "exec", pod, "--", "/netcheck", mode, address, check=False).returncode == 0
 
 
 def kubectl(cluster: LocalCluster, namespace: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
