@@ -229,15 +229,18 @@ def storm(target: Target, sessions: int, size: int, pid: int | None) -> dict[str
     return result
 
 
-def storms(targets: list[Target], pids: dict[str, int], count: int, sessions: int, size: int, home: Path) -> list:
+def storms(
+    targets: list[Target], pids: dict[str, int], count: int, sessions: int, size: int, home: Path | None
+) -> list:
     """`count` storms, each visiting every target (direct first in odd storms, last in even
-    ones, so a drift in the shared machine's load favours neither); the sshd's sessions start
-    from a clean home every time (tests/support/gateway.clean_home)."""
+    ones, so a drift in the shared machine's load favours neither); a loopback sshd's sessions
+    start from a clean `home` every time (tests/support/gateway.clean_home)."""
     rounds = []
     for i in range(count):
         row = {}
         for target in targets if i % 2 == 0 else targets[::-1]:
-            gs.clean_home(home)
+            if home is not None:
+                gs.clean_home(home)
             print(f"storm {i + 1}/{count}: {sessions} sessions, {target.name}", file=sys.stderr, flush=True)
             row[target.name] = storm(target, sessions, size, pids.get(target.name))
         rounds.append(row)
@@ -291,6 +294,20 @@ def idle_sessions(target: Target, count: int, pid: int, probes: int, batch: int 
     }
 
 
+def storm_limits(connections: int) -> dict[str, str]:
+    """The gateway's limits for a storm from one key and one address, which stand for many
+    developers: per-user and per-source limits set as for that many users, unauthenticated
+    connections as the loopback sshd's MaxStartups."""
+    return {
+        "CPS1_GATEWAY_MAX_CONNECTIONS": str(connections),
+        "CPS1_GATEWAY_MAX_CONNECTIONS_PER_USER": str(connections),
+        "CPS1_GATEWAY_MAX_CHANNELS_PER_USER": str(connections),
+        "CPS1_GATEWAY_FULL_WINDOWS_PER_USER": "1000",
+        "CPS1_GATEWAY_MAX_STARTUPS": "300:30:600",
+        "CPS1_GATEWAY_MAX_STARTUPS_PER_SOURCE": "1000",
+    }
+
+
 def start_gateway(
     run_dir: Path, kubeconfig: Path, sshd: gs.Sshd, key_file: Path, name: str, connections: int
 ) -> tuple[Process, int]:
@@ -304,14 +321,7 @@ def start_gateway(
         "CPS1_GATEWAY_UPSTREAM": f"127.0.0.1:{sshd.port}",
         "CPS1_GATEWAY_UPSTREAM_USER": gs.USER,
         "CPS1_GATEWAY_UPSTREAM_KEY_FILE": str(key_file),
-        # One key and one address stand for many developers: the per-user and per-source limits
-        # are set as for that many users; unauthenticated connections as the sshd's MaxStartups.
-        "CPS1_GATEWAY_MAX_CONNECTIONS": str(connections),
-        "CPS1_GATEWAY_MAX_CONNECTIONS_PER_USER": str(connections),
-        "CPS1_GATEWAY_MAX_CHANNELS_PER_USER": str(connections),
-        "CPS1_GATEWAY_FULL_WINDOWS_PER_USER": "1000",
-        "CPS1_GATEWAY_MAX_STARTUPS": "300:30:600",
-        "CPS1_GATEWAY_MAX_STARTUPS_PER_SOURCE": "1000",
+        **storm_limits(connections),
         "CPS1_GATEWAY_LOG_LEVEL": "WARNING",
         **CONFIGS[name],
     }
@@ -409,8 +419,22 @@ def report(results: dict, args: argparse.Namespace) -> None:
     targets = {k: v for k, v in results.items() if k not in ("storms", "idle")}
     if targets:
         report_transfers(targets, args)
-    for i, row in enumerate(results.get("storms", []), 1):
-        print(f"\nstorm {i}: {args.sessions} concurrent downloads of {args.session_mib} MiB")
+    report_storms(results.get("storms", []), args.sessions, args.session_mib)
+    for name, c in results.get("idle", {}).items():
+        print(
+            f"\n{name}: {c['sessions']} idle sessions ({c['failed']} failed, opened in {c['open_s']:.0f}s): "
+            f"RSS {c['gateway_rss_base_MiB']:.0f} -> {c['gateway_rss_MiB']:.0f} MiB, threads "
+            f"{c['gateway_threads_base']} -> {c['gateway_threads']} ({c['threads_per_session']:.2f} per session); "
+            f"a new login {1000 * c['login_with_sessions_open_s']:.0f} ms vs {1000 * c['login_idle_gateway_s']:.0f} ms "
+            f"on an idle gateway ({c['login_ratio']:.2f}x)"
+        )
+    print("\n" + json.dumps(results, indent=1))
+
+
+def report_storms(rounds: list[dict], sessions: int, session_mib: int) -> None:
+    """Each storm's targets, and every gateway's ratios to every direct one."""
+    for i, row in enumerate(rounds, 1):
+        print(f"\nstorm {i}: {sessions} concurrent downloads of {session_mib} MiB")
         refs = [(name, c) for name, c in row.items() if name.startswith("direct-")]
         for name, c in row.items():
             line = (
@@ -429,15 +453,6 @@ def report(results: dict, args: argparse.Namespace) -> None:
                     f"p95 {c['login_p95_s'] / ref['login_p95_s']:.2f}x"
                 )
             print(line)
-    for name, c in results.get("idle", {}).items():
-        print(
-            f"\n{name}: {c['sessions']} idle sessions ({c['failed']} failed, opened in {c['open_s']:.0f}s): "
-            f"RSS {c['gateway_rss_base_MiB']:.0f} -> {c['gateway_rss_MiB']:.0f} MiB, threads "
-            f"{c['gateway_threads_base']} -> {c['gateway_threads']} ({c['threads_per_session']:.2f} per session); "
-            f"a new login {1000 * c['login_with_sessions_open_s']:.0f} ms vs {1000 * c['login_idle_gateway_s']:.0f} ms "
-            f"on an idle gateway ({c['login_ratio']:.2f}x)"
-        )
-    print("\n" + json.dumps(results, indent=1))
 
 
 def report_transfers(results: dict[str, dict], args: argparse.Namespace) -> None:

@@ -9,9 +9,14 @@ already imported, so nothing is pulled):
   more python Workspaces at once: each requests 500m CPU);
 - a Workspace pod's memory at idle (kubelet's summary API, working set);
 - the gateway's throughput through a real pod's sshd against direct OpenSSH to the same sshd
-  (its Service IP, with the gateway's own upstream key), interleaved rounds, as a ratio.
+  (its Service IP, with the gateway's own upstream key), interleaved rounds, as a ratio;
+- with --storm-sessions N: --storms login storms of N concurrent downloads of --session-mib
+  each, straight to that sshd and through the gateway in turn (bench/gateway.py's storm), with
+  failures, aggregate MB/s, first-byte p50/p95 and the gateway's CPU and memory. The pod's sshd
+  keeps the image's OpenSSH defaults (MaxStartups 10:30:100), as users meet it.
 
     .venv/bin/python -m bench.real_workspaces [--workspaces 10] [--size-mib 128] [--runs 3]
+        [--storm-sessions 0] [--storms 3] [--session-mib 2]
 
 Needs root (the real node) and the images (`make node images`). Compare numbers within one run.
 """
@@ -29,7 +34,7 @@ from typing import cast
 
 import kubeclient as kube
 from bench.common import exit_on_sigterm, serve_cps1, set_running, summary, workspace
-from bench.gateway import MB, Target, transfer
+from bench.gateway import MB, Target, report_storms, storm_limits, storms, transfer
 from bench.lifecycle import phases, timed
 from cps1.dev import import_workspace_images
 from cps1.localcluster import gateway, incluster
@@ -90,17 +95,21 @@ def idle_memory_mib(cluster: LocalCluster, names: list[str]) -> list[float]:
     return [b / 2**20 for name in names for b in incluster.pod_memory(cluster, f"ws-{name}").values()]
 
 
-def gateway_against_direct(
-    cluster: LocalCluster, client, run_dir: Path, upstream: gateway.GatewayKeys, name: str, size: int, runs: int
-) -> dict[str, float]:
-    """Download and upload MB/s through the gateway and directly to the pod's sshd, rounds
-    interleaved so the machine's load touches both alike."""
+def gateway_and_direct(
+    cluster: LocalCluster, client, run_dir: Path, upstream: gateway.GatewayKeys, name: str, connections: int
+) -> tuple[list[Target], int]:
+    """A gateway process (limits for `connections` from one key) and the two ways to Workspace
+    `name`'s sshd: through it, and direct to the Service IP with the gateway's upstream key;
+    and the gateway's PID."""
     kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NS}})
     gateway.ensure_host_key(client, SYSTEM_NS)
     user = gs.client_key(run_dir, "bench")
     gs.user_configmap(cast(Env, SimpleNamespace(client=client)), SYSTEM_NS, "bench", [user.public])
     port = free_port()
-    cluster.launch(gateway.gateway_process(run_dir, cluster.kubeconfig, SYSTEM_NS, upstream, port))
+    proc = gateway.gateway_process(run_dir, cluster.kubeconfig, SYSTEM_NS, upstream, port)
+    proc.env.update({**storm_limits(connections), "CPS1_GATEWAY_LOG_LEVEL": "WARNING"})
+    cluster.launch(proc)
+    assert proc.pid is not None
     host_line = keys.public_line(
         keys.host_key(Cluster.connect(str(cluster.kubeconfig), SYSTEM_NS), SYSTEM_NS, gateway.HOST_KEY_SECRET)
     )
@@ -113,9 +122,17 @@ def gateway_against_direct(
     direct_known.write_text(f"{service_ip} {' '.join(pod_host_key)}\n")
     options = ["-o", "Compression=no"]
     targets = [
-        Target("gateway", port, name, gs.known_hosts(run_dir / "known_gw", port, host_line), user.path, options),
-        Target("direct", 22, "coder", direct_known, upstream.private_key_file, options, host=service_ip),
+        Target(
+            "gateway-real-node", port, name, gs.known_hosts(run_dir / "known_gw", port, host_line), user.path, options
+        ),
+        Target("direct-real-node", 22, "coder", direct_known, upstream.private_key_file, options, host=service_ip),
     ]
+    return targets, proc.pid
+
+
+def gateway_against_direct(targets: list[Target], size: int, runs: int) -> dict[str, float]:
+    """Download and upload MB/s through the gateway and directly to the pod's sshd, rounds
+    interleaved so the machine's load touches both alike."""
     samples: dict[str, list[float]] = {}
     for target in targets:
         transfer(target, "download", 1 << 20)  # warm-up: a first login, caches
@@ -134,6 +151,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument("--keep", type=int, default=3, help="Workspaces left running (the node has 2 cores)")
+    parser.add_argument("--storm-sessions", type=int, default=0, help="concurrent sessions per login storm")
+    parser.add_argument("--storms", type=int, default=3)
+    parser.add_argument("--session-mib", type=int, default=2)
     args = parser.parse_args()
     exit_on_sigterm()
     run_dir = Path(tempfile.mkdtemp(prefix="cps1-bench-real-"))
@@ -153,13 +173,27 @@ def main() -> None:
         memory = idle_memory_mib(cluster, kept)
         print(f"a Workspace pod's memory after {args.idle_seconds:.0f} s idle (MiB): {summary(memory)}")
 
-        rates = gateway_against_direct(cluster, client, run_dir, upstream, names[0], args.size_mib << 20, args.runs)
+        connections = max(1000, args.storm_sessions)
+        targets, gateway_pid = gateway_and_direct(cluster, client, run_dir, upstream, names[0], connections)
+        rates = gateway_against_direct(targets, args.size_mib << 20, args.runs)
         for direction in ("download", "upload"):
-            gw, direct = rates[f"gateway {direction}"], rates[f"direct {direction}"]
+            gw, direct = rates[f"gateway-real-node {direction}"], rates[f"direct-real-node {direction}"]
             print(
                 f"{direction} {args.size_mib} MiB: gateway {gw:.1f} MB/s, direct {direct:.1f} MB/s, "
                 f"ratio {gw / direct:.2f}"
             )
+
+        if args.storm_sessions:
+            direct_first = targets[::-1]
+            rounds = storms(
+                direct_first,
+                {targets[0].name: gateway_pid},
+                args.storms,
+                args.storm_sessions,
+                args.session_mib << 20,
+                None,
+            )
+            report_storms(rounds, args.storm_sessions, args.session_mib)
 
         stopped = timed(client, kept, "Stopped", set_running(client, False))
         print(f"stop->Stopped, {len(kept)} together: {summary(stopped)}")
