@@ -164,9 +164,9 @@ def percentile(values: list[float], p: int) -> float:
 
 
 def storm(target: Target, sessions: int, size: int, pid: int | None) -> dict[str, float]:
-    """`sessions` downloads of `size` bytes started at once: aggregate MB/s, and per session the
-    seconds from the start to its first byte (the login) and to its end; through a gateway,
-    its CPU and peak memory."""
+    """`sessions` downloads of `size` bytes started at once: aggregate MB/s, failures, and per
+    session that got data the seconds from the start to its first byte (the login) and to its
+    end; through a gateway, its CPU and peak memory."""
     before_cpu = cpu_seconds(pid) if pid else 0.0
     base_rss = memory_kib(pid, "VmRSS") if pid else 0
     peak = [0]
@@ -207,6 +207,11 @@ def storm(target: Target, sessions: int, size: int, pid: int | None) -> dict[str
     wall = time.perf_counter() - began
     done.set()
     sampler.join()
+    # Times of the sessions that got data: a refused one has no first byte (its 0 would pull
+    # the percentiles down, flattering a target that drops logins).
+    served = [i for i in range(sessions) if counts[i]] or list(range(sessions))
+    first = [first[i] for i in served]
+    ended = [ended[i] for i in served]
     result: dict[str, float] = {
         "sessions": sessions,
         "failed": sum(1 for p in procs if p.returncode != 0),
