@@ -1,7 +1,9 @@
 """What the api shows of Kubernetes objects: plain dicts in the shape the OpenAPI document
 declares. Pure functions, so the shape is tested without a cluster."""
 
-from common import accounts, crd
+import dataclasses
+
+from common import accounts, crd, workspace_limits
 
 
 def workspace(obj: dict) -> dict:
@@ -71,7 +73,9 @@ def token(record: accounts.TokenRecord) -> dict:
     return {"id": record.id, "name": record.name, "created": record.created, "expires": record.expires}
 
 
-def user(configmap: dict, admins: tuple[str, ...] = ()) -> dict:
+def user(configmap: dict, admins: tuple[str, ...], effective: workspace_limits.Limits) -> dict:
+    """A user as the API shows them; `effective` are the limits that apply to them (their own,
+    their groups', the installation's: common/workspace_limits.py)."""
     name = ((configmap.get("metadata") or {}).get("labels") or {}).get(accounts.USER_LABEL, "")
     return {
         "name": name,
@@ -79,5 +83,6 @@ def user(configmap: dict, admins: tuple[str, ...] = ()) -> dict:
         "keys": len(accounts.keys_of(configmap)),
         "disabled": accounts.is_disabled(configmap),
         "limits": accounts.limits_of(configmap),
+        "effectiveLimits": dataclasses.asdict(effective),
         "groups": accounts.groups_of(configmap),
     }

@@ -223,6 +223,9 @@ class User(Schema):
     keys = Integer()
     disabled = Boolean()
     limits = Dict(metadata={"description": "limits an admin set for this user; the installation's apply otherwise"})
+    effectiveLimits = Dict(
+        metadata={"description": "the limits that apply: the user's own, else their groups', else the installation's"}
+    )
     groups = List(String(), metadata={"description": "for templates restricted to groups"})
 
 

@@ -8,7 +8,7 @@ from apiflask import APIBlueprint, abort
 from api import presenters, schemas
 from api.auth import admin_required, auth, current_user
 from api.context import context
-from common import accounts
+from common import accounts, workspace_limits
 from common.timefmt import format_time
 
 MAX_KEYS = 32
@@ -59,6 +59,12 @@ def _existing_user(name: str) -> dict:
 bp = APIBlueprint("accounts", __name__, url_prefix="/api/v1", tag="Accounts")
 
 
+def _present(configmap: dict) -> dict:
+    settings = context().settings
+    effective = workspace_limits.limits_of(configmap, settings.default_limits(), settings.limits_by_group)
+    return presenters.user(configmap, settings.admins, effective)
+
+
 @bp.get("/me")
 @bp.auth_required(auth)
 @bp.output(schemas.User)
@@ -67,7 +73,7 @@ def me() -> dict:
     ctx = context()
     user = current_user()
     return {
-        **presenters.user(ctx.store.user_configmap(user.name) or {}, ctx.settings.admins),
+        **_present(ctx.store.user_configmap(user.name) or {}),
         "name": user.name,
         "admin": user.admin,
     }
@@ -161,7 +167,7 @@ def revoke_token(token_id: str) -> tuple[str, int]:
 def list_users() -> dict:
     """Every user (admins)."""
     ctx = context()
-    users = (presenters.user(c, ctx.settings.admins) for c in ctx.store.users())
+    users = (_present(c) for c in ctx.store.users())
     return {"items": sorted(users, key=lambda u: u["name"])}
 
 
@@ -175,7 +181,7 @@ def create_user(json_data: dict) -> dict:
     """Create a user, or change whether one is an admin (admins)."""
     ctx = context()
     context().authenticator.forget_user(json_data["name"])
-    return presenters.user(ctx.store.ensure_user(json_data["name"], admin=json_data["admin"]), ctx.settings.admins)
+    return _present(ctx.store.ensure_user(json_data["name"], admin=json_data["admin"]))
 
 
 @bp.patch("/users/<name>")
@@ -199,7 +205,7 @@ def update_user(name: str, json_data: dict) -> dict:
         groups=json_data.get("groups"),
     )
     context().authenticator.forget_user(name)
-    return presenters.user(configmap, ctx.settings.admins)
+    return _present(configmap)
 
 
 @bp.get("/users/<name>/tokens")

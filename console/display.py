@@ -103,3 +103,16 @@ def workspace_row(workspace: dict, now: datetime, *, with_owner: bool = False) -
     if workspace.get("updatePending"):
         row["Stopped"] = (row["Stopped"] + "; " if row["Stopped"] else "") + "update pending"
     return row
+
+
+def limits_line(limits: dict) -> str:
+    """The limits that apply to a user (the API's `effectiveLimits`) in one line, "" with none."""
+    parts = []
+    if limits.get("workspaces"):
+        parts.append(f"{limits['workspaces']} workspaces")
+    if limits.get("running"):
+        parts.append(f"{limits['running']} running at once")
+    for key, word in (("cpu", "CPU"), ("memory", "memory"), ("storage", "storage")):
+        if limits.get(key) and limits[key] != "0":
+            parts.append(f"{limits[key]} {word}")
+    return "Your limits: " + " · ".join(parts) if parts else ""

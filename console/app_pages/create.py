@@ -24,6 +24,9 @@ PROGRESS_SECONDS = 2
 config = session.settings()
 client = session.client()
 st.title("New workspace")
+me = widgets.attempt("read your limits", client.me)
+if me and display.limits_line(me.get("effectiveLimits") or {}):
+    st.caption(display.limits_line(me["effectiveLimits"]))
 
 
 def field_key(template: str, parameter: str) -> str:

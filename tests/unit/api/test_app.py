@@ -137,7 +137,16 @@ def test_aggregate_limits_are_a_readable_409(callers: dict[str, Caller]) -> None
 )
 def test_a_groups_limit_applies_to_its_members_and_follows_their_groups(callers: dict[str, Caller]) -> None:
     root, alice = callers["root"], callers["alice"]
-    assert root("PATCH", "/users/alice", {"groups": ["contractors"]})[0] == 200
+    assert alice("GET", "/me")[1]["effectiveLimits"]["workspaces"] == 20  # the installation's
+    status, shown = root("PATCH", "/users/alice", {"groups": ["contractors"]})
+    assert status == 200 and shown["effectiveLimits"]["workspaces"] == 1 and shown["limits"] == {}
+    assert alice("GET", "/me")[1]["effectiveLimits"] == {
+        "workspaces": 1,
+        "running": 5,
+        "cpu": "",
+        "memory": "",
+        "storage": "",
+    }
     status, answer = alice("POST", "/workspaces", {"name": "w2", "template": "go", "running": False})
     assert (status, answer["message"]) == (409, "alice already has 1 of 1 Workspaces; delete one first")
     assert root("PATCH", "/users/alice", {"groups": ["contractors", "leads"]})[0] == 200

@@ -89,3 +89,10 @@ def test_workspace_row() -> None:
 )
 def test_what_can_be_done(workspace: dict, start: bool, stop: bool) -> None:
     assert (display.can_start(workspace), display.can_stop(workspace)) == (start, stop)
+
+
+def test_the_limits_line_names_only_the_limits_that_apply() -> None:
+    limits = {"workspaces": 20, "running": 3, "cpu": "16", "memory": "", "storage": "0"}
+    assert display.limits_line(limits) == "Your limits: 20 workspaces · 3 running at once · 16 CPU"
+    assert display.limits_line({"workspaces": 0, "running": 0, "cpu": "", "memory": "", "storage": ""}) == ""
+    assert display.limits_line({}) == ""
