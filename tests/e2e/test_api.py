@@ -90,7 +90,9 @@ def test_authentication_is_required(app) -> None:
 
 
 def test_bootstrap_admin_and_users(root: Api, users: dict[str, Api]) -> None:
+    effective = {"workspaces": 20, "running": 5, "cpu": "", "memory": "", "storage": ""}  # the installation's
     me = {"name": "root", "admin": True, "keys": 0, "disabled": False, "limits": {}, "groups": []}
+    me["effectiveLimits"] = effective
     assert root.get("/me").json == me
     assert users["alice"].get("/me").json["admin"] is False
     names = [u["name"] for u in root.get("/users").json["items"]]
