@@ -111,7 +111,7 @@ class Settings:
             if value and not is_quantity_limit(value):
                 raise ValueError(f"CPS1_API_{field.upper()}: {value!r} is not a quantity (examples: 8, 500m, 16Gi)")
         try:
-            parse_group_limits(self.group_limits)
+            _ = self.limits_by_group  # parsed once, here and for every later use
         except ValueError as err:
             raise ValueError(f"CPS1_API_GROUP_LIMITS: {err}") from err
         if self.preview_secret and (len(self.preview_secret) < MIN_PROXY_SECRET or not self.preview_domain):

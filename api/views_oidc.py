@@ -216,12 +216,18 @@ def sign_out_allowed(fetch_site: str, proof: str, session_token: str) -> bool:
     return bool(session_token) and hmac.compare_digest(proof, accounts.sign_out_proof(session_token))
 
 
+def _sign_out_allowed(proof: str) -> bool:
+    """sign_out_allowed for this request, with `proof` from its query or form."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    return sign_out_allowed(request.headers.get("Sec-Fetch-Site", ""), proof, token)
+
+
 @bp.get("/logout")
 @bp.doc(hide=True)  # a browser redirect, not an API operation
 def logout_link() -> Response:
     """The console's Sign out link; any other page's gets a confirm page."""
     token = request.cookies.get(SESSION_COOKIE, "")
-    if not sign_out_allowed(request.headers.get("Sec-Fetch-Site", ""), request.args.get("proof", ""), token):
+    if not _sign_out_allowed(request.args.get("proof", "")):
         page = CONFIRM_PAGE.format(proof=accounts.sign_out_proof(token) if token else "")
         # Never in another site's frame: a click there would be a click here.
         headers = {"X-Frame-Options": "DENY", "Content-Security-Policy": "frame-ancestors 'none'"}
@@ -233,8 +239,7 @@ def logout_link() -> Response:
 @bp.doc(hide=True)  # a browser form, not an API operation
 def logout_form() -> Response:
     """The confirm page's form."""
-    token = request.cookies.get(SESSION_COOKIE, "")
-    if not sign_out_allowed(request.headers.get("Sec-Fetch-Site", ""), request.form.get("proof", ""), token):
+    if not _sign_out_allowed(request.form.get("proof", "")):
         abort(403, "sign out from CPS1's own pages")
     return _logout()
 

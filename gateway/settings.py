@@ -131,7 +131,7 @@ class Settings:
             raise ValueError("connection limits must be at least 1")
         MaxStartups.parse(self.max_startups)
         try:
-            parse_group_limits(self.group_limits)
+            _ = self.limits_by_group  # parsed once, here and for every later use
         except ValueError as err:
             raise ValueError(f"CPS1_GATEWAY_GROUP_LIMITS: {err}") from err
 

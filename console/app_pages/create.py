@@ -25,8 +25,9 @@ config = session.settings()
 client = session.client()
 st.title("New workspace")
 me = widgets.attempt("read your limits", client.me)
-if me and display.limits_line(me.get("effectiveLimits") or {}):
-    st.caption(display.limits_line(me["effectiveLimits"]))
+limits_line = display.limits_line((me or {}).get("effectiveLimits") or {})
+if limits_line:
+    st.caption(limits_line)
 
 
 def field_key(template: str, parameter: str) -> str:
