@@ -136,12 +136,13 @@ def up(args: argparse.Namespace) -> int:
         }
         hooks, hooks_url = install.gunicorn_process(run_dir, hooks_env)
         cluster.launch(hooks)
-        client = kube.dynamic_client(cluster.kubeconfig)
-        install.install_crds(client)
-        install.install_controller(client, hooks_url)
-        for template in install.load_yaml_dir(install.EXAMPLE_TEMPLATES):
-            kube.apply(client, template)
-        kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}})
+        with kube.connected(cluster.kubeconfig) as client:
+            install.install_crds(client)
+            install.install_controller(client, hooks_url)
+            for template in install.load_yaml_dir(install.EXAMPLE_TEMPLATES):
+                kube.apply(client, template)
+            kube.apply(client, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": SYSTEM_NAMESPACE}})
+            gateway.ensure_host_key(client, SYSTEM_NAMESPACE)
         console, console_url = console_process(run_dir, api_url)
         api.env["CPS1_API_PREVIEW_SIGN_IN_URL"] = console_url  # signed-out browsers sign in there
         if args.oidc:
@@ -154,7 +155,6 @@ def up(args: argparse.Namespace) -> int:
         cluster.launch(console)
         if args.real_node:
             cluster.launch(prober_process(run_dir, cluster.kubeconfig))
-        gateway.ensure_host_key(client, SYSTEM_NAMESPACE)
         cluster.launch(
             gateway.gateway_process(run_dir, cluster.kubeconfig, SYSTEM_NAMESPACE, gateway_keys, gateway_port)
         )

@@ -60,13 +60,13 @@ def ensure_secret(client, namespace: str, name: str, make: Callable[[], dict[str
 
 
 def run(args: argparse.Namespace) -> int:
-    client = kube.dynamic_client(args.kubeconfig)
     wanted = [(args.secret, upstream_key_data)]
     if args.host_key_secret:
         wanted.append((args.host_key_secret, host_key_data))
-    for name, make in wanted:
-        created = ensure_secret(client, args.namespace, name, make)
-        print(f"secret {args.namespace}/{name} {'created' if created else 'already exists; left as it is'}")
+    with kube.connected(args.kubeconfig) as client:
+        for name, make in wanted:
+            created = ensure_secret(client, args.namespace, name, make)
+            print(f"secret {args.namespace}/{name} {'created' if created else 'already exists; left as it is'}")
     return 0
 
 

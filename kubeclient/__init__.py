@@ -10,7 +10,7 @@ survive an unhappy API server (the gateway, Metacontroller's loop) time out and 
 their own level.
 """
 
-from kubeclient.config import configuration, dynamic_client
+from kubeclient.config import configuration, connected, dynamic_client
 from kubeclient.objects import FIELD_MANAGER, apply, crd_established, exists, get, nodes_ready, resource
 from kubeclient.wait import poll, wait_for
 
@@ -18,6 +18,7 @@ __all__ = [
     "FIELD_MANAGER",
     "apply",
     "configuration",
+    "connected",
     "crd_established",
     "dynamic_client",
     "exists",

@@ -317,27 +317,27 @@ class LocalCluster:
         """Nodes, the default StorageClass and Metacontroller's CRDs; waits for a Ready node."""
         import kubeclient as kube
 
-        client = kube.dynamic_client(self.kubeconfig)
         docs = list(yaml.safe_load_all((metacontroller_dir / "metacontroller-crds-v1.yaml").read_text()))
         kwok_nodes = [node.beside_real(node_manifest(f"kwok-node-{i}"), self.real_node) for i in range(self.nodes)]
         # Pods of the real node need volumes that honour fsGroup (provisioner.py says why).
         storage_class = provisioner.STORAGE_CLASS if self.real_node else STORAGE_CLASS
-        for doc in [*docs, storage_class, *kwok_nodes]:
-            if doc:
-                kube.apply(client, doc)
-        kube.wait_for(
-            lambda: kube.nodes_ready(client, self.nodes, tolerated=(node.KWOK_TAINT["key"],)),
-            self.timeout,
-            f"kwok did not make {self.nodes} node(s) Ready and schedulable; last lines of "
-            f"{self._log('kwok')}:\n{processes.tail(self._log('kwok'))}",
-        )
-        kube.wait_for(
-            lambda: kube.exists(client, "v1", "ServiceAccount", "default", "default"),
-            self.timeout,
-            "kube-controller-manager did not create the default ServiceAccount; last lines of "
-            f"{self._log('kube-controller-manager')}:\n"
-            f"{processes.tail(self._log('kube-controller-manager'))}",
-        )
+        with kube.connected(self.kubeconfig) as client:
+            for doc in [*docs, storage_class, *kwok_nodes]:
+                if doc:
+                    kube.apply(client, doc)
+            kube.wait_for(
+                lambda: kube.nodes_ready(client, self.nodes, tolerated=(node.KWOK_TAINT["key"],)),
+                self.timeout,
+                f"kwok did not make {self.nodes} node(s) Ready and schedulable; last lines of "
+                f"{self._log('kwok')}:\n{processes.tail(self._log('kwok'))}",
+            )
+            kube.wait_for(
+                lambda: kube.exists(client, "v1", "ServiceAccount", "default", "default"),
+                self.timeout,
+                "kube-controller-manager did not create the default ServiceAccount; last lines of "
+                f"{self._log('kube-controller-manager')}:\n"
+                f"{processes.tail(self._log('kube-controller-manager'))}",
+            )
 
     def stop(self) -> None:
         """Stop every process this cluster started, newest first, by PID."""

@@ -227,7 +227,8 @@ def start_relay(cluster: LocalCluster) -> Process:
         lambda: b"listening" in (cluster.run_dir / "logs" / "apiserver-relay.log").read_bytes(),
     )
     cluster.launch(relay)
-    kube.apply(kube.dynamic_client(cluster.kubeconfig), kubernetes_endpointslice(node.NODE_IP, port))
+    with kube.connected(cluster.kubeconfig) as client:
+        kube.apply(client, kubernetes_endpointslice(node.NODE_IP, port))
     return relay
 
 
@@ -255,11 +256,11 @@ def install(cluster: LocalCluster, *, ingress_port: int, gateway_node_port: int 
     import_images(cluster, ("cps1", "metacontroller", *WORKSPACE_IMAGES))
     seconds["images imported"] = time.monotonic() - start
     relay = start_relay(cluster)
-    client = kube.dynamic_client(cluster.kubeconfig)
     coredns = (binaries(("coredns",))["coredns"] / "coredns.ref").read_text().strip()
-    for doc in coredns_manifests(coredns):
-        kube.apply(client, doc)
-    kube.wait_for(lambda: pods_ready(client, DNS_NAMESPACE), cluster.timeout, "CoreDNS did not become Ready")
+    with kube.connected(cluster.kubeconfig) as client:
+        for doc in coredns_manifests(coredns):
+            kube.apply(client, doc)
+        kube.wait_for(lambda: pods_ready(client, DNS_NAMESPACE), cluster.timeout, "CoreDNS did not become Ready")
     values = chart_values(ingress_port=ingress_port, gateway_node_port=gateway_node_port)
     values_file = cluster.run_dir / "cps1-values.yaml"
     values_file.write_text(yaml.safe_dump(values))
@@ -271,7 +272,8 @@ def install(cluster: LocalCluster, *, ingress_port: int, gateway_node_port: int 
     )
     if out.returncode != 0:
         raise RuntimeError(f"helm install failed: {out.stderr}\n{describe(cluster)}")
-    kube.wait_for(lambda: pods_ready(client, NAMESPACE), 600, f"CPS1 pods not Ready:\n{describe(cluster)}")
+    with kube.connected(cluster.kubeconfig) as client:
+        kube.wait_for(lambda: pods_ready(client, NAMESPACE), 600, f"CPS1 pods not Ready:\n{describe(cluster)}")
     seconds["helm install to every CPS1 pod Ready"] = time.monotonic() - start
     return Installed(values, relay, seconds)
 
@@ -281,11 +283,11 @@ def addresses(cluster: LocalCluster) -> dict[str, str]:
     the node address, and the first admin's token from the chart's Secret."""
     import kubeclient as kube
 
-    client = kube.dynamic_client(cluster.kubeconfig)
-    api, gateway, secret = (
-        kube.get(client, "v1", kind, f"{RELEASE}-{name}", NAMESPACE)
-        for kind, name in (("Service", "api"), ("Service", "gateway"), ("Secret", "bootstrap"))
-    )
+    with kube.connected(cluster.kubeconfig) as client:
+        api, gateway, secret = (
+            kube.get(client, "v1", kind, f"{RELEASE}-{name}", NAMESPACE)
+            for kind, name in (("Service", "api"), ("Service", "gateway"), ("Secret", "bootstrap"))
+        )
     if api is None or gateway is None or secret is None:
         raise RuntimeError(f"the {RELEASE} release is not installed in {NAMESPACE} (no api or gateway Service)")
     return {
@@ -299,9 +301,10 @@ def describe(cluster: LocalCluster) -> str:
     """Pods of the release with their phase and waiting reasons, for failure messages."""
     import kubeclient as kube
 
-    client = kube.dynamic_client(cluster.kubeconfig)
+    with kube.connected(cluster.kubeconfig) as client:
+        pods = kube.resource(client, "v1", "Pod").get(namespace=NAMESPACE).to_dict()["items"]
     lines = []
-    for pod in kube.resource(client, "v1", "Pod").get(namespace=NAMESPACE).to_dict()["items"]:
+    for pod in pods:
         states = [c.get("state") for c in (pod.get("status") or {}).get("containerStatuses") or []]
         lines.append(f"{pod['metadata']['name']}: {pod['status'].get('phase')} {json.dumps(states)[:300]}")
     return "\n".join(lines)

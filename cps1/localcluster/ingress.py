@@ -345,7 +345,8 @@ def start(cluster: "LocalCluster", caddy_dir: Path, class_name: str = CLASS_NAME
     """Create the IngressClass, start Caddy (listening on `port`, or one the kernel picks) and
     the sync process as part of `cluster` (stopped with it, by PID), and wait until the first
     configuration from the API is served."""
-    kube.apply(kube.dynamic_client(cluster.kubeconfig), ingress_class(class_name))
+    with kube.connected(cluster.kubeconfig) as client:
+        kube.apply(client, ingress_class(class_name))
     ing = Ingress(port=port or free_port(), health_port=free_port(), admin_port=free_port())
     ing.caddy = caddy_process(ing, caddy_dir, cluster.run_dir)
     cluster.launch(ing.caddy)

@@ -624,25 +624,27 @@ def start(cluster: "LocalCluster") -> None:
             lambda: http_ok(f"http://{LOOPBACK}:{healthz}/healthz"),
         )
     )
-    client = kube.dynamic_client(cluster.kubeconfig)
-    kube.wait_for(
-        lambda: kube.exists(client, "v1", "Node", NAME),
-        cluster.timeout,
-        f"kubelet did not register node {NAME}; last lines of {log / 'kubelet.log'}:\n"
-        f"{processes.tail(log / 'kubelet.log')}",
-    )
-    kube.resource(client, "v1", "Node").patch(
-        name=NAME,
-        body={"spec": {"podCIDR": POD_CIDR, "podCIDRs": [POD_CIDR]}},
-        content_type="application/merge-patch+json",
-    )
-    kube.wait_for(
-        lambda: _node_ready(client, NAME),
-        cluster.timeout,
-        f"kubelet did not make node {NAME} Ready; last lines of {log / 'kubelet.log'}:\n"
-        f"{processes.tail(log / 'kubelet.log')}\nand of {log / 'containerd.log'}:\n"
-        f"{processes.tail(log / 'containerd.log')}",
-    )
+    with kube.connected(cluster.kubeconfig) as client:
+        kube.wait_for(
+            lambda: kube.exists(client, "v1", "Node", NAME),
+            cluster.timeout,
+            f"kubelet did not register node {NAME}; last lines of {log / 'kubelet.log'}:\n"
+            f"{processes.tail(log / 'kubelet.log')}",
+        )
+        kube.resource(client, "v1", "Node").patch(
+            name=NAME,
+            body={"spec": {"podCIDR": POD_CIDR, "podCIDRs": [POD_CIDR]}},
+            content_type="application/merge-patch+json",
+        )
+        kube.wait_for(
+            lambda: _node_ready(client, NAME),
+            cluster.timeout,
+            f"kubelet did not make node {NAME} Ready; last lines of {log / 'kubelet.log'}:\n"
+            f"{processes.tail(log / 'kubelet.log')}\nand of {log / 'containerd.log'}:\n"
+            f"{processes.tail(log / 'containerd.log')}",
+        )
+        for doc in KUBE_ROUTER_RBAC:  # kube-router, started below, reads with these
+            kube.apply(client, doc)
     proxy_healthz, proxy_metrics = free_port(), free_port()
     (paths.root / "kube-proxy.yaml").write_text(yaml.safe_dump(kube_proxy_config(paths, proxy_healthz, proxy_metrics)))
     cluster.launch(
@@ -654,8 +656,6 @@ def start(cluster: "LocalCluster") -> None:
             lambda: http_ok(f"http://{LOOPBACK}:{proxy_healthz}/healthz"),
         )
     )
-    for doc in KUBE_ROUTER_RBAC:
-        kube.apply(client, doc)
     cluster.launch(
         Process(
             "kube-router",

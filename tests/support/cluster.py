@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from kubernetes.dynamic import DynamicClient
 
 import kubeclient as kube
 from cps1.localcluster import install
@@ -33,12 +34,14 @@ def found(obj: dict[str, Any] | None, what: str = "the object") -> dict[str, Any
 class Env:
     """The running installation: cluster, hooks process, client, and helpers for tests."""
 
-    def __init__(self, cluster: LocalCluster, hooks: Process, hooks_url: str, recorder: Recorder) -> None:
+    def __init__(
+        self, cluster: LocalCluster, hooks: Process, hooks_url: str, recorder: Recorder, client: DynamicClient
+    ) -> None:
         self.cluster = cluster
         self.hooks = hooks
         self.hooks_url = hooks_url
         self.recorder = recorder
-        self.client = kube.dynamic_client(cluster.kubeconfig)
+        self.client = client
 
 
 def wait_until(
@@ -63,11 +66,10 @@ def installed(cluster: LocalCluster, records: str, hooks_env: dict[str, str] | N
         },
     )
     cluster.launch(hooks)
-    with Recorder(hooks_url, ARTIFACTS / records) as recorder:
-        client = kube.dynamic_client(cluster.kubeconfig)
+    with Recorder(hooks_url, ARTIFACTS / records) as recorder, kube.connected(cluster.kubeconfig) as client:
         install.install_crds(client)
         install.install_controller(client, recorder.url)
-        yield Env(cluster, hooks, hooks_url, recorder)
+        yield Env(cluster, hooks, hooks_url, recorder, client)
 
 
 @pytest.hookimpl(wrapper=True)
