@@ -261,18 +261,17 @@ def install(cluster: LocalCluster, *, ingress_port: int, gateway_node_port: int 
         for doc in coredns_manifests(coredns):
             kube.apply(client, doc)
         kube.wait_for(lambda: pods_ready(client, DNS_NAMESPACE), cluster.timeout, "CoreDNS did not become Ready")
-    values = chart_values(ingress_port=ingress_port, gateway_node_port=gateway_node_port)
-    values_file = cluster.run_dir / "cps1-values.yaml"
-    values_file.write_text(yaml.safe_dump(values))
-    start = time.monotonic()
-    out = helm(
-        cluster,
-        *("install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace"),
-        *("-f", str(values_file), "--wait", "--timeout", "10m"),
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"helm install failed: {out.stderr}\n{describe(cluster)}")
-    with kube.connected(cluster.kubeconfig) as client:
+        values = chart_values(ingress_port=ingress_port, gateway_node_port=gateway_node_port)
+        values_file = cluster.run_dir / "cps1-values.yaml"
+        values_file.write_text(yaml.safe_dump(values))
+        start = time.monotonic()
+        out = helm(
+            cluster,
+            *("install", RELEASE, str(CHART), "--namespace", NAMESPACE, "--create-namespace"),
+            *("-f", str(values_file), "--wait", "--timeout", "10m"),
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"helm install failed: {out.stderr}\n{describe(cluster)}")
         kube.wait_for(lambda: pods_ready(client, NAMESPACE), 600, f"CPS1 pods not Ready:\n{describe(cluster)}")
     seconds["helm install to every CPS1 pod Ready"] = time.monotonic() - start
     return Installed(values, relay, seconds)
