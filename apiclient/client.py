@@ -10,9 +10,32 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
 
 from apiclient import errors
 from common import accounts
+
+# A reloading ingress can close a connection without answering (Caddy did, once in a loaded run,
+# as a Workspace's route went away). A GET or HEAD that got no answer (closed, or timed out) is
+# sent once more, as browsers do; other methods are not, since the first attempt may have done its work. Refused
+# connections and other failures are not retried (`connect=0`, `other=0`), nor is any answer.
+RESEND_UNANSWERED = Retry(
+    total=1, connect=0, read=1, status=0, other=0, allowed_methods=frozenset({"GET", "HEAD"}), raise_on_status=False
+)
+
+
+def http_session(use_environment: bool = False) -> requests.Session:
+    """A session that resends an unanswered GET or HEAD. Only our own credentials go out: no
+    ~/.netrc, no proxy settings from the environment (a service's environment is not its
+    user's), unless the caller is the user's own program (the CLI honours HTTPS_PROXY like any
+    command-line tool)."""
+    session = requests.Session()
+    session.trust_env = use_environment
+    adapter = HTTPAdapter(max_retries=RESEND_UNANSWERED)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 class ApiClient:
@@ -29,11 +52,7 @@ class ApiClient:
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self.session = requests.Session()
-        # Only our own credentials go out: no ~/.netrc, no proxy settings from the environment
-        # (a service's environment is not its user's), unless the caller is the user's own
-        # program (the CLI honours HTTPS_PROXY like any command-line tool).
-        self.session.trust_env = use_environment
+        self.session = http_session(use_environment)
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
         elif proxy_header and proxy_user:

@@ -22,6 +22,7 @@ import yaml
 from playwright.sync_api import Browser, expect
 
 import kubeclient as kube
+from apiclient.client import http_session
 from common import crd, timefmt
 from cps1.localcluster import images, incluster, ingress, node
 from cps1.localcluster.cluster import LocalCluster, binaries
@@ -172,7 +173,9 @@ class Api:
         self.headers = {"Host": "cps1.localhost", "Authorization": f"Bearer {token}"}
 
     def call(self, method: str, path: str, body: dict | None = None) -> requests.Response:
-        return requests.request(method, self.base + path, json=body, headers=self.headers, timeout=30)
+        # The CLI's session: a GET the reloading ingress dropped is sent once more.
+        with http_session() as session:
+            return session.request(method, self.base + path, json=body, headers=self.headers, timeout=30)
 
     def phase(self, name: str) -> str:
         answer = self.call("GET", f"/workspaces/{name}")

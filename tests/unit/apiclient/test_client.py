@@ -14,6 +14,7 @@ from apiclient.client import ApiClient
 from cps1.localcluster.processes import free_port
 
 TOKEN = "cps1_0123456789ab_" + "s" * 40
+DROP = 0  # a queued "answer" that closes the connection instead
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -28,6 +29,9 @@ class Recorder(BaseHTTPRequestHandler):
         Recorder.bodies.append(self.rfile.read(length))
         Recorder.seen.append((self.command, self.path, dict(self.headers)))
         status, content_type, body = Recorder.answers.pop(0)
+        if status == DROP:  # close the connection without an answer, as a reloading ingress may
+            self.close_connection = True
+            return
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -117,3 +121,25 @@ def test_nothing_listening_is_unreachable() -> None:
     with pytest.raises(errors.Unreachable) as caught:
         ApiClient(url, token=TOKEN, timeout=2).me()
     assert caught.value.status == 0 and url in caught.value.message and TOKEN not in str(caught.value)
+
+
+def test_an_unanswered_get_is_sent_once_more(server: str) -> None:
+    reply(DROP, b"")
+    reply(200, {"user": "dana"})
+    assert ApiClient(server, token=TOKEN).me() == {"user": "dana"}
+    assert [(method, path) for method, path, _ in Recorder.seen] == [("GET", "/api/v1/me")] * 2
+
+
+def test_a_get_unanswered_twice_is_unreachable(server: str) -> None:
+    reply(DROP, b"")
+    reply(DROP, b"")
+    with pytest.raises(errors.Unreachable):
+        ApiClient(server, token=TOKEN).me()
+    assert len(Recorder.seen) == 2
+
+
+def test_an_unanswered_post_is_not_sent_again(server: str) -> None:
+    reply(DROP, b"")
+    with pytest.raises(errors.Unreachable):
+        ApiClient(server, token=TOKEN).oidc_token("id-token")
+    assert [(method, path) for method, path, _ in Recorder.seen] == [("POST", "/api/v1/oidc/token")]
