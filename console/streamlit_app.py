@@ -6,6 +6,8 @@ to admins; the API enforces that too). Streamlit serves its own health check at
 /_stcore/health, which probes use; the console needs no server of its own.
 """
 
+import contextlib
+
 import streamlit as st
 
 from common import accounts
@@ -51,4 +53,5 @@ navigation = st.navigation(pages)
 widgets.show_flash()
 if user is not None:
     ports.continue_after_sign_in()
-navigation.run()
+with contextlib.suppress(widgets.PageHalted):  # see widgets.halt: the run must return
+    navigation.run()

@@ -5,7 +5,7 @@ a link that leaves for another site in the same tab (sign-in and sign-out)."""
 import html
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -39,8 +39,23 @@ def load(doing: str, call: Callable[[], T]) -> T:
     """`call()`; on failure show why and stop drawing the page (nothing below can work)."""
     result = attempt(doing, call)
     if result is None:
-        st.stop()
+        halt()
     return result
+
+
+class PageHalted(Exception):
+    """Raised by `halt`; the router (streamlit_app.py) catches it."""
+
+
+def halt() -> NoReturn:
+    """Stop drawing the page, in place of `st.stop()`, from a page's body (not a fragment).
+
+    Streamlit forgets the fragments a run did not draw only when the script returns, and
+    `st.stop()` skips that. A refresh timer the browser set for a fragment of the page before
+    (the Workspace list that just became empty) then reruns it into the page that replaced
+    it, and the browser blanks the page ("Bad delta path index"). The router catches this
+    exception, so the run returns and the stale fragments are dropped."""
+    raise PageHalted
 
 
 def flash(message: str) -> None:

@@ -43,7 +43,7 @@ def live_table(shown: tuple[str, ...]) -> None:
 items = widgets.load("list the workspaces", matching)
 if not items:
     st.info("No workspace matches these filters.", icon=":material/info:")
-    st.stop()
+    widgets.halt()
 live_table(tuple(w["name"] for w in items))
 labels = {w["name"]: f"{w['name']} ({w['owner']})" for w in items}
 if st.session_state.get(SELECTED) not in labels:

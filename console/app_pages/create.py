@@ -97,7 +97,7 @@ def progress(name: str) -> None:
 templates = widgets.load("list the templates", client.templates)
 if not templates:
     st.info("There are no templates yet: an admin creates them.", icon=":material/info:")
-    st.stop()
+    widgets.halt()
 problems = widgets.failure(FORM, "create the workspace")
 by_name = {t["name"]: t for t in templates}
 if st.session_state.get(TEMPLATE) not in by_name:

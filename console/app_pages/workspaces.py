@@ -28,7 +28,7 @@ items = widgets.load("list your workspaces", client.workspaces)
 if not items:
     st.info("You have no workspaces yet.", icon=":material/info:")
     st.page_link("app_pages/create.py", label="Create your first workspace", icon=":material/add_circle:")
-    st.stop()
+    widgets.halt()
 live_table(tuple(w["name"] for w in items))
 names = [w["name"] for w in items]
 if st.session_state.get(SELECTED) not in names:

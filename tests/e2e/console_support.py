@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
+from streamlit.testing.v1 import AppTest
 
 import kubeclient as kube
 from apiclient.client import ApiClient
@@ -48,6 +49,13 @@ def running_api(env: Env, run_dir: Path) -> Iterator[str]:
         yield url
     finally:
         api.stop()
+
+
+def registered_fragments(at: AppTest) -> set[str]:
+    """The fragments Streamlit keeps for the session after the last run: the ones a browser's
+    refresh timer may still rerun (see console/widgets.py `halt`). Streamlit has no public view
+    of them; AppTest holds the storage its runs share."""
+    return set(at._fragment_storage._fragments)
 
 
 def admin(api_url: str) -> ApiClient:

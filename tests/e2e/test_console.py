@@ -190,6 +190,7 @@ def test_a_workspace_from_create_to_delete(env: Env, api_url: str, dana: str) ->
         assert ws.get(env, name)["spec"]["parameters"] == {"cpu": "2", "memory": "2Gi", "pythonVersion": "3.11"}
 
         goto(at, "app_pages/workspaces.py")
+        assert len(support.registered_fragments(at)) == 2  # the live table and the details
         row = rows(at)[0]
         assert (row["Name"], row["Template"], row["Phase"], row["Stopped"]) == (name, support.TEMPLATE, "Running", "")
         assert row["Last activity"].endswith("ago") and row["Age"]
@@ -229,6 +230,7 @@ def test_a_workspace_from_create_to_delete(env: Env, api_url: str, dana: str) ->
         ws.wait_gone(env, name)
         at.run()
         assert "You have no workspaces yet." in text(at)
+        assert support.registered_fragments(at) == set()  # no late refresh can draw into this page
     finally:
         ws.delete(env, name)
         ws.template(env, support.TEMPLATE)
@@ -409,6 +411,7 @@ def test_admin_sees_filters_stops_and_deletes_anyones_workspace(env: Env, dana: 
         assert [(r["Name"], r["Owner"]) for r in rows(at)] == [(name, "dana")]
         at.selectbox(key="all.phase").set_value("Stopped").run()
         assert "No workspace matches these filters." in text(at)
+        assert support.registered_fragments(at) == set()
         at.selectbox(key="all.phase").set_value("").run()
         at.selectbox(key="all.template").set_value(support.TEMPLATE).run()
         at.selectbox(key="cps1.admin-selected-workspace").set_value(name).run()
