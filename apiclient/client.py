@@ -18,8 +18,9 @@ from common import accounts
 
 # A reloading ingress can close a connection without answering (Caddy did, once in a loaded run,
 # as a Workspace's route went away). A GET or HEAD that got no answer (closed, or timed out) is
-# sent once more, as browsers do; other methods are not, since the first attempt may have done its work. Refused
-# connections and other failures are not retried (`connect=0`, `other=0`), nor is any answer.
+# sent once more, as browsers do; other methods are not, since the first attempt may have done
+# its work. Refused connections and other failures are not retried (`connect=0`, `other=0`),
+# nor is any answer.
 RESEND_UNANSWERED = Retry(
     total=1, connect=0, read=1, status=0, other=0, allowed_methods=frozenset({"GET", "HEAD"}), raise_on_status=False
 )
