@@ -109,8 +109,10 @@ def test_install_serve_and_uninstall(helm_cluster: tuple[LocalCluster, list[str]
     assert api.delete("/api/v1/workspaces/helm-ws", headers=headers).status_code == 204
     wait_until(lambda: kube.get(client, "cps1.io/v1alpha1", "Workspace", "helm-ws") is None, 90, what="deleted")
 
-    # Uninstall: nothing of the release is left but the CRDs.
-    run(*helm, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout", "2m")
+    # Uninstall: nothing of the release is left but the CRDs. With Helm's default (background)
+    # cascade, `--wait` returns once the Deployments are gone while the garbage collector still
+    # deletes their ReplicaSets' pods; a foreground cascade keeps each Deployment until they are.
+    run(*helm, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--cascade", "foreground", "--timeout", "2m")
     for obj in objects:
         namespace = None if obj["kind"].startswith("Cluster") or obj["kind"] == "CompositeController" else NAMESPACE
 

@@ -418,9 +418,11 @@ def test_uninstall_removes_the_release_and_keeps_workspaces_and_their_data(relea
     argv = [str(kubectl()), f"--kubeconfig={release.cluster.kubeconfig}", "-n", f"ws-{name}", "exec", pod, "--"]
     wrote = subprocess.run([*argv, "sh", "-c", "echo kept > /home/coder/kept.txt"], capture_output=True, text=True)
     assert wrote.returncode == 0, wrote.stderr
-    out = incluster.helm(release.cluster, "uninstall", incluster.RELEASE, "--namespace", NS, "--wait")
+    out = incluster.helm(
+        release.cluster, "uninstall", incluster.RELEASE, "--namespace", NS, "--wait", "--cascade", "foreground"
+    )
     assert out.returncode == 0, out.stderr
-    wait_until(lambda: not release.pods(), 300, 2, "the release's pods gone")
+    assert release.pods() == []  # a foreground cascade: helm returns once the pods are deleted
     assert kube.get(release.client, crd.API_VERSION, "Workspace", name) is not None
     assert kube.get(release.client, "v1", "PersistentVolumeClaim", "home", f"ws-{name}") is not None
     read = subprocess.run([*argv, "cat", "/home/coder/kept.txt"], capture_output=True, text=True)
